@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "time-util.h"
+
+usec_t now_usec(clockid_t clock) {
+        struct timespec ts;
+
+        clock_gettime(clock, &ts);
+        return (usec_t) ts.tv_sec * USEC_PER_SEC + (usec_t) ts.tv_nsec / NSEC_PER_USEC;
+}
+
+char *format_rfc3339(char *buf, size_t len, usec_t realtime) {
+        time_t sec = (time_t) (realtime / USEC_PER_SEC);
+        struct tm tm;
+
+        if (!gmtime_r(&sec, &tm) ||
+            snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03uZ",
+                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                     (unsigned) (realtime % USEC_PER_SEC / USEC_PER_MSEC)) < 0)
+                snprintf(buf, len, "invalid");
+        return buf;
+}
+
+static int parse_digits(const char **p, int n, int *ret) {
+        int v = 0;
+
+        for (int i = 0; i < n; i++) {
+                if (**p < '0' || **p > '9')
+                        return -EINVAL;
+                v = v * 10 + (**p - '0');
+                (*p)++;
+        }
+        *ret = v;
+        return 0;
+}
+
+int parse_rfc3339(const char *s, usec_t *ret) {
+        int Y, M, D, h, m, sec, oh = 0, om = 0;
+        usec_t frac = 0;
+        struct tm tm = {};
+        const char *p = s;
+        time_t t;
+        long off = 0;
+
+        if (parse_digits(&p, 4, &Y) < 0 || *p++ != '-' || parse_digits(&p, 2, &M) < 0 || *p++ != '-' ||
+            parse_digits(&p, 2, &D) < 0 || (*p != 'T' && *p != 't' && *p != ' ') || !*p++ ||
+            parse_digits(&p, 2, &h) < 0 || *p++ != ':' || parse_digits(&p, 2, &m) < 0 || *p++ != ':' ||
+            parse_digits(&p, 2, &sec) < 0)
+                return -EINVAL;
+        if (M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || sec > 60)
+                return -EINVAL;
+        if (*p == '.') {
+                usec_t scale = 100000;
+                p++;
+                if (*p < '0' || *p > '9')
+                        return -EINVAL;
+                for (; *p >= '0' && *p <= '9'; p++) {
+                        frac += (usec_t) (*p - '0') * scale;
+                        scale /= 10;
+                }
+        }
+        if (*p == 'Z' || *p == 'z')
+                p++;
+        else if (*p == '+' || *p == '-') {
+                int sign = *p == '-' ? -1 : 1;
+                p++;
+                if (parse_digits(&p, 2, &oh) < 0 || *p++ != ':' || parse_digits(&p, 2, &om) < 0 ||
+                    oh > 23 || om > 59)
+                        return -EINVAL;
+                off = sign * (oh * 3600L + om * 60L);
+        } else
+                return -EINVAL;
+        if (*p)
+                return -EINVAL;
+
+        tm.tm_year = Y - 1900;
+        tm.tm_mon = M - 1;
+        tm.tm_mday = D;
+        tm.tm_hour = h;
+        tm.tm_min = m;
+        tm.tm_sec = sec;
+        t = timegm(&tm);
+        if (t == (time_t) -1 || t - off < 0)
+                return -EINVAL;
+        *ret = (usec_t) (t - off) * USEC_PER_SEC + frac;
+        return 0;
+}
+
+char *format_duration(char *buf, size_t len, usec_t d) {
+        if (d < USEC_PER_SEC)
+                snprintf(buf, len, "%llums", (unsigned long long) (d / USEC_PER_MSEC));
+        else if (d < 60 * USEC_PER_SEC)
+                snprintf(buf, len, "%.2fs", (double) d / USEC_PER_SEC);
+        else
+                snprintf(buf, len, "%llumin %llus", (unsigned long long) (d / (60 * USEC_PER_SEC)),
+                         (unsigned long long) (d / USEC_PER_SEC % 60));
+        return buf;
+}

@@ -1,0 +1,159 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* The configuration: an immutable, refcounted snapshot of gpprobe.conf and its drop-ins
+ * (SPEC section 4). Parsing is pure (gp_config_parse); gp_config_load adds the file I/O
+ * and the secret loading. Durations are microseconds; 0 means "unset" for optional ones. */
+
+#include <regex.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "time-util.h"
+#include "util.h"
+
+typedef enum gp_ws_auth {
+        GP_WS_AUTH_SUBPROTOCOL,
+        GP_WS_AUTH_HEADER,
+        GP_WS_AUTH_QUERY,
+        GP_WS_AUTH_NONE,
+} gp_ws_auth;
+
+const char *gp_ws_auth_to_string(gp_ws_auth a);
+
+typedef struct gp_config {
+        unsigned refcount;
+        char *path;                 /* main file, as given */
+
+        /* [Probe] */
+        char *name;                 /* default: basename of path without .conf */
+        usec_t interval;
+        bool jitter_is_percent;
+        unsigned jitter_percent;    /* when jitter_is_percent */
+        usec_t jitter;              /* otherwise */
+        usec_t timeout;
+        unsigned users;
+        unsigned alert_after;
+        unsigned recover_after;
+
+        /* [Preflight] */
+        char **preflight_urls;      /* strv, may be empty */
+        long preflight_expect_status;
+
+        /* [Login] */
+        char *login_url;            /* NULL when token is set and no login is configured */
+        char *login_method;
+        char **login_headers;       /* strv of "Name: value" templates */
+        char *login_body;           /* template */
+        char *user;                 /* template, may contain ${index} */
+        char *password_credential;
+        char *password_file;
+        bool password_inline;       /* Password= was used (warned about) */
+        char *password;             /* the resolved secret; never printed */
+        long login_expect_status;
+        char *token_path;
+        char *token;                /* fixed token (secret); never printed */
+
+        /* [WebSocket] */
+        char *ws_url;
+        gp_ws_auth ws_auth;
+        char **subprotocols;        /* strv of templates */
+        char *query_param;
+        char **ws_headers;          /* strv of "Name: value" templates */
+        char *ready;                /* event type to wait for, or NULL */
+        usec_t connect_timeout;
+
+        /* [Request] */
+        char *message;              /* template (JSON when it starts with { or [) */
+        char *prompt;
+
+        /* [Events] */
+        char *type_path;
+        char **expect;
+        char **repeatable;
+        char **fail;
+        char **error_paths;
+        bool strict;
+        char **correlate_paths;
+        char *correlate_with;       /* template */
+        usec_t event_timeout;
+        char **response_paths;
+        char *response_match;       /* source text, or NULL */
+        regex_t response_regex;     /* compiled when response_match != NULL */
+
+        /* [SLO]: 0 = no limit */
+        usec_t slo_login;
+        usec_t slo_connect;
+        usec_t slo_first_event;
+        usec_t slo_total;
+
+        /* [TLS] */
+        char *ca_file;
+        bool insecure;
+        char *client_certificate;
+        char *client_key;
+
+        /* [Output] */
+        char *status_file;          /* resolved default when not explicit */
+        bool status_file_explicit;
+        char *state_file;           /* resolved default, or NULL when no STATE_DIRECTORY */
+        bool state_file_explicit;
+        unsigned history;
+        bool journal;
+        char *metrics_listen;       /* "host:port" or NULL */
+        char *metrics_file;
+} gp_config;
+
+/* A diagnostic: FILE:LINE: message. line 0 means "the file as a whole". */
+typedef struct gp_diag {
+        char *file;
+        unsigned line;
+        bool warning;
+        char *message;
+} gp_diag;
+
+typedef struct gp_diags {
+        gp_diag *items;
+        size_t n;
+        size_t n_errors;
+} gp_diags;
+
+void gp_diags_add(gp_diags *d, const char *file, unsigned line, bool warning, const char *fmt, ...)
+        _printf_(5, 6);
+void gp_diags_clear(gp_diags *d);
+/* Prints "FILE:LINE: message" (and "warning: " for warnings), one per line. */
+void gp_diags_print(const gp_diags *d, FILE *f);
+
+/* One input file of the configuration: its name (for diagnostics) and text. */
+typedef struct gp_config_source {
+        const char *file;
+        const char *text;
+        size_t len;
+} gp_config_source;
+
+/* Pure: parses and validates sources (main file first, drop-ins after, in order). Resolves
+ * defaults that depend on the environment through getenv (RUNTIME_DIRECTORY, STATE_DIRECTORY,
+ * ${env:VAR}). Does not load secrets from files. Returns 0, or -EINVAL with diagnostics
+ * (errors and warnings both go to diags). */
+int gp_config_parse(const char *main_path, const gp_config_source *sources, size_t n_sources,
+                    gp_config **ret, gp_diags *diags);
+
+/* Reads path and path.d/ (*.conf, lexical order), parses, validates, then loads the password
+ * (from $CREDENTIALS_DIRECTORY/PasswordCredential, PasswordFile (first line), or inline).
+ * Warns when the file holding Password= is readable by others. -EINVAL on any error. */
+int gp_config_load(const char *path, gp_config **ret, gp_diags *diags);
+
+gp_config *gp_config_ref(gp_config *c);
+gp_config *gp_config_unref(gp_config *c);  /* NULL-safe; wipes secrets on the last unref */
+static inline void gp_config_unrefp(gp_config **c) {
+        gp_config_unref(*c);
+}
+#define _cleanup_config_ _cleanup_(gp_config_unrefp)
+
+/* Prints the effective configuration in the INI format, every key, secrets as "(redacted)". */
+void gp_config_print(const gp_config *c, FILE *f);
+
+/* Parsers used by the config and by gpprobectl; pure, return 0 or -EINVAL. */
+int gp_parse_duration(const char *s, usec_t *ret);           /* "500ms", "1min 30s", "2h" */
+int gp_parse_bool(const char *s, bool *ret);                 /* yes/no/true/false/on/off/1/0 */
+int gp_parse_unsigned(const char *s, unsigned min, unsigned max, unsigned *ret);

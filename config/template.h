@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* ${...} templates (SPEC section 4): ${user} ${password} ${token} ${run_id} ${thread_id}
+ * ${prompt} ${index} ${name} ${env:VAR}. "$$" is a literal "$". Pure. */
+
+#include <stdbool.h>
+
+typedef struct gp_template_vars {
+        const char *user;
+        const char *password;
+        const char *token;
+        const char *run_id;
+        const char *thread_id;
+        const char *prompt;
+        const char *name;
+        unsigned index;
+} gp_template_vars;
+
+typedef enum gp_template_flags {
+        GP_TEMPLATE_PLAIN = 0,
+        GP_TEMPLATE_JSON = 1 << 0,  /* every expansion JSON-string-escaped (no quotes added) */
+        GP_TEMPLATE_URL = 1 << 1,   /* every expansion percent-encoded (RFC 3986 unreserved kept) */
+} gp_template_flags;
+
+/* A template is a JSON template when its first non-blank character is { or [. */
+bool gp_template_is_json(const char *tmpl);
+
+/* Checks syntax and variable names (and that ${env:VAR} is set). On error returns -EINVAL and
+ * a message such as "unknown variable ${usr}" in *ret_error (caller frees). */
+int gp_template_validate(const char *tmpl, char **ret_error);
+
+/* True when tmpl references ${var} (var without ${}). */
+bool gp_template_uses(const char *tmpl, const char *var);
+
+/* Expands; 0, -ENOMEM, or -EINVAL with *ret_error set. A NULL variable expands to "". */
+int gp_template_expand(const char *tmpl, const gp_template_vars *vars, gp_template_flags flags,
+                       char **ret, char **ret_error);
