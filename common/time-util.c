@@ -41,7 +41,7 @@ static int parse_digits(const char **p, int n, int *ret) {
 int parse_rfc3339(const char *s, usec_t *ret) {
         int Y, M, D, h, m, sec, oh = 0, om = 0;
         usec_t frac = 0;
-        struct tm tm = {};
+        struct tm tm = {0};
         const char *p = s;
         time_t t;
         long off = 0;

@@ -108,7 +108,7 @@ char **strv_split_blank(const char *s) {
 }
 
 char *strv_join(char * const *l, const char *sep) {
-        gp_buf b = {};
+        gp_buf b = {0};
         bool first = true;
 
         if (gp_buf_append(&b, "", 0) < 0)
@@ -166,5 +166,5 @@ void gp_buf_reset(gp_buf *b) {
 
 void gp_buf_free(gp_buf *b) {
         free(b->data);
-        *b = (gp_buf) {};
+        *b = (gp_buf) {0};
 }

@@ -22,7 +22,7 @@
 
 /* Takes ownership: returns the pointer and leaves NULL behind. */
 #define TAKE_PTR(p)                              \
-        ({                                       \
+        __extension__ ({                         \
                 __typeof__(p) _tp_ = (p);        \
                 (p) = NULL;                      \
                 _tp_;                            \

@@ -1,0 +1,186 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <sys/prctl.h>
+
+#include "config.h"
+#include "golden-path.h"
+#include "gp-build.h"
+#include "result.h"
+
+#define EXIT_USAGE 64
+#define EXIT_CONFIG 78
+#define DEFAULT_CONFIG GP_SYSCONFDIR "/gpprobe/gpprobe.conf"
+
+typedef enum mode {
+        MODE_DAEMON,
+        MODE_ONCE,
+        MODE_CHECK_CONFIG,
+} mode;
+
+static void help(void) {
+        printf("Usage: gpprobed [--config FILE] [--once [--json]] [--check-config] [--version] [--help]\n"
+               "\n"
+               "Walks a product's golden path (login, WebSocket, agent events) on a schedule and\n"
+               "reports each run to the journal, a status file, sd_notify and Prometheus.\n"
+               "\n"
+               "  -c, --config FILE   configuration (default %s; drop-ins FILE.d/*.conf)\n"
+               "      --once          one run in the foreground: trace on stderr, result on stdout;\n"
+               "                      exit 0 pass, 1 fail, 2 degraded\n"
+               "      --json          with --once: the result as JSON on stdout\n"
+               "      --check-config  validate, print the effective configuration (secrets redacted)\n"
+               "      --version       print the version\n"
+               "  -h, --help          this text\n"
+               "\n"
+               "See gpprobed(8) and gpprobe.conf(5).\n", DEFAULT_CONFIG);
+}
+
+static void trace_stderr(void *ud, usec_t at, const char *line) {
+        fprintf(stderr, "[%8.3fs] %s\n", (double) at / USEC_PER_SEC, line);
+}
+
+static int load_config(const char *path, gp_config **ret) {
+        gp_diags diags = {0};
+        int r;
+
+        r = gp_config_load(path, ret, &diags);
+        gp_diags_print(&diags, stderr);
+        gp_diags_clear(&diags);
+        return r;
+}
+
+static int print_human(const gp_result *res) {
+        char d[32];
+
+        format_duration(d, sizeof(d), res->duration);
+        if (res->verdict == GP_VERDICT_PASS)
+                printf("pass in %s\n", d);
+        else
+                printf("%s in %s: %s (stage %s): %s\n", gp_verdict_to_string(res->verdict), d, strempty(res->code),
+                       res->stage ? res->stage : "-", strempty(res->reason));
+        return 0;
+}
+
+static int run_once(const char *path, bool json) {
+        _cleanup_config_ gp_config *cfg = NULL;
+        _cleanup_result_ gp_result *res = NULL;
+        _cleanup_free_ char *err = NULL;
+        gp_engine *engine = NULL;
+        int r;
+
+        if (load_config(path, &cfg) < 0)
+                return EXIT_CONFIG;
+        r = gp_engine_new(&engine, &err);
+        if (r < 0) {
+                fprintf(stderr, "gpprobed: %s\n", err ? err : strerror(-r));
+                return EXIT_FAILURE;
+        }
+        r = gp_engine_run(engine, cfg, trace_stderr, NULL, &res);
+        gp_engine_free(engine);
+        if (r < 0) {
+                fprintf(stderr, "gpprobed: the run failed: %s\n", strerror(-r));
+                return EXIT_FAILURE;
+        }
+        if (json) {
+                json_t *o = gp_result_to_json(res);
+                if (!o || json_dumpf(o, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(10)) < 0) {
+                        json_decref(o);
+                        fprintf(stderr, "gpprobed: out of memory\n");
+                        return EXIT_FAILURE;
+                }
+                fputc('\n', stdout);
+                json_decref(o);
+        } else
+                print_human(res);
+        fflush(stdout);
+        switch (res->verdict) {
+        case GP_VERDICT_PASS:
+                return 0;
+        case GP_VERDICT_DEGRADED:
+                return 2;
+        default:
+                return 1;
+        }
+}
+
+static int check_config(const char *path) {
+        _cleanup_config_ gp_config *cfg = NULL;
+
+        if (load_config(path, &cfg) < 0)
+                return EXIT_CONFIG;
+        gp_config_print(cfg, stdout);
+        return 0;
+}
+
+int main(int argc, char *argv[]) {
+        enum { ARG_ONCE = 0x100, ARG_JSON, ARG_CHECK, ARG_VERSION };
+        static const struct option options[] = {
+                { "config", required_argument, NULL, 'c' },
+                { "once", no_argument, NULL, ARG_ONCE },
+                { "json", no_argument, NULL, ARG_JSON },
+                { "check-config", no_argument, NULL, ARG_CHECK },
+                { "version", no_argument, NULL, ARG_VERSION },
+                { "help", no_argument, NULL, 'h' },
+                {0}
+        };
+        const char *path = DEFAULT_CONFIG;
+        mode m = MODE_DAEMON;
+        bool json = false;
+        int c;
+
+        /* The password and tokens live in this process's memory: never in a core dump. */
+        (void) prctl(PR_SET_DUMPABLE, 0);
+
+        while ((c = getopt_long(argc, argv, "c:h", options, NULL)) >= 0)
+                switch (c) {
+                case 'c':
+                        path = optarg;
+                        break;
+                case ARG_ONCE:
+                        if (m == MODE_CHECK_CONFIG)
+                                goto conflict;
+                        m = MODE_ONCE;
+                        break;
+                case ARG_JSON:
+                        json = true;
+                        break;
+                case ARG_CHECK:
+                        if (m == MODE_ONCE)
+                                goto conflict;
+                        m = MODE_CHECK_CONFIG;
+                        break;
+                case ARG_VERSION:
+                        printf("gpprobed %s\n", GP_VERSION);
+                        return 0;
+                case 'h':
+                        help();
+                        return 0;
+                default:
+                        fprintf(stderr, "Try 'gpprobed --help'.\n");
+                        return EXIT_USAGE;
+                }
+        if (optind < argc) {
+                fprintf(stderr, "gpprobed: unexpected argument '%s'\nTry 'gpprobed --help'.\n", argv[optind]);
+                return EXIT_USAGE;
+        }
+        if (json && m != MODE_ONCE) {
+                fprintf(stderr, "gpprobed: --json goes with --once\n");
+                return EXIT_USAGE;
+        }
+
+        switch (m) {
+        case MODE_ONCE:
+                return run_once(path, json);
+        case MODE_CHECK_CONFIG:
+                return check_config(path);
+        case MODE_DAEMON:
+                break;
+        }
+        fprintf(stderr, "gpprobed: daemon mode is not available in this build yet; use --once\n");
+        return EXIT_USAGE;
+
+conflict:
+        fprintf(stderr, "gpprobed: --once and --check-config exclude each other\n");
+        return EXIT_USAGE;
+}

@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* One golden-path run (SPEC section 1) for Users= sessions: preflight, login, WebSocket,
+ * request, events, response. Knows nothing of the daemon. */
+
+#include "config.h"
+#include "result.h"
+
+typedef struct gp_engine gp_engine;
+
+/* A step-by-step trace line: `at` is the time since the run started. Called on the thread
+ * running gp_engine_run. */
+typedef void (*gp_trace_fn)(void *ud, usec_t at, const char *line);
+
+/* Creates the process's network machinery (one libwebsockets context, one libcurl multi
+ * handle). Create it once, before any run; use it from one thread. */
+int gp_engine_new(gp_engine **ret, char **ret_error);
+gp_engine *gp_engine_free(gp_engine *e);
+
+/* Runs the golden path once with cfg; blocks the calling thread for at most Timeout= (plus a
+ * bounded close). Always produces a result unless out of memory (-ENOMEM). */
+int gp_engine_run(gp_engine *e, gp_config *cfg, gp_trace_fn trace, void *ud, gp_result **ret);
+
+/* Any thread: ends the run in flight (its verdict is CANCELLED). Reset at the next run. */
+void gp_engine_cancel(gp_engine *e);

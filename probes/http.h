@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* HTTP requests for the preflight and login steps, many at once (libcurl multi). The only
+ * file that includes curl.h; library errors become SPEC section 2 codes here. */
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "result.h"
+#include "time-util.h"
+
+typedef struct gp_tls_opts {
+        const char *ca_file;
+        bool insecure;
+        const char *client_certificate;
+        const char *client_key;
+} gp_tls_opts;
+
+typedef struct gp_http_request {
+        const char *url;
+        const char *method;           /* "GET", "POST", ... */
+        char * const *headers;        /* "Name: value", expanded */
+        const char *body;             /* may be NULL; may hold a secret: wiped by the caller */
+        size_t max_reply;             /* bytes; a longer reply fails the request */
+        const gp_tls_opts *tls;
+} gp_http_request;
+
+typedef struct gp_http_reply {
+        long status;                  /* 0 when no HTTP status line arrived */
+        char *body;                   /* NUL-terminated */
+        size_t len;
+        char *content_type;
+        gp_http_timing timing;
+        /* On a transport failure: a SPEC code ("net.dns", "net.connect", "net.timeout",
+         * "tls.handshake", "tls.verify") or "too_large" / "no_reply" / "cancelled", and a
+         * reason. NULL code when an HTTP reply arrived within bounds. */
+        const char *error_code;
+        char *error;
+} gp_http_reply;
+
+void gp_http_reply_done(gp_http_reply *r);
+
+typedef struct gp_http gp_http;
+
+gp_http *gp_http_new(void);
+gp_http *gp_http_free(gp_http *h);
+
+/* Performs the n requests concurrently, each on a fresh connection, until all finished, the
+ * monotonic deadline passed (those still running fail with net.timeout), or gp_http_cancel.
+ * Blocks the calling thread. 0, or -ENOMEM / -ECANCELED. */
+int gp_http_perform(gp_http *h, const gp_http_request *reqs, gp_http_reply *replies, size_t n,
+                    usec_t deadline);
+
+/* Any thread: makes a running gp_http_perform return -ECANCELED soon. Sticky until reset. */
+void gp_http_cancel(gp_http *h);
+void gp_http_reset_cancel(gp_http *h);

@@ -1,0 +1,205 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <math.h>
+
+#include "result.h"
+#include "util.h"
+
+static const char * const verdict_table[] = {
+        [GP_VERDICT_PASS] = "pass",
+        [GP_VERDICT_DEGRADED] = "degraded",
+        [GP_VERDICT_FAIL] = "fail",
+        [GP_VERDICT_CANCELLED] = "cancelled",
+};
+
+const char *gp_verdict_to_string(gp_verdict v) {
+        return (unsigned) v < ELEMENTSOF(verdict_table) ? verdict_table[v] : "invalid";
+}
+
+static const char * const phase_table[_GP_PHASE_MAX] = {
+        [GP_PHASE_PREFLIGHT] = "preflight",
+        [GP_PHASE_LOGIN] = "login",
+        [GP_PHASE_WS_CONNECT] = "ws_connect",
+        [GP_PHASE_FIRST_EVENT] = "first_event",
+        [GP_PHASE_COMPLETE] = "complete",
+};
+
+const char *gp_phase_to_string(gp_phase p) {
+        return (unsigned) p < ELEMENTSOF(phase_table) ? phase_table[p] : "invalid";
+}
+
+static void phases_init(usec_t *phases) {
+        for (size_t i = 0; i < _GP_PHASE_MAX; i++)
+                phases[i] = USEC_INFINITY;
+}
+
+gp_result *gp_result_new(unsigned users) {
+        gp_result *r = calloc(1, sizeof(*r));
+
+        if (!r)
+                return NULL;
+        r->sessions = calloc(users, sizeof(gp_session_result));
+        if (!r->sessions) {
+                free(r);
+                return NULL;
+        }
+        r->users = users;
+        r->n_sessions = users;
+        phases_init(r->phases);
+        for (unsigned i = 0; i < users; i++) {
+                r->sessions[i].index = i + 1;
+                phases_init(r->sessions[i].phases);
+        }
+        return r;
+}
+
+static void session_done(gp_session_result *s) {
+        free(s->code);
+        free(s->reason);
+        for (size_t i = 0; i < s->n_events; i++)
+                free(s->events[i].type);
+        free(s->events);
+}
+
+gp_result *gp_result_free(gp_result *r) {
+        if (!r)
+                return NULL;
+        for (size_t i = 0; i < r->n_sessions; i++)
+                session_done(&r->sessions[i]);
+        free(r->sessions);
+        free(r->code);
+        free(r->reason);
+        strv_free(r->warnings);
+        free(r);
+        return NULL;
+}
+
+void gp_session_fail(gp_session_result *s, const char *stage, const char *code, const char *fmt, ...) {
+        va_list ap;
+        char *reason = NULL;
+
+        if (s->verdict == GP_VERDICT_FAIL)
+                return;
+        va_start(ap, fmt);
+        if (vasprintf(&reason, fmt, ap) < 0)
+                reason = NULL;
+        va_end(ap);
+        s->verdict = GP_VERDICT_FAIL;
+        s->stage = stage;
+        free(s->code);
+        s->code = strdup(code);
+        free(s->reason);
+        s->reason = reason;
+}
+
+int gp_session_take_events(gp_session_result *s, const gp_matcher *m) {
+        size_t n = gp_matcher_n_events(m);
+        const char *response = gp_matcher_response(m);
+
+        s->events = calloc(n ? n : 1, sizeof(gp_event_stat));
+        if (!s->events)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                const gp_event_stat *e = gp_matcher_event(m, i);
+                s->events[i] = *e;
+                s->events[i].type = strdup(e->type);
+                if (!s->events[i].type)
+                        return -ENOMEM;
+                s->n_events = i + 1;
+        }
+        s->ignored = gp_matcher_n_ignored(m);
+        s->malformed = gp_matcher_n_malformed(m);
+        s->response_len = response ? strlen(response) : 0;
+        return 0;
+}
+
+json_t *gp_json_ms(usec_t u) {
+        if (u == USEC_INFINITY)
+                return json_null();
+        return json_real(round((double) u / 100.0) / 10.0);
+}
+
+static json_t *phases_to_json(const usec_t *phases) {
+        json_t *o = json_object();
+
+        for (size_t i = 0; o && i < _GP_PHASE_MAX; i++)
+                json_object_set_new(o, phase_table[i], gp_json_ms(phases[i]));
+        return o;
+}
+
+static json_t *events_to_json(const gp_session_result *s) {
+        json_t *a = json_array();
+
+        for (size_t i = 0; a && i < s->n_events; i++)
+                json_array_append_new(a, json_pack("{s:s, s:o, s:i}",
+                                                   "type", s->events[i].type,
+                                                   "at_ms", gp_json_ms(s->events[i].first_at),
+                                                   "count", (json_int_t) s->events[i].count));
+        return a;
+}
+
+static json_t *timing_to_json(const gp_session_result *s) {
+        if (!s->have_login_timing)
+                return json_null();
+        return json_pack("{s:o, s:o, s:o, s:o, s:o}",
+                         "dns", gp_json_ms(s->login_timing.dns),
+                         "connect", gp_json_ms(s->login_timing.connect),
+                         "tls", gp_json_ms(s->login_timing.tls),
+                         "first_byte", gp_json_ms(s->login_timing.first_byte),
+                         "total", gp_json_ms(s->login_timing.total));
+}
+
+static json_t *json_string_or_null(const char *s) {
+        return s ? json_string(s) : json_null();
+}
+
+static json_t *session_to_json(const gp_session_result *s) {
+        return json_pack("{s:i, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:i, s:i}",
+                         "index", (json_int_t) s->index,
+                         "run_id", s->run_id,
+                         "result", gp_verdict_to_string(s->verdict),
+                         "stage", json_string_or_null(s->stage),
+                         "code", json_string_or_null(s->code),
+                         "reason", json_string_or_null(s->reason),
+                         "phases_ms", phases_to_json(s->phases),
+                         "login_ms", timing_to_json(s),
+                         "events", events_to_json(s),
+                         "ignored_frames", (json_int_t) s->ignored,
+                         "malformed_frames", (json_int_t) s->malformed);
+}
+
+json_t *gp_result_to_json(const gp_result *r) {
+        char started[32], finished[32];
+        json_t *o, *sessions;
+
+        o = json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:i, s:o}",
+                      "run_id", r->run_id,
+                      "started_at", format_rfc3339(started, sizeof(started), r->started_at),
+                      "finished_at", format_rfc3339(finished, sizeof(finished), r->finished_at),
+                      "result", gp_verdict_to_string(r->verdict),
+                      "stage", json_string_or_null(r->stage),
+                      "code", json_string_or_null(r->code),
+                      "reason", json_string_or_null(r->reason),
+                      "duration_ms", gp_json_ms(r->duration),
+                      "users", (json_int_t) r->users,
+                      "phases_ms", phases_to_json(r->phases));
+        if (!o)
+                return NULL;
+        if (r->n_sessions > 0) {
+                json_object_set_new(o, "events", events_to_json(&r->sessions[0]));
+                json_object_set_new(o, "login_ms", timing_to_json(&r->sessions[0]));
+        }
+        if (r->n_sessions > 1) {
+                sessions = json_array();
+                for (size_t i = 0; sessions && i < r->n_sessions; i++)
+                        json_array_append_new(sessions, session_to_json(&r->sessions[i]));
+                json_object_set_new(o, "sessions", sessions);
+        }
+        if (r->warnings) {
+                json_t *w = json_array();
+                STRV_FOREACH(i, r->warnings)
+                        json_array_append_new(w, json_string(*i));
+                json_object_set_new(o, "warnings", w);
+        }
+        return o;
+}

@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* The outcome of one golden-path run (SPEC section 5, the `last` object), and of each of its
+ * sessions. Built by golden-path.c, read by the daemon's exporters. */
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "matcher.h"
+#include "time-util.h"
+#include "util.h"
+
+typedef enum gp_verdict {
+        GP_VERDICT_PASS,
+        GP_VERDICT_DEGRADED,
+        GP_VERDICT_FAIL,
+        GP_VERDICT_CANCELLED, /* stopped by the daemon; never recorded */
+} gp_verdict;
+
+const char *gp_verdict_to_string(gp_verdict v);
+
+typedef enum gp_phase {
+        GP_PHASE_PREFLIGHT,
+        GP_PHASE_LOGIN,
+        GP_PHASE_WS_CONNECT,
+        GP_PHASE_FIRST_EVENT,
+        GP_PHASE_COMPLETE,
+        _GP_PHASE_MAX,
+} gp_phase;
+
+/* "preflight", "login", "ws_connect", "first_event", "complete" */
+const char *gp_phase_to_string(gp_phase p);
+
+/* libcurl's view of the login request, each a duration of its own (not cumulative). */
+typedef struct gp_http_timing {
+        usec_t dns;
+        usec_t connect;
+        usec_t tls;
+        usec_t first_byte;
+        usec_t total;
+} gp_http_timing;
+
+typedef struct gp_session_result {
+        unsigned index;               /* 1..Users */
+        char run_id[37];
+        gp_verdict verdict;           /* PASS or FAIL: SLOs are judged for the whole run */
+        const char *stage;            /* static string, NULL when passed */
+        char *code;
+        char *reason;
+        usec_t phases[_GP_PHASE_MAX]; /* USEC_INFINITY = did not happen */
+        gp_http_timing login_timing;
+        bool have_login_timing;
+        gp_event_stat *events;
+        size_t n_events;
+        unsigned ignored;
+        unsigned malformed;
+        size_t response_len;
+} gp_session_result;
+
+typedef struct gp_result {
+        char run_id[37];
+        usec_t started_at;            /* CLOCK_REALTIME */
+        usec_t finished_at;           /* CLOCK_REALTIME */
+        usec_t started_mono;          /* CLOCK_MONOTONIC, for scheduling */
+        usec_t duration;              /* monotonic */
+        gp_verdict verdict;
+        const char *stage;            /* static string or NULL */
+        char *code;
+        char *reason;
+        unsigned users;
+        usec_t phases[_GP_PHASE_MAX]; /* Users=1: the session's; else the slowest session's */
+        gp_session_result *sessions;
+        size_t n_sessions;
+        char **warnings;              /* e.g. Insecure=yes; shown every run */
+} gp_result;
+
+gp_result *gp_result_new(unsigned users);
+gp_result *gp_result_free(gp_result *r); /* NULL-safe */
+static inline void gp_result_freep(gp_result **r) {
+        gp_result_free(*r);
+}
+#define _cleanup_result_ _cleanup_(gp_result_freep)
+
+/* Sets verdict FAIL with stage, code and reason (printf-style), unless already failed. */
+void gp_session_fail(gp_session_result *s, const char *stage, const char *code, const char *fmt, ...)
+        _printf_(4, 5);
+
+/* Copies the matcher's events and counters into s. -ENOMEM. */
+int gp_session_take_events(gp_session_result *s, const gp_matcher *m);
+
+/* The `last` object of SPEC section 5. NULL on ENOMEM. */
+json_t *gp_result_to_json(const gp_result *r);
+
+/* A JSON number in ms with 0.1 ms precision, or null for USEC_INFINITY. */
+json_t *gp_json_ms(usec_t u);

@@ -1,0 +1,435 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <libwebsockets.h>
+#include <openssl/x509.h>
+
+#include "util.h"
+#include "ws.h"
+
+/* One context for the process's whole life: creating a second one while a TLS handshake is in
+ * flight breaks that handshake (a libwebsockets 4.1 global-state trap). Client TLS settings live
+ * on a vhost, replaced between runs when they change. */
+struct gp_ws {
+        struct lws_context *ctx;
+        struct lws_vhost *vhost;
+        char *vh_ca_file;
+        char *vh_cert;
+        char *vh_key;
+        bool vh_insecure;
+        lws_sorted_usec_list_t wake_sul;
+};
+
+struct gp_ws_conn {
+        gp_ws *ws;
+        struct lws *wsi;
+        const gp_ws_handler *handler;
+        void *ud;
+        char **headers;
+        size_t max_message;
+        bool established;
+        bool ended;             /* failed or closed was reported */
+        bool close_requested;
+        bool closing;
+        int peer_close_code;
+        char *peer_close_reason;
+        int verify_error;       /* X509_V_ERR_*, first seen */
+        int verify_depth;
+        char selected[256];
+        gp_buf rx;
+        bool rx_binary;
+        unsigned char *tx;      /* LWS_PRE headroom + message */
+        size_t tx_len;
+};
+
+static int protocol_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len);
+
+static const struct lws_protocols protocols[] = {
+        { .name = "gpprobe", .callback = protocol_cb, .rx_buffer_size = 65536 },
+        { .name = NULL }
+};
+
+static void conn_fail(gp_ws_conn *c, const char *code, const char *fmt, ...) _printf_(3, 4);
+static void conn_fail(gp_ws_conn *c, const char *code, const char *fmt, ...) {
+        _cleanup_free_ char *reason = NULL;
+        va_list ap;
+
+        if (c->ended)
+                return;
+        c->ended = true;
+        va_start(ap, fmt);
+        if (vasprintf(&reason, fmt, ap) < 0)
+                reason = NULL;
+        va_end(ap);
+        c->handler->failed(c->ud, code, reason ? reason : code);
+}
+
+static void conn_closed(gp_ws_conn *c) {
+        if (c->ended)
+                return;
+        c->ended = true;
+        if (c->peer_close_code > 0)
+                c->handler->closed(c->ud, c->peer_close_code, strempty(c->peer_close_reason));
+        else
+                c->handler->closed(c->ud, 1006, "connection dropped without a close frame");
+}
+
+static void classify_connection_error(gp_ws_conn *c, struct lws *wsi, const char *msg) {
+        int status = wsi ? (int) lws_http_client_http_response(wsi) : 0;
+
+        if (c->verify_error != 0)
+                conn_fail(c, "tls.verify", "certificate verification failed: %s (depth %d)",
+                          X509_verify_cert_error_string(c->verify_error), c->verify_depth);
+        else if (startswith(msg, "HS: ws upgrade") && status > 0)
+                conn_fail(c, "ws.upgrade", "upgrade refused with HTTP %d", status);
+        else if (startswith(msg, "HS: PROTOCOL malformed"))
+                conn_fail(c, "ws.upgrade", "server selected a subprotocol that was not offered");
+        else if (startswith(msg, "HS:"))
+                conn_fail(c, "ws.upgrade", "bad upgrade reply (HTTP %d): %s", status, msg);
+        else if (strstr(msg, "SSL") || strstr(msg, "ssl") || strstr(msg, "tls"))
+                conn_fail(c, "tls.handshake", "TLS handshake failed: %s", msg);
+        else if (strstr(msg, "Unable to connect") || strstr(msg, "connect"))
+                conn_fail(c, "net.connect", "connection failed: %s", msg);
+        else
+                conn_fail(c, "ws.upgrade", "WebSocket handshake failed: %s", msg);
+}
+
+static int append_headers(gp_ws_conn *c, struct lws *wsi, unsigned char **p, size_t space) {
+        unsigned char *end = *p + space;
+
+        STRV_FOREACH(h, c->headers) {
+                const char *colon = strchr(*h, ':');
+                _cleanup_free_ char *name = NULL;
+                const char *value;
+
+                if (!colon)
+                        continue;
+                name = strndup(*h, (size_t) (colon - *h) + 1);  /* lws wants the colon */
+                if (!name)
+                        return -1;
+                value = colon + 1 + strspn(colon + 1, " \t");
+                if (lws_add_http_header_by_name(wsi, (const unsigned char *) name,
+                                                (const unsigned char *) value, (int) strlen(value), p, end)) {
+                        conn_fail(c, "ws.upgrade", "handshake headers too large");
+                        return -1;
+                }
+        }
+        return 0;
+}
+
+static int on_receive(gp_ws_conn *c, struct lws *wsi, const void *in, size_t len) {
+        if (lws_is_first_fragment(wsi)) {
+                gp_buf_reset(&c->rx);
+                c->rx_binary = lws_frame_is_binary(wsi);
+        }
+        if (c->rx.len + len > c->max_message) {
+                conn_fail(c, "ws.protocol", "message larger than the %zu byte limit", c->max_message);
+                return -1;
+        }
+        if (gp_buf_append(&c->rx, in, len) < 0) {
+                conn_fail(c, "internal", "out of memory reading a message");
+                return -1;
+        }
+        if (lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0) {
+                c->handler->message(c->ud, c->rx.data ? c->rx.data : "", c->rx.len, c->rx_binary,
+                                    now_usec(CLOCK_MONOTONIC));
+                gp_buf_reset(&c->rx);
+        }
+        return 0;
+}
+
+static int on_writeable(gp_ws_conn *c, struct lws *wsi) {
+        if (c->close_requested) {
+                lws_close_reason(wsi, LWS_CLOSE_STATUS_NORMAL, NULL, 0);
+                c->closing = true;
+                return -1;
+        }
+        if (c->tx) {
+                int n = lws_write(wsi, c->tx + LWS_PRE, c->tx_len, LWS_WRITE_TEXT);
+                usec_t at = now_usec(CLOCK_MONOTONIC);
+
+                free(c->tx);
+                c->tx = NULL;
+                if (n < 0) {
+                        conn_fail(c, "ws.closed", "writing the request failed");
+                        return -1;
+                }
+                c->handler->sent(c->ud, at);
+        }
+        return 0;
+}
+
+static int protocol_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len) {
+        gp_ws_conn *c = wsi ? lws_get_opaque_user_data(wsi) : NULL;
+
+        if (!c)
+                return 0;
+
+        switch (reason) {
+        case LWS_CALLBACK_OPENSSL_PERFORM_SERVER_CERT_VERIFICATION:
+                /* user is the X509_STORE_CTX, len is preverify_ok; once per chain depth. */
+                if (len == 0 && c->verify_error == 0) {
+                        c->verify_error = X509_STORE_CTX_get_error(user);
+                        c->verify_depth = X509_STORE_CTX_get_error_depth(user);
+                }
+                return 0;
+        case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER:
+                return append_headers(c, wsi, (unsigned char **) in, len);
+        case LWS_CALLBACK_CLIENT_FILTER_PRE_ESTABLISH:
+                /* The headers are gone by ESTABLISHED: read the server's choice now. */
+                if (lws_hdr_copy(wsi, c->selected, sizeof(c->selected), WSI_TOKEN_PROTOCOL) < 0)
+                        c->selected[0] = '\0';
+                return 0;
+        case LWS_CALLBACK_CLIENT_ESTABLISHED:
+                c->established = true;
+                c->handler->established(c->ud, c->selected);
+                return 0;
+        case LWS_CALLBACK_CLIENT_CONNECTION_ERROR: {
+                char msg[256];
+                snprintf(msg, sizeof(msg), "%.*s", in ? (int) MIN(len ? len : strlen(in), 200) : 0,
+                         in ? (const char *) in : "");
+                classify_connection_error(c, wsi, msg);
+                return 0;
+        }
+        case LWS_CALLBACK_CLIENT_RECEIVE:
+                return on_receive(c, wsi, in, len);
+        case LWS_CALLBACK_CLIENT_WRITEABLE:
+                return on_writeable(c, wsi);
+        case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+                if (len >= 2 && in) {
+                        const unsigned char *b = in;
+                        c->peer_close_code = (b[0] << 8) | b[1];
+                        free(c->peer_close_reason);
+                        c->peer_close_reason = strndup((const char *) b + 2, MIN(len - 2, (size_t) 123));
+                } else
+                        c->peer_close_code = 1005;  /* a close frame without a code */
+                return 0;
+        case LWS_CALLBACK_CLIENT_CLOSED:
+                if (!c->closing)
+                        conn_closed(c);
+                c->ended = true;
+                return 0;
+        case LWS_CALLBACK_CLOSED_CLIENT_HTTP:
+                if (!c->established)
+                        conn_fail(c, "ws.upgrade", "connection closed during the WebSocket handshake");
+                return 0;
+        case LWS_CALLBACK_WSI_DESTROY:
+                c->wsi = NULL;
+                if (!c->ended)
+                        conn_fail(c, c->established ? "ws.closed" : "ws.upgrade", "connection lost");
+                c->handler->destroyed(c->ud);
+                return 0;
+        default:
+                return 0;
+        }
+}
+
+static void emit_log(int level, const char *line) {
+        /* lws logs go nowhere by default: every outcome we care about is reported through the
+         * handler with a reason. GPPROBE_LWS_DEBUG=1 shows them while debugging. */
+        static int show = -1;
+
+        if (show < 0)
+                show = !isempty(getenv("GPPROBE_LWS_DEBUG"));
+        if (show)
+                fprintf(stderr, "lws: %s", line);
+}
+
+int gp_ws_new(gp_ws **ret, char **ret_error) {
+        struct lws_context_creation_info info = {0};
+        gp_ws *ws;
+
+        lws_set_log_level(LLL_ERR | LLL_WARN | (getenv("GPPROBE_LWS_DEBUG") ? LLL_NOTICE | LLL_INFO : 0),
+                          emit_log);
+        ws = calloc(1, sizeof(*ws));
+        if (!ws)
+                return -ENOMEM;
+        info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT | LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
+        info.port = CONTEXT_PORT_NO_LISTEN;
+        info.pt_serv_buf_size = 32768;       /* room for big tokens in handshake headers */
+        info.max_http_header_data = 16384;
+        ws->ctx = lws_create_context(&info);
+        if (!ws->ctx) {
+                free(ws);
+                *ret_error = strdup("creating the libwebsockets context failed");
+                return -EIO;
+        }
+        *ret = ws;
+        return 0;
+}
+
+static void vhost_drop(gp_ws *ws) {
+        if (ws->vhost)
+                lws_vhost_destroy(ws->vhost);
+        ws->vhost = NULL;
+        free(ws->vh_ca_file);
+        free(ws->vh_cert);
+        free(ws->vh_key);
+        ws->vh_ca_file = ws->vh_cert = ws->vh_key = NULL;
+}
+
+gp_ws *gp_ws_free(gp_ws *ws) {
+        if (!ws)
+                return NULL;
+        lws_sul_cancel(&ws->wake_sul);
+        vhost_drop(ws);
+        lws_context_destroy(ws->ctx);
+        free(ws);
+        return NULL;
+}
+
+static char *strdup_or_null(const char *s) {
+        return s ? strdup(s) : NULL;
+}
+
+int gp_ws_use_tls(gp_ws *ws, const gp_tls_opts *tls, char **ret_error) {
+        struct lws_context_creation_info info = {0};
+
+        if (ws->vhost && streq_ptr(ws->vh_ca_file, tls->ca_file) && streq_ptr(ws->vh_cert, tls->client_certificate) &&
+            streq_ptr(ws->vh_key, tls->client_key) && ws->vh_insecure == tls->insecure)
+                return 0;
+        vhost_drop(ws);
+
+        info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+        info.port = CONTEXT_PORT_NO_LISTEN;
+        info.protocols = protocols;
+        info.vhost_name = "gpprobe-client";
+        info.client_ssl_ca_filepath = tls->ca_file;
+        info.client_ssl_cert_filepath = tls->client_certificate;
+        info.client_ssl_private_key_filepath = tls->client_key;
+        /* lws's own stage timeouts would end a slow handshake with a misleading reason; the
+         * golden path enforces ConnectTimeout= and Timeout= itself. */
+        info.timeout_secs = 24 * 3600;
+        ws->vhost = lws_create_vhost(ws->ctx, &info);
+        if (!ws->vhost) {
+                *ret_error = strdup_printf("setting up TLS failed (CAFile=%s, ClientCertificate=%s)",
+                                           strempty(tls->ca_file), strempty(tls->client_certificate));
+                return -EIO;
+        }
+        ws->vh_ca_file = strdup_or_null(tls->ca_file);
+        ws->vh_cert = strdup_or_null(tls->client_certificate);
+        ws->vh_key = strdup_or_null(tls->client_key);
+        ws->vh_insecure = tls->insecure;
+        return 0;
+}
+
+int gp_ws_connect(gp_ws *ws, const gp_ws_target *t, const gp_ws_handler *handler, void *ud,
+                  gp_ws_conn **ret, char **ret_error) {
+        struct lws_client_connect_info cc = {0};
+        gp_ws_conn *c;
+
+        if (!ws->vhost) {
+                *ret_error = strdup("internal: no client vhost");
+                return -EINVAL;
+        }
+        c = calloc(1, sizeof(*c));
+        if (!c)
+                return -ENOMEM;
+        c->ws = ws;
+        c->handler = handler;
+        c->ud = ud;
+        c->max_message = t->max_message;
+        c->headers = strv_copy(t->headers);
+        if (!c->headers) {
+                free(c);
+                return -ENOMEM;
+        }
+
+        cc.context = ws->ctx;
+        cc.vhost = ws->vhost;
+        cc.address = t->address;
+        cc.port = t->port;
+        cc.host = t->host;
+        cc.origin = t->host;
+        cc.path = t->path;
+        cc.protocol = t->subprotocols;
+        cc.local_protocol_name = "gpprobe";
+        cc.alpn = "http/1.1";
+        cc.opaque_user_data = c;
+        cc.pwsi = &c->wsi;
+        if (t->tls) {
+                cc.ssl_connection = LCCSCF_USE_SSL;
+                if (ws->vh_insecure)
+                        cc.ssl_connection |= LCCSCF_ALLOW_SELFSIGNED | LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK |
+                                             LCCSCF_ALLOW_EXPIRED | LCCSCF_ALLOW_INSECURE;
+        }
+        if (!lws_client_connect_via_info(&cc)) {
+                /* Failures inside connect_via_info produce no callback at all. */
+                c->wsi = NULL;
+                strv_free(c->headers);
+                free(c);
+                *ret_error = strdup_printf("could not start a connection to %s port %d", t->address, t->port);
+                return -ECONNREFUSED;
+        }
+        *ret = c;
+        return 0;
+}
+
+int gp_ws_send_text(gp_ws_conn *c, const char *data, size_t len) {
+        if (c->tx)
+                return -EBUSY;
+        if (!c->wsi)
+                return -ENOTCONN;
+        c->tx = malloc(LWS_PRE + len);
+        if (!c->tx)
+                return -ENOMEM;
+        memcpy(c->tx + LWS_PRE, data, len);
+        c->tx_len = len;
+        lws_callback_on_writable(c->wsi);
+        return 0;
+}
+
+void gp_ws_close(gp_ws_conn *c) {
+        if (!c->wsi || c->close_requested)
+                return;
+        c->close_requested = true;
+        c->ended = true;
+        lws_callback_on_writable(c->wsi);
+}
+
+void gp_ws_abort(gp_ws_conn *c) {
+        if (!c->wsi)
+                return;
+        c->ended = true;
+        lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_SYNC);
+}
+
+bool gp_ws_conn_alive(const gp_ws_conn *c) {
+        return c && c->wsi;
+}
+
+gp_ws_conn *gp_ws_conn_free(gp_ws_conn *c) {
+        if (!c)
+                return NULL;
+        if (c->wsi) {
+                gp_ws_abort(c);
+                if (c->wsi)  /* still not gone: detach so late callbacks find nothing */
+                        lws_set_opaque_user_data(c->wsi, NULL);
+        }
+        strv_free(c->headers);
+        free(c->peer_close_reason);
+        gp_buf_free(&c->rx);
+        free(c->tx);
+        free(c);
+        return NULL;
+}
+
+int gp_ws_service(gp_ws *ws) {
+        return lws_service(ws->ctx, 0) < 0 ? -EIO : 0;
+}
+
+static void wake_cb(lws_sorted_usec_list_t *sul) {
+        gp_ws *ws = lws_container_of(sul, gp_ws, wake_sul);
+        /* Timer callbacks run before lws polls: without this the poll would sleep on. */
+        lws_cancel_service(ws->ctx);
+}
+
+void gp_ws_wake_at(gp_ws *ws, usec_t when) {
+        usec_t now = now_usec(CLOCK_MONOTONIC);
+
+        lws_sul_schedule(ws->ctx, 0, &ws->wake_sul, wake_cb,
+                         (lws_usec_t) (when > now ? when - now : 1));
+}
+
+void gp_ws_wake(gp_ws *ws) {
+        lws_cancel_service(ws->ctx);
+}
