@@ -1,0 +1,282 @@
+#!/usr/bin/python3
+"""gpsim: the staging simulator for gpprobe's integration tests and benchmarks.
+
+Speaks the agent-chat protocol of SPEC.md (login, WebSocket, five agent events) and
+injects the faults of sim_faults.FAULTS. See README.md in this folder.
+"""
+
+import argparse
+import asyncio
+import fnmatch
+import functools
+import ipaddress
+import json
+import logging
+import os
+import secrets
+import signal
+import ssl
+import sys
+from typing import Any, Dict, List, Optional
+
+from aiohttp import web
+
+from sim_faults import FAULTS, redirect_loop, unauthorized
+from sim_session import Session, SimWebSocketResponse
+from sim_state import (ConfigError, Scenario, Sim, parse_delays, parse_options,
+                       parse_params)
+
+log = logging.getLogger("gpsim")
+
+
+# ---- product endpoints -------------------------------------------------------
+
+async def health(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def login(request: web.Request) -> web.StreamResponse:
+    sim: Sim = request.app["sim"]
+    hop = request.query.get("loop")
+    if hop is not None:  # a client following login_redirect_loop
+        return redirect_loop(int(hop) if hop.isdigit() else 0)
+    sim.stats["logins"] += 1
+    scenario = sim.control.take("login")
+    if scenario.fault:
+        sim.note_fault(scenario)
+        resp = await FAULTS[scenario.fault].action(request, scenario.params, sim)
+        if resp is not None:
+            return resp
+    try:
+        body = await request.json()
+    except ValueError:
+        body = None
+    if not (isinstance(body, dict) and isinstance(body.get("email"), str)
+            and isinstance(body.get("password"), str)):
+        return web.json_response({"detail": "want JSON {\"email\": ..., \"password\": ...}"},
+                                 status=400)
+    if (not fnmatch.fnmatchcase(body["email"].lower(), "*@example.com")
+            or body["password"] != sim.password):
+        return unauthorized()
+    token = "tok." + secrets.token_hex(24)
+    sim.tokens.add(token, body["email"])
+    sim.stats["logins_ok"] += 1
+    return web.json_response({"access_token": token, "token_type": "bearer"})
+
+
+def presented_token(request: web.Request) -> Optional[str]:
+    """The token from subprotocol jwt.<token>, Authorization: Bearer, or ?token=."""
+    offered = request.headers.get("Sec-WebSocket-Protocol", "")
+    for proto in (p.strip() for p in offered.split(",")):
+        if proto.startswith("jwt.") and len(proto) > 4:
+            return proto[4:]
+    scheme, _, cred = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and cred.strip():
+        return cred.strip()
+    return request.query.get("token")
+
+
+async def websocket(request: web.Request) -> web.StreamResponse:
+    sim: Sim = request.app["sim"]
+    ws = SimWebSocketResponse(protocols=("jwt-auth",), autoclose=False, autoping=False)
+    if not ws.can_prepare(request):
+        return web.json_response({"detail": "not a WebSocket upgrade"}, status=400)
+    if not sim.valid_token(presented_token(request)):
+        sim.stats["ws_rejected"] += 1
+        return web.json_response({"detail": "Not authenticated"}, status=401)
+    scenario = sim.control.take("ws")
+    sim.note_fault(scenario)
+    fault = FAULTS.get(scenario.fault)
+    if fault is not None and fault.stage == "upgrade":
+        resp = await fault.action(request, scenario.params, sim)
+        if resp is not None:
+            sim.stats["ws_rejected"] += 1
+            return resp
+    session = Session(sim, scenario, request)
+    if fault is not None and fault.stage == "handshake":
+        ws.handshake = functools.partial(session.write_handshake, fault)
+    await ws.prepare(request)
+    return await session.serve(ws)
+
+
+# ---- control plane -------------------------------------------------------------
+
+async def get_config(request: web.Request) -> web.Response:
+    return web.json_response(request.app["sim"].control.to_json())
+
+
+async def post_config(request: web.Request) -> web.Response:
+    sim: Sim = request.app["sim"]
+    try:
+        sim.control.configure(await request.json())
+    except (ValueError, ConfigError) as e:  # ConfigError is a ValueError; JSON errors too
+        return web.json_response({"error": str(e)}, status=400)
+    return web.json_response(sim.control.to_json())
+
+
+async def post_reset(request: web.Request) -> web.Response:
+    sim: Sim = request.app["sim"]
+    sim.reset()
+    return web.json_response(sim.control.to_json())
+
+
+async def get_stats(request: web.Request) -> web.Response:
+    return web.json_response(request.app["sim"].stats_json())
+
+
+async def get_events(request: web.Request) -> web.Response:
+    return web.json_response(request.app["sim"].log.query(request.query.get("run_id")))
+
+
+async def get_faults(request: web.Request) -> web.Response:
+    return web.json_response({f.name: {"stage": f.stage, "expect": f.expect, "doc": f.doc,
+                                       "params": f.params} for f in FAULTS.values()})
+
+
+def build_app(sim: Sim) -> web.Application:
+    app = web.Application(client_max_size=1 << 20)
+    app["sim"] = sim
+    app.add_routes([
+        web.get("/health", health),
+        web.post("/auth/login", login),
+        web.get("/ws", websocket),
+        web.get("/_sim/config", get_config),
+        web.post("/_sim/config", post_config),
+        web.post("/_sim/reset", post_reset),
+        web.get("/_sim/stats", get_stats),
+        web.get("/_sim/events", get_events),
+        web.get("/_sim/faults", get_faults),
+    ])
+    return app
+
+
+# ---- process -----------------------------------------------------------------
+
+class _Blackhole(asyncio.Protocol):
+    """Accepts TCP, reads and discards, never sends a byte."""
+    open: set = set()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport
+        _Blackhole.open.add(transport)
+
+    def data_received(self, data: bytes) -> None:
+        pass
+
+    def connection_lost(self, exc: Optional[BaseException]) -> None:
+        _Blackhole.open.discard(self.transport)
+
+
+def write_atomic(path: str, text: str) -> None:
+    tmp = f"{path}.tmp.{os.getpid()}"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def _key_values(items: List[str], what: str) -> Dict[str, Any]:
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"{what} wants KEY=VALUE, got {item!r}")
+        try:
+            out[key] = json.loads(value)
+        except ValueError:
+            out[key] = value
+    return out
+
+
+def parse_args(argv: List[str]) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(prog="gpsim", description="staging simulator for gpprobe")
+    ap.add_argument("--host", default="127.0.0.1", help="loopback address to bind")
+    ap.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    ap.add_argument("--port-file", help="write the port here (atomically) once listening")
+    ap.add_argument("--tls-cert")
+    ap.add_argument("--tls-key")
+    ap.add_argument("--tls-client-ca", help="require client certificates signed by this CA")
+    ap.add_argument("--password", default="s3cret-pass", help="the password of *@example.com")
+    ap.add_argument("--static-token", help="a token accepted without logging in")
+    ap.add_argument("--fault", choices=sorted(FAULTS), metavar="NAME")
+    ap.add_argument("--param", action="append", default=[], metavar="K=V")
+    ap.add_argument("--option", action="append", default=[], metavar="K=V")
+    ap.add_argument("--delay", action="append", default=[], metavar="TYPE=MS")
+    ap.add_argument("--blackhole-port-file",
+                    help="also listen on a port that accepts TCP and never answers")
+    ap.add_argument("--event-log-size", type=int, default=100000)
+    args = ap.parse_args(argv)
+    try:
+        loopback = args.host == "localhost" or ipaddress.ip_address(args.host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        ap.error(f"--host must be a loopback address, not {args.host!r}")
+    if bool(args.tls_cert) != bool(args.tls_key):
+        ap.error("--tls-cert and --tls-key go together")
+    if args.tls_client_ca and not args.tls_cert:
+        ap.error("--tls-client-ca needs --tls-cert")
+    try:
+        args.scenario = Scenario(args.fault,
+                                 parse_params(args.fault, _key_values(args.param, "--param")),
+                                 parse_options(_key_values(args.option, "--option")),
+                                 parse_delays(_key_values(args.delay, "--delay")))
+    except ConfigError as e:
+        ap.error(str(e))
+    return args
+
+
+def tls_context(args: argparse.Namespace) -> Optional[ssl.SSLContext]:
+    if not args.tls_cert:
+        return None
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(args.tls_cert, args.tls_key)
+    if args.tls_client_ca:
+        ctx.load_verify_locations(args.tls_client_ca)
+        ctx.verify_mode = ssl.CERT_REQUIRED
+    ctx.set_alpn_protocols(["http/1.1"])
+    return ctx
+
+
+async def serve(args: argparse.Namespace) -> None:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+
+    sim = Sim(args.scenario, args.password, args.static_token, args.event_log_size)
+    ctx = tls_context(args)
+    runner = web.AppRunner(build_app(sim), access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, args.host, args.port, ssl_context=ctx, shutdown_timeout=1.0)
+    await site.start()
+    port = runner.addresses[0][1]
+
+    blackhole = None
+    if args.blackhole_port_file:
+        blackhole = await loop.create_server(_Blackhole, args.host, 0)
+        write_atomic(args.blackhole_port_file, f"{blackhole.sockets[0].getsockname()[1]}\n")
+    if args.port_file:
+        write_atomic(args.port_file, f"{port}\n")
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    print(f"gpsim listening on {'https' if ctx else 'http'}://{host}:{port}", flush=True)
+
+    await stop.wait()
+    sim.stopping.set()
+    for session in list(sim.sessions):
+        session.shutdown()
+    if blackhole is not None:
+        blackhole.close()
+        for t in list(_Blackhole.open):
+            t.abort()
+    await runner.cleanup()
+
+
+def main(argv: List[str]) -> int:
+    logging.basicConfig(level=logging.WARNING, format="gpsim: %(levelname)s %(message)s")
+    args = parse_args(argv)
+    asyncio.run(serve(args))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
