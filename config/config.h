@@ -116,6 +116,7 @@ typedef struct gp_diags {
         gp_diag *items;
         size_t n;
         size_t n_errors;
+        bool oom;                   /* a diagnostic was lost to an allocation failure */
 } gp_diags;
 
 void gp_diags_add(gp_diags *d, const char *file, unsigned line, bool warning, const char *fmt, ...)
@@ -153,7 +154,18 @@ static inline void gp_config_unrefp(gp_config **c) {
 /* Prints the effective configuration in the INI format, every key, secrets as "(redacted)". */
 void gp_config_print(const gp_config *c, FILE *f);
 
+/* True when a and b configure the same probe (every key, secrets included; path ignored).
+ * Lets a reload tell "unchanged" from "changed". */
+bool gp_config_equal(const gp_config *a, const gp_config *b);
+
+/* The largest random delay added to Interval=: Jitter= as a duration, or its percentage of
+ * Interval=. */
+usec_t gp_config_jitter_max(const gp_config *c);
+
 /* Parsers used by the config and by gpprobectl; pure, return 0 or -EINVAL. */
 int gp_parse_duration(const char *s, usec_t *ret);           /* "500ms", "1min 30s", "2h" */
 int gp_parse_bool(const char *s, bool *ret);                 /* yes/no/true/false/on/off/1/0 */
 int gp_parse_unsigned(const char *s, unsigned min, unsigned max, unsigned *ret);
+/* Formats d so that gp_parse_duration reads back the same value: "1min 30s", "500ms", "0".
+ * buf >= 64 bytes. Returns buf. */
+char *gp_format_duration(char *buf, size_t len, usec_t d);

@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "test-config-util.h"
+#include "util.h"
+
+void test_clean_env(void) {
+        unsetenv("RUNTIME_DIRECTORY");
+        unsetenv("STATE_DIRECTORY");
+        unsetenv("CREDENTIALS_DIRECTORY");
+}
+
+gp_config *parse_ok(const char *text, gp_diags *diags) {
+        gp_config_source src = { .file = "test.conf", .text = text, .len = strlen(text) };
+        gp_diags local = { 0 };
+        gp_config *c = NULL;
+        int r;
+
+        r = gp_config_parse("test.conf", &src, 1, &c, diags ? diags : &local);
+        if (r < 0)
+                gp_diags_print(diags ? diags : &local, stderr);
+        gp_diags_clear(&local);
+        assert_int_equal(r, 0);
+        assert_non_null(c);
+        return c;
+}
+
+void parse_fails(const char *text, gp_diags *diags) {
+        gp_config_source src = { .file = "test.conf", .text = text, .len = strlen(text) };
+        gp_config *c = NULL;
+
+        assert_int_equal(gp_config_parse("test.conf", &src, 1, &c, diags), -EINVAL);
+        assert_null(c);
+        assert_true(diags->n_errors > 0);
+}
+
+const gp_diag *find_diag(const gp_diags *d, const char *file, unsigned line, const char *part) {
+        for (size_t i = 0; i < d->n; i++)
+                if (streq(d->items[i].file, file) && d->items[i].line == line &&
+                    strstr(d->items[i].message, part))
+                        return &d->items[i];
+        return NULL;
+}
+
+void assert_diag_at(const gp_diags *d, const char *file, unsigned line, bool warning, const char *part,
+                    const char *src, int src_line) {
+        const gp_diag *g = find_diag(d, file, line, part);
+
+        if (!g || g->warning != warning) {
+                fprintf(stderr, "%s:%d: expected %s at %s:%u containing '%s'; got:\n", src, src_line,
+                        warning ? "a warning" : "an error", file, line, part);
+                gp_diags_print(d, stderr);
+                fail();
+        }
+}
+
+void assert_error_at(const char *text, unsigned line, const char *part, const char *src, int src_line) {
+        gp_diags d = { 0 };
+
+        parse_fails(text, &d);
+        if (d.n_errors != 1) {
+                fprintf(stderr, "%s:%d: expected exactly one error, got %zu:\n", src, src_line, d.n_errors);
+                gp_diags_print(&d, stderr);
+                fail();
+        }
+        assert_diag_at(&d, "test.conf", line, false, part, src, src_line);
+        gp_diags_clear(&d);
+}
+
+char *print_to_string(const gp_config *c) {
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&buf, &len);
+
+        assert_non_null(f);
+        gp_config_print(c, f);
+        assert_int_equal(fclose(f), 0);
+        return buf;
+}
+
+char *diags_to_string(const gp_diags *d) {
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&buf, &len);
+
+        assert_non_null(f);
+        gp_diags_print(d, f);
+        assert_int_equal(fclose(f), 0);
+        return buf;
+}

@@ -1,0 +1,14 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* UTF-8 checks shared by the INI reader and the template expander. Pure. */
+
+#include <stddef.h>
+
+/* Length of the valid UTF-8 sequence starting at s (at most n bytes available), or 0 when the
+ * bytes there are not valid UTF-8 (overlong forms, surrogates and values past U+10FFFF are
+ * invalid). A NUL byte is a valid one-byte sequence. */
+size_t gp_utf8_sequence(const char *s, size_t n);
+
+/* Offset of the first invalid byte, or n when all of s is valid. */
+size_t gp_utf8_invalid_at(const char *s, size_t n);

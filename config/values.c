@@ -1,0 +1,555 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <jansson.h>
+#include <limits.h>
+#include <regex.h>
+#include <strings.h>
+
+#include "config.h"
+#include "template.h"
+#include "util.h"
+#include "values.h"
+
+#define ECHO_MAX 60
+/* The value, shortened for a message: printf("'%.*s%s'", ECHO(v)). */
+#define ECHO(v) (int) MIN(strlen(v), (size_t) ECHO_MAX), (v), (strlen(v) > ECHO_MAX ? "..." : "")
+
+static int msg(char **ret_msg, const char *fmt, ...) _printf_(2, 3);
+static int msg(char **ret_msg, const char *fmt, ...) {
+        va_list ap;
+        char *s = NULL;
+
+        va_start(ap, fmt);
+        if (vasprintf(&s, fmt, ap) < 0)
+                s = NULL;
+        va_end(ap);
+        if (!s)
+                return -ENOMEM;
+        *ret_msg = s;
+        return -EINVAL;
+}
+
+static bool is_digit(char c) {
+        return c >= '0' && c <= '9';
+}
+
+static bool is_alnum(char c) {
+        return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+static bool is_blank(char c) {
+        return c == ' ' || c == '\t';
+}
+
+/* RFC 7230 tchar */
+static bool is_tchar(char c) {
+        return is_alnum(c) || (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+static bool is_token(const char *s, size_t n) {
+        if (n == 0)
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (!is_tchar(s[i]))
+                        return false;
+        return true;
+}
+
+int gp_parse_bool(const char *s, bool *ret) {
+        static const char * const yes[] = { "1", "yes", "y", "true", "t", "on" };
+        static const char * const no[] = { "0", "no", "n", "false", "f", "off" };
+
+        for (size_t i = 0; i < ELEMENTSOF(yes); i++) {
+                if (strcaseeq(s, yes[i])) {
+                        *ret = true;
+                        return 0;
+                }
+                if (strcaseeq(s, no[i])) {
+                        *ret = false;
+                        return 0;
+                }
+        }
+        return -EINVAL;
+}
+
+int gp_parse_unsigned(const char *s, unsigned min, unsigned max, unsigned *ret) {
+        unsigned long long v = 0;
+
+        if (!is_digit(*s))
+                return -EINVAL;
+        for (; *s; s++) {
+                if (!is_digit(*s))
+                        return -EINVAL;
+                v = v * 10 + (unsigned) (*s - '0');
+                if (v > UINT_MAX)
+                        return -EINVAL;
+        }
+        if (v < min || v > max)
+                return -EINVAL;
+        *ret = (unsigned) v;
+        return 0;
+}
+
+static const struct {
+        const char *name;
+        usec_t usec;
+} duration_units[] = {
+        { "us", 1 },
+        { "usec", 1 },
+        { "ms", USEC_PER_MSEC },
+        { "msec", USEC_PER_MSEC },
+        { "s", USEC_PER_SEC },
+        { "sec", USEC_PER_SEC },
+        { "second", USEC_PER_SEC },
+        { "seconds", USEC_PER_SEC },
+        { "m", 60 * USEC_PER_SEC },
+        { "min", 60 * USEC_PER_SEC },
+        { "minute", 60 * USEC_PER_SEC },
+        { "minutes", 60 * USEC_PER_SEC },
+        { "h", 3600 * USEC_PER_SEC },
+        { "hr", 3600 * USEC_PER_SEC },
+        { "hour", 3600 * USEC_PER_SEC },
+        { "hours", 3600 * USEC_PER_SEC },
+        { "d", 86400 * USEC_PER_SEC },
+        { "day", 86400 * USEC_PER_SEC },
+        { "days", 86400 * USEC_PER_SEC },
+};
+
+/* One "<number>[.<fraction>] [unit]" component; a missing unit means seconds. */
+static int parse_duration_component(const char **p, usec_t *ret) {
+        const char *s = *p, *unit;
+        usec_t whole = 0, frac = 0, frac_scale = 1, mult = USEC_PER_SEC, v;
+        size_t ulen;
+
+        if (!is_digit(*s))
+                return -EINVAL;
+        for (; is_digit(*s); s++) {
+                if (whole > (UINT64_MAX - 9) / 10)
+                        return -ERANGE;
+                whole = whole * 10 + (usec_t) (*s - '0');
+        }
+        if (*s == '.') {
+                s++;
+                if (!is_digit(*s))
+                        return -EINVAL;
+                /* Nine digits are more than microseconds of a day need; the rest are dropped. */
+                for (unsigned i = 0; is_digit(*s); s++, i++)
+                        if (i < 9) {
+                                frac = frac * 10 + (usec_t) (*s - '0');
+                                frac_scale *= 10;
+                        }
+        }
+        while (is_blank(*s))
+                s++;
+        unit = s;
+        while ((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z'))
+                s++;
+        ulen = (size_t) (s - unit);
+        if (ulen > 0) {
+                size_t i;
+                for (i = 0; i < ELEMENTSOF(duration_units); i++)
+                        if (strlen(duration_units[i].name) == ulen &&
+                            strncmp(duration_units[i].name, unit, ulen) == 0)
+                                break;
+                if (i == ELEMENTSOF(duration_units))
+                        return -EINVAL;
+                mult = duration_units[i].usec;
+        } else if (*s && !is_blank(*s) && !is_digit(*s))
+                return -EINVAL;
+
+        if (whole > UINT64_MAX / mult)
+                return -ERANGE;
+        v = whole * mult;
+        /* frac < frac_scale, so frac * (mult / frac_scale) < mult: no overflow. */
+        frac = frac * (mult / frac_scale) + frac * (mult % frac_scale) / frac_scale;
+        if (v > UINT64_MAX - frac)
+                return -ERANGE;
+        *ret = v + frac;
+        *p = s;
+        return 0;
+}
+
+int gp_parse_duration_full(const char *s, usec_t *ret) {
+        usec_t total = 0;
+        const char *p = s;
+
+        while (is_blank(*p))
+                p++;
+        if (!*p)
+                return -EINVAL;
+        while (*p) {
+                usec_t c;
+                int r = parse_duration_component(&p, &c);
+                if (r < 0)
+                        return r;
+                if (total > UINT64_MAX - 1 - c)  /* USEC_INFINITY is not a duration */
+                        return -ERANGE;
+                total += c;
+                while (is_blank(*p))
+                        p++;
+        }
+        *ret = total;
+        return 0;
+}
+
+int gp_parse_duration(const char *s, usec_t *ret) {
+        return gp_parse_duration_full(s, ret) < 0 ? -EINVAL : 0;
+}
+
+char *gp_format_duration(char *buf, size_t len, usec_t d) {
+        static const struct {
+                const char *name;
+                usec_t usec;
+        } units[] = {
+                { "d", 86400 * USEC_PER_SEC }, { "h", 3600 * USEC_PER_SEC }, { "min", 60 * USEC_PER_SEC },
+                { "s", USEC_PER_SEC }, { "ms", USEC_PER_MSEC }, { "us", 1 },
+        };
+        size_t n = 0;
+
+        if (len == 0)
+                return buf;
+        buf[0] = '\0';
+        if (d == 0) {
+                snprintf(buf, len, "0");
+                return buf;
+        }
+        for (size_t i = 0; i < ELEMENTSOF(units) && d > 0; i++) {
+                usec_t q = d / units[i].usec;
+                int w;
+
+                if (q == 0)
+                        continue;
+                d -= q * units[i].usec;
+                w = snprintf(buf + n, len - n, "%s%llu%s", n > 0 ? " " : "", (unsigned long long) q,
+                             units[i].name);
+                if (w < 0 || (size_t) w >= len - n)
+                        break;
+                n += (size_t) w;
+        }
+        return buf;
+}
+
+int gp_parse_jitter(const char *s, bool *ret_is_percent, unsigned *ret_percent, usec_t *ret_duration) {
+        size_t n = strlen(s);
+        usec_t d;
+        int r;
+
+        if (n > 0 && s[n - 1] == '%') {
+                _cleanup_free_ char *num = strndup(s, n - 1);
+                unsigned pct;
+
+                if (!num)
+                        return -ENOMEM;
+                r = gp_parse_unsigned(num, 0, 100, &pct);
+                if (r < 0)
+                        return r;
+                *ret_is_percent = true;
+                *ret_percent = pct;
+                *ret_duration = 0;
+                return 0;
+        }
+        r = gp_parse_duration_full(s, &d);
+        if (r < 0)
+                return r;
+        *ret_is_percent = false;
+        *ret_percent = 0;
+        *ret_duration = d;
+        return 0;
+}
+
+static bool has_blank_or_control(const char *s) {
+        for (; *s; s++)
+                if ((unsigned char) *s <= 0x20 || *s == 0x7f)
+                        return true;
+        return false;
+}
+
+static int check_url(const char *v, const char *scheme, char **ret_msg) {
+        const char *rest, *host, *end, *port = NULL;
+        size_t slen = strlen(scheme);
+
+        /* URLs are literal: expanding them per session would hide typos until run time. */
+        if (strstr(v, "${"))
+                return msg(ret_msg, "URLs are not templates; '${' is not allowed in '%.*s%s'", ECHO(v));
+        if (strncasecmp(v, scheme, slen) != 0 || (v[slen] != ':' && (v[slen] != 's' || v[slen + 1] != ':')))
+                return msg(ret_msg, "'%.*s%s' is not a %s:// or %ss:// URL", ECHO(v), scheme, scheme);
+        rest = v + slen + (v[slen] == 's' ? 1 : 0) + 1;
+        if (!startswith(rest, "//"))
+                return msg(ret_msg, "'%.*s%s' is not a %s:// or %ss:// URL", ECHO(v), scheme, scheme);
+        if (has_blank_or_control(v))
+                return msg(ret_msg, "URL '%.*s%s' contains a blank or a control character", ECHO(v));
+        for (const char *p = v; *p; p++)
+                if ((unsigned char) *p >= 0x80)
+                        return msg(ret_msg, "URL '%.*s%s' contains non-ASCII characters; percent-encode them",
+                                   ECHO(v));
+
+        host = rest + 2;
+        end = host + strcspn(host, "/?#");
+        if (memchr(host, '@', (size_t) (end - host)))
+                /* They would be printed by --check-config and logged: use the secret keys. */
+                return msg(ret_msg, "credentials in URLs are not supported (URL '%.*s...')",
+                           (int) (host - v), v);
+        if (*host == '[') {
+                const char *close = memchr(host, ']', (size_t) (end - host));
+                if (!close || close == host + 1)
+                        return msg(ret_msg, "URL '%.*s%s' has an invalid IPv6 host", ECHO(v));
+                for (const char *p = host + 1; p < close; p++)
+                        if (!is_alnum(*p) && *p != ':' && *p != '.' && *p != '%')
+                                return msg(ret_msg, "URL '%.*s%s' has an invalid IPv6 host", ECHO(v));
+                if (close + 1 < end) {
+                        if (close[1] != ':')
+                                return msg(ret_msg, "URL '%.*s%s' has an invalid host", ECHO(v));
+                        port = close + 2;
+                }
+        } else {
+                const char *p;
+                for (p = host; p < end && *p != ':'; p++)
+                        if (!is_alnum(*p) && !strchr("-._~%", *p))
+                                return msg(ret_msg, "URL '%.*s%s' has an invalid host", ECHO(v));
+                if (p == host)
+                        return msg(ret_msg, "URL '%.*s%s' has no host", ECHO(v));
+                if (p < end)
+                        port = p + 1;
+        }
+        if (port) {
+                unsigned long pn = 0;
+                const char *p;
+                for (p = port; p < end && is_digit(*p) && pn <= 65535; p++)
+                        pn = pn * 10 + (unsigned long) (*p - '0');
+                if (p == port || p != end || pn < 1 || pn > 65535)
+                        return msg(ret_msg, "URL '%.*s%s' has an invalid port (1-65535)", ECHO(v));
+        }
+        return 0;
+}
+
+int gp_check_http_url(const char *v, char **ret_msg) {
+        return check_url(v, "http", ret_msg);
+}
+
+int gp_check_ws_url(const char *v, char **ret_msg) {
+        int r = check_url(v, "ws", ret_msg);
+        if (r < 0)
+                return r;
+        if (strchr(v, '#'))  /* RFC 6455 3. */
+                return msg(ret_msg, "WebSocket URL '%.*s%s' must not have a fragment ('#')", ECHO(v));
+        return 0;
+}
+
+static int check_template_text(const char *v, char **ret_msg) {
+        _cleanup_free_ char *err = NULL;
+        int r = gp_template_validate(v, &err);
+
+        if (r == -EINVAL)
+                return msg(ret_msg, "%s", err);
+        return r;
+}
+
+int gp_check_header(const char *v, char **ret_msg) {
+        size_t n = strcspn(v, ":");
+        const char *value = v + n + 1;
+
+        /* Only the name is echoed: a header value may be a credential. */
+        if (v[n] != ':')
+                return msg(ret_msg, "expected 'Name: value', got no ':' in header");
+        if (!is_token(v, n))
+                return msg(ret_msg, "invalid header name '%.*s%s' (RFC 7230 token characters only)",
+                           (int) MIN(n, (size_t) ECHO_MAX), v, n > ECHO_MAX ? "..." : "");
+        while (is_blank(*value))
+                value++;
+        if (!*value)
+                return msg(ret_msg, "header '%.*s' has an empty value", (int) MIN(n, (size_t) ECHO_MAX), v);
+        return check_template_text(value, ret_msg);
+}
+
+int gp_check_http_token(const char *v, char **ret_msg) {
+        if (!is_token(v, strlen(v)))
+                return msg(ret_msg, "invalid HTTP method '%.*s%s'", ECHO(v));
+        return 0;
+}
+
+int gp_check_json_path(const char *v, char **ret_msg) {
+        const char *p = v;
+
+        for (;;) {
+                size_t n = strcspn(p, ".");
+                if (n == 0)
+                        return msg(ret_msg, "invalid JSON path '%.*s%s': empty segment", ECHO(v));
+                p += n;
+                if (!*p)
+                        break;
+                p++;
+        }
+        if (has_blank_or_control(v))
+                return msg(ret_msg, "invalid JSON path '%.*s%s': blanks are not allowed", ECHO(v));
+        return 0;
+}
+
+int gp_check_event_type(const char *v, char **ret_msg) {
+        if (!*v || has_blank_or_control(v))
+                return msg(ret_msg, "invalid event type '%.*s%s'", ECHO(v));
+        return 0;
+}
+
+int gp_check_absolute_path(const char *v, char **ret_msg) {
+        size_t n = strlen(v);
+
+        if (v[0] != '/')
+                return msg(ret_msg, "'%.*s%s' is not an absolute path", ECHO(v));
+        if (v[n - 1] == '/')
+                return msg(ret_msg, "'%.*s%s' names a directory, not a file", ECHO(v));
+        return 0;
+}
+
+int gp_check_credential_name(const char *v, char **ret_msg) {
+        if (strchr(v, '/') || streq(v, ".") || streq(v, "..") || strlen(v) > 255 || has_blank_or_control(v))
+                return msg(ret_msg, "invalid credential name '%.*s%s'", ECHO(v));
+        return 0;
+}
+
+int gp_check_probe_name(const char *v, char **ret_msg) {
+        size_t n = strlen(v);
+
+        /* It names files (NAME.json) and is a metrics label and a journal field. */
+        if (n == 0 || n > 128 || v[0] == '.')
+                return msg(ret_msg, "invalid probe name '%.*s%s' (1-128 characters, not starting with '.')",
+                           ECHO(v));
+        for (const char *p = v; *p; p++)
+                if (!is_alnum(*p) && !strchr("-_.", *p))
+                        return msg(ret_msg, "invalid probe name '%.*s%s' (letters, digits, '-', '_', '.' only)",
+                                   ECHO(v));
+        return 0;
+}
+
+int gp_check_template(const char *v, char **ret_msg) {
+        static const gp_template_vars sample = {
+                .user = "user", .password = "password", .token = "token", .run_id = "run",
+                .thread_id = "thread", .prompt = "prompt", .name = "name", .index = 1,
+        };
+        _cleanup_free_ char *expanded = NULL, *err = NULL;
+        json_error_t jerr;
+        json_t *j;
+        int r;
+
+        r = check_template_text(v, ret_msg);
+        if (r < 0 || !gp_template_is_json(v))
+                return r;
+        /* A JSON template must still be JSON once expanded. */
+        r = gp_template_expand(v, &sample, GP_TEMPLATE_JSON, &expanded, &err);
+        if (r == -EINVAL)
+                return msg(ret_msg, "%s", err);
+        if (r < 0)
+                return r;
+        j = json_loads(expanded, 0, &jerr);
+        if (!j)
+                return msg(ret_msg, "not valid JSON (it starts with '%c'): %s at column %d",
+                           *(v + strspn(v, " \t")), jerr.text, jerr.column);
+        json_decref(j);
+        return 0;
+}
+
+int gp_check_query_param(const char *v, char **ret_msg) {
+        for (const char *p = v; *p; p++)
+                if (!is_alnum(*p) && !strchr("-._~", *p))
+                        return msg(ret_msg, "invalid query parameter name '%.*s%s' (letters, digits, '-._~')",
+                                   ECHO(v));
+        return 0;
+}
+
+int gp_check_listen(const char *v, char **ret_msg) {
+        const char *colon = strrchr(v, ':'), *host = v, *hend;
+        unsigned port;
+
+        if (!colon || gp_parse_unsigned(colon + 1, 1, 65535, &port) < 0)
+                return msg(ret_msg, "invalid listen address '%.*s%s': expected host:port or [IPv6]:port "
+                           "with a port 1-65535", ECHO(v));
+        hend = colon;
+        if (*v == '[') {
+                if (hend[-1] != ']' || hend - v < 3)
+                        return msg(ret_msg, "invalid listen address '%.*s%s': unbalanced '['", ECHO(v));
+                for (const char *p = v + 1; p < hend - 1; p++)
+                        if (!is_alnum(*p) && *p != ':' && *p != '.' && *p != '%')
+                                return msg(ret_msg, "invalid listen address '%.*s%s': bad IPv6 address",
+                                           ECHO(v));
+                return 0;
+        }
+        if (host == hend)
+                return msg(ret_msg, "invalid listen address '%.*s%s': no host (use 0.0.0.0 or [::])",
+                           ECHO(v));
+        for (const char *p = host; p < hend; p++) {
+                if (*p == ':')
+                        return msg(ret_msg, "invalid listen address '%.*s%s': put IPv6 addresses in []",
+                                   ECHO(v));
+                if (!is_alnum(*p) && *p != '.' && *p != '-' && *p != '_')
+                        return msg(ret_msg, "invalid listen address '%.*s%s': bad host", ECHO(v));
+        }
+        return 0;
+}
+
+int gp_check_regex(const char *v, char **ret_msg) {
+        regex_t re;
+        char err[256];
+        int r = regcomp(&re, v, REG_EXTENDED);
+
+        if (r == 0) {
+                regfree(&re);
+                return 0;
+        }
+        if (r == REG_ESPACE)
+                return -ENOMEM;
+        regerror(r, &re, err, sizeof(err));
+        return msg(ret_msg, "invalid regular expression '%.*s%s': %s", ECHO(v), err);
+}
+
+int gp_check_secret(const char *v, char **ret_msg) {
+        if (has_blank_or_control(v))
+                return msg(ret_msg, "the value contains blanks (not shown: it is a secret)");
+        return 0;
+}
+
+bool gp_header_is_sensitive(const char *header) {
+        static const char * const words[] = { "authorization", "cookie", "token", "secret",
+                                              "password", "apikey", "api-key", "auth", "session" };
+        size_t n = strcspn(header, ":");
+
+        for (size_t i = 0; i < ELEMENTSOF(words); i++) {
+                size_t w = strlen(words[i]);
+                for (size_t j = 0; j + w <= n; j++)
+                        if (strncasecmp(header + j, words[i], w) == 0)
+                                return true;
+        }
+        return false;
+}
+
+bool gp_header_value_is_template_only(const char *header) {
+        const char *p = strchr(header, ':');
+
+        if (!p)
+                return false;
+        p++;
+        while (is_blank(*p))
+                p++;
+        /* An optional scheme word: "Bearer ${token}", "Basic ${env:CREDS}". */
+        {
+                const char *w = p;
+                while (is_alnum(*w))
+                        w++;
+                if (w > p && is_blank(*w)) {
+                        while (is_blank(*w))
+                                w++;
+                        if (startswith(w, "${"))
+                                p = w;
+                }
+        }
+        while (*p) {
+                if (is_blank(*p)) {
+                        p++;
+                } else if (startswith(p, "${")) {
+                        const char *end = strchr(p, '}');
+                        if (!end)
+                                return false;
+                        p = end + 1;
+                } else
+                        return false;
+        }
+        return true;
+}
