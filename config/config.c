@@ -186,7 +186,7 @@ static void check_events(parse_ctx *ctx) {
                         diag_key(ctx, later(ctx, K_EVENTS_EXPECT, K_EVENTS_FAIL), false,
                                  "event type '%s' is in both Expect= and Fail=", *t);
         STRV_FOREACH(t, c->repeatable)
-                if (!strv_contains(c->expect, *t))
+                if (c->expect && c->expect[0] && !strv_contains(c->expect, *t))
                         diag_key(ctx, later(ctx, K_EVENTS_EXPECT, K_EVENTS_REPEATABLE), false,
                                  "event type '%s' is in Repeatable= but not in Expect=", *t);
         if (strv_length(c->response_paths) == 0)

@@ -101,7 +101,8 @@ static int template_walk(const char *tmpl, piece_cb cb, void *userdata, char **r
         for (;;) {
                 tpiece piece = { 0 };
 
-                if (*p != '$' && *p != '\0') {
+                /* A lone '$' stays part of the literal text. */
+                if (*p != '\0' && !(p[0] == '$' && (p[1] == '$' || p[1] == '{'))) {
                         p++;
                         continue;
                 }
@@ -120,7 +121,7 @@ static int template_walk(const char *tmpl, piece_cb cb, void *userdata, char **r
                                 return r;
                         p += 2;
                         lit = p;
-                } else if (p[1] == '{') {
+                } else {
                         const char *name = p + 2, *end = strchr(name, '}');
 
                         if (!end) {
@@ -138,10 +139,6 @@ static int template_walk(const char *tmpl, piece_cb cb, void *userdata, char **r
                                 return r;
                         p = end + 1;
                         lit = p;
-                } else {
-                        /* A lone '$' stays part of the literal text. */
-                        p++;
-                        continue;
                 }
         }
 }

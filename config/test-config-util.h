@@ -17,6 +17,9 @@
         "[WebSocket]\n" \
         "URL=wss://api.example.com/ws\n"
 
+/* Every key set to a value other than its default (inline Password=s3cret # not a comment). */
+extern const char test_full_conf[];
+
 /* Unsets the variables that change defaults (RUNTIME_DIRECTORY, ...). */
 void test_clean_env(void);
 

@@ -6,81 +6,6 @@
 #include "test-config-util.h"
 #include "util.h"
 
-/* Every key set to a value other than its default. */
-static const char full_conf[] =
-        "[Probe]\n"
-        "Name=prod-eu\n"
-        "Interval=2min\n"
-        "Jitter=5s\n"
-        "Timeout=1min 30s\n"
-        "Users=3\n"
-        "AlertAfter=5\n"
-        "RecoverAfter=2\n"
-        "\n"
-        "[Preflight]\n"
-        "URL=https://api.example.com/health\n"
-        "URL=http://10.0.0.1:8080/ready?x=1\n"
-        "ExpectStatus=204\n"
-        "\n"
-        "[Login]\n"
-        "URL=https://auth.example.com/auth/login\n"
-        "Method=PUT\n"
-        "Header=\n"
-        "Header=Content-Type: application/x-www-form-urlencoded\n"
-        "Header=X-Probe: ${name}-${index}\n"
-        "Body=user=${user}&pass=${password}\n"
-        "User=probe+${index}@example.com\n"
-        "Password=s3cret # not a comment\n"
-        "ExpectStatus=201\n"
-        "TokenPath=data.jwt\n"
-        "\n"
-        "[WebSocket]\n"
-        "URL=ws://[::1]:9000/socket\n"
-        "Auth=query\n"
-        "Subprotocol=chat.v2\n"
-        "QueryParam=access_token\n"
-        "Header=Origin: https://app.example.com\n"
-        "Header=Authorization: Bearer ${token}\n"
-        "Ready=hello\n"
-        "ConnectTimeout=3s 500ms\n"
-        "\n"
-        "[Request]\n"
-        "Message=[\"ask\",\"${prompt}\",\"${run_id}\",\"${thread_id}\"]\n"
-        "Prompt=Say \"pong\"; then #stop\n"
-        "\n"
-        "[Events]\n"
-        "TypePath=event.kind\n"
-        "Expect=start step done\n"
-        "Repeatable=step\n"
-        "Fail=oops\n"
-        "ErrorPath=err.msg\n"
-        "Strict=yes\n"
-        "CorrelatePath=meta.id id\n"
-        "CorrelateWith=probe-${run_id}\n"
-        "EventTimeout=45s\n"
-        "ResponsePath=out.text\n"
-        "ResponseMatch=^(ready|pong)[.!]?$\n"
-        "\n"
-        "[SLO]\n"
-        "Login=750ms\n"
-        "Connect=1s\n"
-        "FirstEvent=\n"
-        "Total=1min\n"
-        "\n"
-        "[TLS]\n"
-        "CAFile=/etc/ssl/staging-ca.pem\n"
-        "Insecure=yes\n"
-        "ClientCertificate=/etc/gpprobe/client.pem\n"
-        "ClientKey=/etc/gpprobe/client.key\n"
-        "\n"
-        "[Output]\n"
-        "StatusFile=/var/tmp/gp.json\n"
-        "StateFile=/var/lib/gp/gp.state\n"
-        "History=500\n"
-        "Journal=no\n"
-        "MetricsListen=127.0.0.1:9477\n"
-        "MetricsFile=/var/lib/node_exporter/gpprobe.prom\n";
-
 static int setup(void **state) {
         test_clean_env();
         return 0;
@@ -93,7 +18,7 @@ static void assert_strv(char **l, const char *joined) {
 
 static void test_every_key_is_parsed(void **state) {
         gp_diags d = { 0 };
-        _cleanup_config_ gp_config *c = parse_ok(full_conf, &d);
+        _cleanup_config_ gp_config *c = parse_ok(test_full_conf, &d);
 
         assert_string_equal(c->path, "test.conf");
         assert_string_equal(c->name, "prod-eu");

@@ -124,9 +124,10 @@ static int parse_duration_component(const char **p, usec_t *ret) {
         if (!is_digit(*s))
                 return -EINVAL;
         for (; is_digit(*s); s++) {
-                if (whole > (UINT64_MAX - 9) / 10)
+                usec_t digit = (usec_t) (*s - '0');
+                if (whole > (UINT64_MAX - digit) / 10)
                         return -ERANGE;
-                whole = whole * 10 + (usec_t) (*s - '0');
+                whole = whole * 10 + digit;
         }
         if (*s == '.') {
                 s++;
@@ -182,7 +183,7 @@ int gp_parse_duration_full(const char *s, usec_t *ret) {
                 int r = parse_duration_component(&p, &c);
                 if (r < 0)
                         return r;
-                if (total > UINT64_MAX - 1 - c)  /* USEC_INFINITY is not a duration */
+                if (c == UINT64_MAX || total > UINT64_MAX - 1 - c)  /* USEC_INFINITY is not a duration */
                         return -ERANGE;
                 total += c;
                 while (is_blank(*p))
@@ -266,14 +267,15 @@ static bool has_blank_or_control(const char *s) {
 
 static int check_url(const char *v, const char *scheme, char **ret_msg) {
         const char *rest, *host, *end, *port = NULL;
-        size_t slen = strlen(scheme);
+        size_t slen = strlen(scheme), secure;
 
         /* URLs are literal: expanding them per session would hide typos until run time. */
         if (strstr(v, "${"))
                 return msg(ret_msg, "URLs are not templates; '${' is not allowed in '%.*s%s'", ECHO(v));
-        if (strncasecmp(v, scheme, slen) != 0 || (v[slen] != ':' && (v[slen] != 's' || v[slen + 1] != ':')))
+        secure = strncasecmp(v, scheme, slen) == 0 && (v[slen] == 's' || v[slen] == 'S');
+        if (strncasecmp(v, scheme, slen) != 0 || v[slen + secure] != ':')
                 return msg(ret_msg, "'%.*s%s' is not a %s:// or %ss:// URL", ECHO(v), scheme, scheme);
-        rest = v + slen + (v[slen] == 's' ? 1 : 0) + 1;
+        rest = v + slen + secure + 1;
         if (!startswith(rest, "//"))
                 return msg(ret_msg, "'%.*s%s' is not a %s:// or %ss:// URL", ECHO(v), scheme, scheme);
         if (has_blank_or_control(v))
