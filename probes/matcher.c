@@ -1,2 +1,549 @@
-/* placeholder */
+/* SPDX-License-Identifier: MIT */
+#include <assert.h>
+#include <errno.h>
+#include <jansson.h>
+#include <limits.h>
+
+#include "jsonpath.h"
 #include "matcher.h"
+#include "util.h"
+
+/* Reasons end up in the journal, the status file and alerts: one printable line, bounded. */
+#define REASON_MAX 300
+#define QUOTE_MAX 80
+#define ELLIPSIS "..."
+
+struct gp_matcher {
+        const gp_matcher_rules *rules;
+        size_t n_expect;
+        char *own_id;                /* NULL: no correlation check */
+        unsigned own_index;
+        gp_session_lookup lookup;
+        void *userdata;
+
+        gp_match_state state;
+        const char *code;
+        const char *stage;
+        char reason[REASON_MAX + 1];
+        size_t reason_len;
+        bool reason_cut;
+        char *response;
+        unsigned foreign_session;
+
+        gp_event_stat *events;       /* expected and fail types, in first-seen order */
+        size_t n_events;
+        size_t max_events;
+        usec_t first_event_at;
+        usec_t complete_at;
+        unsigned n_ignored;
+        unsigned n_malformed;
+};
+
+/* Length of the valid UTF-8 sequence at s (n > 0 bytes available) and its code point; 0 if invalid. */
+static size_t utf8_decode(const char *s, size_t n, uint32_t *ret) {
+        const unsigned char *u = (const unsigned char *) s;
+        size_t len;
+        uint32_t c;
+
+        if (u[0] < 0x80) {
+                *ret = u[0];
+                return 1;
+        }
+        if (u[0] >= 0xc2 && u[0] <= 0xdf) {
+                len = 2;
+                c = u[0] & 0x1f;
+        } else if (u[0] >= 0xe0 && u[0] <= 0xef) {
+                len = 3;
+                c = u[0] & 0x0f;
+        } else if (u[0] >= 0xf0 && u[0] <= 0xf4) {
+                len = 4;
+                c = u[0] & 0x07;
+        } else
+                return 0;
+        if (n < len)
+                return 0;
+        for (size_t i = 1; i < len; i++) {
+                if ((u[i] & 0xc0) != 0x80)
+                        return 0;
+                c = (c << 6) | (u[i] & 0x3f);
+        }
+        if ((len == 3 && c < 0x800) || (len == 4 && (c < 0x10000 || c > 0x10ffff)) ||
+            (c >= 0xd800 && c <= 0xdfff))
+                return 0;
+        *ret = c;
+        return len;
+}
+
+static void reason_put(gp_matcher *m, const char *s, size_t n) {
+        if (m->reason_cut)
+                return;
+        if (m->reason_len + n > REASON_MAX - strlen(ELLIPSIS)) {
+                s = ELLIPSIS;
+                n = strlen(ELLIPSIS);
+                m->reason_cut = true;
+        }
+        memcpy(m->reason + m->reason_len, s, n);
+        m->reason_len += n;
+        m->reason[m->reason_len] = '\0';
+}
+
+/* Appends at most max bytes of s (never a partial character), escaping whatever is not printable
+ * on one line, and "..." when s was longer. */
+static void reason_add(gp_matcher *m, const char *s, size_t n, size_t max) {
+        for (size_t i = 0, k; i < n; i += k) {
+                const char *out = NULL;
+                char esc[16];
+                uint32_t c;
+
+                k = utf8_decode(s + i, n - i, &c);
+                if (i + MAX(k, (size_t) 1) > max) {
+                        reason_put(m, ELLIPSIS, strlen(ELLIPSIS));
+                        return;
+                }
+                if (k == 0) {
+                        k = 1;
+                        snprintf(esc, sizeof esc, "\\x%02x", (unsigned char) s[i]);
+                } else if (c == '\n')
+                        out = "\\n";
+                else if (c == '\r')
+                        out = "\\r";
+                else if (c == '\t')
+                        out = "\\t";
+                else if (c < 0x20 || c == 0x7f)
+                        snprintf(esc, sizeof esc, "\\x%02x", (unsigned) c);
+                else if ((c >= 0x80 && c < 0xa0) || c == 0x2028 || c == 0x2029)
+                        snprintf(esc, sizeof esc, "\\u%04x", (unsigned) c);
+                else {
+                        reason_put(m, s + i, k);
+                        continue;
+                }
+                if (!out)
+                        out = esc;
+                reason_put(m, out, strlen(out));
+        }
+}
+
+static void reason_quote(gp_matcher *m, const char *s, size_t max) {
+        reason_add(m, s, strlen(s), max);
+}
+
+_printf_(2, 3) static void reason_text(gp_matcher *m, const char *fmt, ...) {
+        char buf[REASON_MAX + 1];
+        va_list ap;
+        int r;
+
+        va_start(ap, fmt);
+        r = vsnprintf(buf, sizeof buf, fmt, ap);
+        va_end(ap);
+        if (r > 0)
+                reason_add(m, buf, MIN((size_t) r, sizeof buf - 1), SIZE_MAX);
+}
+
+static gp_match_state fail_start(gp_matcher *m, const char *code, const char *stage) {
+        m->state = GP_MATCH_FAILED;
+        m->code = code;
+        m->stage = stage;
+        m->reason_len = 0;
+        m->reason_cut = false;
+        m->reason[0] = '\0';
+        return m->state;
+}
+
+static gp_match_state fail_oom(gp_matcher *m) {
+        fail_start(m, "internal", "events");
+        reason_text(m, "out of memory");
+        return m->state;
+}
+
+/* whole.frac with frac's trailing zeros dropped: "30", "1.5". */
+static int format_amount(char *buf, size_t len, usec_t whole, usec_t frac, const char *unit) {
+        char f[24];
+        size_t k;
+
+        if (frac == 0)
+                return snprintf(buf, len, "%llu%s", (unsigned long long) whole, unit);
+        snprintf(f, sizeof f, "%03llu", (unsigned long long) frac);
+        for (k = strlen(f); k > 0 && f[k - 1] == '0'; k--)
+                f[k - 1] = '\0';
+        return snprintf(buf, len, "%llu.%s%s", (unsigned long long) whole, f, unit);
+}
+
+/* The configuration's own notation: "500ms", "1.5s", "30s", "2min", "1h 1min 30s". */
+static const char *format_compact_duration(char *buf, size_t len, usec_t d) {
+        const usec_t min = 60 * USEC_PER_SEC, hour = 60 * min;
+        size_t o = 0;
+
+        if (d == USEC_INFINITY)
+                snprintf(buf, len, "infinity");
+        else if (d < USEC_PER_MSEC)
+                format_amount(buf, len, d, 0, "us");
+        else if (d < USEC_PER_SEC)
+                format_amount(buf, len, d / USEC_PER_MSEC, d % USEC_PER_MSEC, "ms");
+        else if (d < min)
+                format_amount(buf, len, d / USEC_PER_SEC, d % USEC_PER_SEC / USEC_PER_MSEC, "s");
+        else {
+                if (d >= hour)
+                        o += (size_t) snprintf(buf + o, len - o, "%lluh", (unsigned long long) (d / hour));
+                if (d % hour >= min && o < len)
+                        o += (size_t) snprintf(buf + o, len - o, "%s%llumin", o > 0 ? " " : "",
+                                               (unsigned long long) (d % hour / min));
+                if (d % min >= USEC_PER_MSEC && o + 1 < len) {
+                        buf[o++] = ' ';
+                        format_amount(buf + o, len - o, d % min / USEC_PER_SEC,
+                                      d % USEC_PER_SEC / USEC_PER_MSEC, "s");
+                }
+        }
+        return buf;
+}
+
+gp_matcher *gp_matcher_new(const gp_matcher_rules *rules, const char *own_id, unsigned own_index,
+                           gp_session_lookup lookup, void *userdata) {
+        _cleanup_(gp_matcher_freep) gp_matcher *m = NULL;
+        gp_matcher *result;
+
+        if (!rules || strv_length(rules->expect) == 0 || gp_json_path_validate(rules->type_path) < 0) {
+                errno = EINVAL;
+                return NULL;
+        }
+        m = calloc(1, sizeof(*m));
+        if (!m)
+                return NULL;
+        m->rules = rules;
+        m->n_expect = strv_length(rules->expect);
+        m->own_index = own_index;
+        m->lookup = lookup;
+        m->userdata = userdata;
+        m->state = GP_MATCH_RUNNING;
+        m->first_event_at = m->complete_at = USEC_INFINITY;
+        m->max_events = m->n_expect + strv_length(rules->fail);
+        m->events = calloc(m->max_events, sizeof(gp_event_stat));
+        if (!m->events)
+                return NULL;
+        if (!isempty(own_id)) {
+                m->own_id = strdup(own_id);
+                if (!m->own_id)
+                        return NULL;
+        }
+        result = m;
+        m = NULL;
+        return result;
+}
+
+gp_matcher *gp_matcher_free(gp_matcher *m) {
+        if (!m)
+                return NULL;
+        for (size_t i = 0; i < m->n_events; i++)
+                free(m->events[i].type);
+        free(m->events);
+        free(m->own_id);
+        free(m->response);
+        free(m);
+        return NULL;
+}
+
+static gp_event_stat *find_event(const gp_matcher *m, const char *type) {
+        for (size_t i = 0; i < m->n_events; i++)
+                if (streq(m->events[i].type, type))
+                        return &m->events[i];
+        return NULL;
+}
+
+static int record_event(gp_matcher *m, const char *type, usec_t at) {
+        gp_event_stat *e = find_event(m, type);
+        char *t;
+
+        if (e) {
+                if (e->count < UINT_MAX)
+                        e->count++;
+                return 0;
+        }
+        if (m->n_events >= m->max_events)
+                return -ENOBUFS;
+        t = strdup(type);
+        if (!t)
+                return -ENOMEM;
+        m->events[m->n_events++] = (gp_event_stat) { .type = t, .first_at = at, .count = 1 };
+        return 0;
+}
+
+static gp_match_state malformed(gp_matcher *m, const char *data, size_t len, const char *what,
+                                const char *path) {
+        if (!m->rules->strict) {
+                m->n_malformed++;
+                return m->state;
+        }
+        fail_start(m, "events.malformed", "events");
+        reason_text(m, "frame %s%s (Strict=yes): '", what, path);
+        reason_add(m, data, len, QUOTE_MAX);
+        reason_text(m, "'");
+        return m->state;
+}
+
+/* Fails with events.crosstalk when the frame carries a correlation id that is not ours. */
+static gp_match_state check_correlation(gp_matcher *m, json_t *root, const char *type) {
+        const char *id = NULL, *field = NULL;
+
+        if (!m->own_id)
+                return m->state;
+        STRV_FOREACH(p, m->rules->correlate_paths) {
+                json_t *v = gp_json_path_get(root, *p);
+
+                if (json_is_string(v)) {
+                        id = json_string_value(v);
+                        field = strrchr(*p, '.') ? strrchr(*p, '.') + 1 : *p;
+                        break;
+                }
+        }
+        if (!id || streq(id, m->own_id))
+                return m->state;
+
+        m->foreign_session = m->lookup ? m->lookup(id, m->userdata) : 0;
+        fail_start(m, "events.crosstalk", "events");
+        if (type)
+                reason_quote(m, type, QUOTE_MAX);
+        else
+                reason_text(m, "a frame without a type");
+        reason_text(m, " carried %s%s ", m->foreign_session > 0 ? "" : "unknown ", field);
+        reason_quote(m, id, QUOTE_MAX);
+        if (m->foreign_session > 0)
+                reason_text(m, " of session %u (this is session %u)", m->foreign_session, m->own_index);
+        else {
+                reason_text(m, " (expected ");
+                reason_quote(m, m->own_id, QUOTE_MAX);
+                reason_text(m, ")");
+        }
+        return m->state;
+}
+
+static gp_match_state on_fail_event(gp_matcher *m, json_t *root, const char *type, usec_t at) {
+        const char *message;
+
+        if (record_event(m, type, at) < 0)
+                return fail_oom(m);
+        fail_start(m, "events.error", "events");
+        message = gp_json_path_first_string(root, m->rules->error_paths, true);
+        if (message) {
+                reason_text(m, "%s: ", type);
+                reason_quote(m, message, REASON_MAX);
+        } else
+                reason_text(m, "%s (no message)", type);
+        return m->state;
+}
+
+static gp_match_state check_response(gp_matcher *m, json_t *root, const char *terminal) {
+        const gp_matcher_rules *r = m->rules;
+        const char *response = gp_json_path_first_string(root, r->response_paths, true);
+
+        if (!response) {
+                fail_start(m, "response.empty", "response");
+                reason_text(m, "%s carried no response (no non-empty string at ResponsePath=", terminal);
+                STRV_FOREACH(p, r->response_paths)
+                        reason_text(m, "%s%s", p == r->response_paths ? "" : " ", *p);
+                reason_text(m, ")");
+                return m->state;
+        }
+        if (r->response_regex && regexec(r->response_regex, response, 0, NULL, 0) != 0) {
+                fail_start(m, "response.mismatch", "response");
+                reason_text(m, "response '");
+                reason_quote(m, response, QUOTE_MAX);
+                reason_text(m, "' does not match '");
+                reason_quote(m, strempty(r->response_match), QUOTE_MAX);
+                reason_text(m, "'");
+                return m->state;
+        }
+        m->response = strdup(response);
+        if (!m->response)
+                return fail_oom(m);
+        m->state = GP_MATCH_PASSED;
+        return m->state;
+}
+
+static gp_match_state on_terminal(gp_matcher *m, json_t *root, const char *terminal) {
+        bool missing = false;
+
+        for (size_t j = 0; j + 1 < m->n_expect; j++) {
+                const char *t = m->rules->expect[j];
+
+                if (find_event(m, t))
+                        continue;
+                if (!missing)
+                        fail_start(m, "events.missing", "events");
+                reason_text(m, missing ? " %s" : "%s arrived but never saw %s", missing ? t : terminal, t);
+                missing = true;
+        }
+        return missing ? m->state : check_response(m, root, terminal);
+}
+
+static gp_match_state on_expected(gp_matcher *m, json_t *root, size_t i, usec_t at) {
+        const char *type = m->rules->expect[i];
+        bool again = find_event(m, type);
+
+        if (record_event(m, type, at) < 0)
+                return fail_oom(m);
+        if (m->first_event_at == USEC_INFINITY)
+                m->first_event_at = at;
+        if (i + 1 == m->n_expect) {
+                m->complete_at = at;
+                return on_terminal(m, root, type);
+        }
+        if (again) {
+                if (strv_contains(m->rules->repeatable, type))
+                        return m->state;
+                fail_start(m, "events.order", "events");
+                reason_text(m, "%s repeated (not Repeatable=)", type);
+                return m->state;
+        }
+        for (size_t j = 0; j < i; j++)
+                if (!find_event(m, m->rules->expect[j])) {
+                        fail_start(m, "events.order", "events");
+                        reason_text(m, "%s arrived before %s", type, m->rules->expect[j]);
+                        return m->state;
+                }
+        return m->state;
+}
+
+static gp_match_state on_unlisted(gp_matcher *m, const char *type) {
+        if (!m->rules->strict) {
+                m->n_ignored++;
+                return m->state;
+        }
+        fail_start(m, "events.unexpected", "events");
+        reason_text(m, "unexpected event type '");
+        reason_quote(m, type, QUOTE_MAX);
+        reason_text(m, "' (Strict=yes)");
+        return m->state;
+}
+
+gp_match_state gp_matcher_feed(gp_matcher *m, const char *data, size_t len, usec_t at) {
+        _cleanup_(json_decrefp) json_t *root = NULL;
+        json_error_t error;
+        const char *type;
+
+        assert(m);
+        if (m->state != GP_MATCH_RUNNING)
+                return m->state;
+        if (!data)
+                data = "", len = 0;
+
+        /* Numbers are never looked at: do not fail a frame on an integer too large for json_int_t. */
+        root = json_loadb(data, len, JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL, &error);
+        if (!root) {
+                if (json_error_code(&error) == json_error_out_of_memory)
+                        return fail_oom(m);
+                return malformed(m, data, len, "is not JSON", "");
+        }
+        if (!json_is_object(root))
+                return malformed(m, data, len, "is not a JSON object", "");
+
+        type = json_string_value(gp_json_path_get(root, m->rules->type_path));
+        if (check_correlation(m, root, type) != GP_MATCH_RUNNING)
+                return m->state;
+        if (!type)
+                return malformed(m, data, len, "has no string at ", m->rules->type_path);
+
+        if (strv_contains(m->rules->fail, type))
+                return on_fail_event(m, root, type, at);
+        for (size_t i = 0; i < m->n_expect; i++)
+                if (streq(m->rules->expect[i], type))
+                        return on_expected(m, root, i, at);
+        return on_unlisted(m, type);
+}
+
+gp_match_state gp_matcher_feed_binary(gp_matcher *m, size_t len, usec_t at) {
+        assert(m);
+        if (m->state != GP_MATCH_RUNNING)
+                return m->state;
+        if (!m->rules->strict) {
+                m->n_malformed++;
+                return m->state;
+        }
+        fail_start(m, "events.malformed", "events");
+        reason_text(m, "binary frame of %zu bytes (Strict=yes)", len);
+        return m->state;
+}
+
+void gp_matcher_timeout(gp_matcher *m, usec_t waited) {
+        const char *awaiting;
+        char d[64];
+
+        assert(m);
+        if (m->state != GP_MATCH_RUNNING)
+                return;
+        awaiting = gp_matcher_awaiting(m);
+        if (!awaiting)
+                awaiting = m->rules->expect[m->n_expect - 1];
+        fail_start(m, "events.timeout", "events");
+        reason_text(m, "no %s within %s; saw", awaiting, format_compact_duration(d, sizeof d, waited));
+        for (size_t i = 0; i < m->n_events; i++)
+                reason_text(m, " %s", m->events[i].type);
+        if (m->n_events == 0)
+                reason_text(m, " nothing");
+}
+
+gp_match_state gp_matcher_state(const gp_matcher *m) {
+        assert(m);
+        return m->state;
+}
+
+const char *gp_matcher_code(const gp_matcher *m) {
+        assert(m);
+        return m->state == GP_MATCH_FAILED ? m->code : NULL;
+}
+
+const char *gp_matcher_stage(const gp_matcher *m) {
+        assert(m);
+        return m->state == GP_MATCH_FAILED ? m->stage : NULL;
+}
+
+const char *gp_matcher_reason(const gp_matcher *m) {
+        assert(m);
+        return m->state == GP_MATCH_FAILED ? m->reason : NULL;
+}
+
+const char *gp_matcher_awaiting(const gp_matcher *m) {
+        assert(m);
+        STRV_FOREACH(t, m->rules->expect)
+                if (!find_event(m, *t))
+                        return *t;
+        return NULL;
+}
+
+const char *gp_matcher_response(const gp_matcher *m) {
+        assert(m);
+        return m->state == GP_MATCH_PASSED ? m->response : NULL;
+}
+
+unsigned gp_matcher_foreign_session(const gp_matcher *m) {
+        assert(m);
+        return m->foreign_session;
+}
+
+size_t gp_matcher_n_events(const gp_matcher *m) {
+        assert(m);
+        return m->n_events;
+}
+
+const gp_event_stat *gp_matcher_event(const gp_matcher *m, size_t i) {
+        assert(m);
+        return i < m->n_events ? &m->events[i] : NULL;
+}
+
+usec_t gp_matcher_first_event_at(const gp_matcher *m) {
+        assert(m);
+        return m->first_event_at;
+}
+
+usec_t gp_matcher_complete_at(const gp_matcher *m) {
+        assert(m);
+        return m->complete_at;
+}
+
+unsigned gp_matcher_n_ignored(const gp_matcher *m) {
+        assert(m);
+        return m->n_ignored;
+}
+
+unsigned gp_matcher_n_malformed(const gp_matcher *m) {
+        assert(m);
+        return m->n_malformed;
+}

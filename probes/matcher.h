@@ -45,6 +45,9 @@ typedef struct gp_matcher gp_matcher;
 gp_matcher *gp_matcher_new(const gp_matcher_rules *rules, const char *own_id, unsigned own_index,
                            gp_session_lookup lookup, void *userdata);
 gp_matcher *gp_matcher_free(gp_matcher *m);  /* NULL-safe */
+static inline void gp_matcher_freep(gp_matcher **m) {
+        gp_matcher_free(*m);
+}
 
 /* Feeds one complete text message. Once the state is not RUNNING, further frames are ignored. */
 gp_match_state gp_matcher_feed(gp_matcher *m, const char *data, size_t len, usec_t at);
