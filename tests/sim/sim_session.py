@@ -84,22 +84,26 @@ class Session:
         # aiohttp's protocol implements the transport's pause/resume_writing.
         await self.protocol._drain_helper()
 
-    def _log(self, entry: Optional[Tuple[Optional[str], str]], t_ns: int) -> None:
+    def _log(self, entry: Optional[Tuple[Optional[str], str]], t_start: int,
+             t_done: Optional[int] = None) -> None:
+        """Logs a frame written between monotonic times t_start and t_done (now)."""
         if entry is not None:
-            self.sim.log.add(self.id, entry[0], entry[1], t_ns)
+            self.sim.log.wrote(self.id, entry[0], entry[1], t_start, t_done or mono_ns())
 
     async def send(self, messages: List[Message], *, one_write: bool = False) -> None:
         async with self.lock:
             if one_write:
+                t0 = mono_ns()
                 self._write(b"".join(f for frames, _ in messages for f in frames))
-                t = mono_ns()
+                t1 = mono_ns()
                 for _, entry in messages:
-                    self._log(entry, t)
+                    self._log(entry, t0, t1)
             else:
                 for frames, entry in messages:
+                    t0 = mono_ns()
                     for f in frames:
                         self._write(f)
-                    self._log(entry, mono_ns())
+                    self._log(entry, t0)
             await self._drain()
 
     async def send_control(self, opcode: int, payload: bytes = b"") -> None:
@@ -117,6 +121,7 @@ class Session:
     async def send_big(self, prefix: bytes, n: int, suffix: bytes, entry) -> None:
         """One text frame of len(prefix) + n + len(suffix) bytes, never held in memory."""
         async with self.lock:
+            t0 = mono_ns()
             self._write(wsf.header(wsf.TEXT, len(prefix) + n + len(suffix)) + prefix)
             while n > 0:
                 k = min(n, len(FILL))
@@ -124,7 +129,7 @@ class Session:
                 n -= k
                 await self._drain()
             self._write(suffix)
-            self._log(entry, mono_ns())
+            self._log(entry, t0)
             await self._drain()
 
     def welcome(self) -> Message:
@@ -133,10 +138,11 @@ class Session:
     async def write_handshake(self, fault, head: bytes) -> None:
         """A handshake fault writes the 101 response `head` (and maybe the welcome)."""
         frames, entry = self.welcome()
+        t0 = mono_ns()
         self.welcome_sent = await fault.action(self.transport, head, b"".join(frames),
                                                self.scenario.params)
         if self.welcome_sent:
-            self._log(entry, mono_ns())
+            self._log(entry, t0)
 
     # ---- lifecycle ---------------------------------------------------------
 
@@ -249,7 +255,7 @@ class Session:
             payload = msg.get("payload") if isinstance(msg.get("payload"), dict) else {}
             run_id = str(payload.get("run_id") or msg.get("run_id") or uuid.uuid4())
             thread_id = str(payload.get("thread_id") or msg.get("thread_id") or uuid.uuid4())
-            self.sim.log.add(self.id, run_id, "user_message", t, "in")
+            self.sim.log.received(self.id, run_id, t)
             self._spawn(self._run(run_id, thread_id))
 
     # ---- a run -------------------------------------------------------------
@@ -282,8 +288,9 @@ class Session:
                 await self.send([self.text_message(first.payload, first.label)])
             elif isinstance(first, Raw):
                 async with self.lock:
+                    t0 = mono_ns()
                     self._write(first.data)
-                    self._log((self.run_id, first.label), mono_ns())
+                    self._log((self.run_id, first.label), t0)
             elif isinstance(first, Close):
                 await self._close(first.code, first.reason)
                 return
@@ -349,9 +356,10 @@ class Session:
 
     async def _close(self, code: int, reason: str) -> None:
         async with self.lock:
+            t0 = mono_ns()
             self._write(wsf.frame(wsf.CLOSE, wsf.close_payload(int(code), reason)))
             self.close_sent = True
-            self._log((self.run_id, "close"), mono_ns())
+            self._log((self.run_id, "close"), t0)
         try:
             await asyncio.wait_for(self.peer_closed.wait(), CLOSE_WAIT_S)
         except asyncio.TimeoutError:

@@ -217,24 +217,37 @@ class Control:
 
 
 class EventLog:
-    """Every text frame written (and every user_message read), bounded."""
+    """Every text frame written, and every user_message read, bounded (oldest dropped)."""
 
     def __init__(self, maxlen: int):
-        self._entries: collections.deque = collections.deque(maxlen=maxlen)
+        self._written: collections.deque = collections.deque(maxlen=maxlen)
+        self._received: collections.deque = collections.deque(maxlen=maxlen)
         self._seq = 0
 
-    def add(self, session: str, run_id: Optional[str], type_: Optional[str], t_ns: int,
-            direction: str = "out") -> None:
+    def wrote(self, session: str, run_id: Optional[str], type_: str, t_start: int,
+              t_done: int) -> None:
+        """t_mono_ns: just after the frame was handed to the transport (a reader on
+        this host may already have it, a few microseconds earlier);
+        t_write_start_ns: just before its first byte was."""
         self._seq += 1
-        self._entries.append({"seq": self._seq, "session": session, "run_id": run_id,
-                              "type": type_, "t_mono_ns": t_ns, "dir": direction})
+        self._written.append({"seq": self._seq, "session": session, "run_id": run_id,
+                              "type": type_, "t_mono_ns": t_done,
+                              "t_write_start_ns": t_start})
+
+    def received(self, session: str, run_id: str, t_ns: int) -> None:
+        self._seq += 1
+        self._received.append({"seq": self._seq, "session": session, "run_id": run_id,
+                               "type": "user_message", "t_mono_ns": t_ns})
 
     def query(self, run_id: Optional[str] = None) -> Dict[str, Any]:
-        ev = [e for e in self._entries if run_id is None or e["run_id"] == run_id]
-        return {"events": ev, "dropped": self._seq - len(self._entries)}
+        def pick(entries):
+            return [e for e in entries if run_id is None or e["run_id"] == run_id]
+        return {"events": pick(self._written), "user_messages": pick(self._received),
+                "dropped": self._seq - len(self._written) - len(self._received)}
 
     def clear(self) -> None:
-        self._entries.clear()
+        self._written.clear()
+        self._received.clear()
         self._seq = 0
 
 
@@ -291,7 +304,7 @@ class Sim:
         self.log.clear()
 
     def stats_json(self) -> Dict[str, Any]:
-        keys = ("logins", "logins_ok", "ws_sessions", "ws_rejected", "runs", "runs_completed",
+        keys = ("logins", "logins_ok", "ws_sessions", "ws_rejected", "runs",
                 "faults_applied", "messages_received", "malformed_received", "client_pings",
                 "pings_sent", "pongs_received", "heartbeats_sent")
         out: Dict[str, Any] = {k: self.stats[k] for k in keys}
