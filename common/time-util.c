@@ -93,6 +93,8 @@ int parse_rfc3339(const char *s, usec_t *ret) {
 char *format_duration(char *buf, size_t len, usec_t d) {
         if (d < USEC_PER_SEC)
                 snprintf(buf, len, "%llums", (unsigned long long) (d / USEC_PER_MSEC));
+        else if (d < 60 * USEC_PER_SEC && d % USEC_PER_SEC == 0)
+                snprintf(buf, len, "%llus", (unsigned long long) (d / USEC_PER_SEC));
         else if (d < 60 * USEC_PER_SEC)
                 snprintf(buf, len, "%.2fs", (double) d / USEC_PER_SEC);
         else

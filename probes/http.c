@@ -121,7 +121,6 @@ static void set_error(gp_http_reply *r, const char *code, const char *fmt, ...) 
 static void classify(transfer *t, CURLcode rc) {
         gp_http_reply *r = t->reply;
         const char *detail = t->errbuf[0] ? t->errbuf : curl_easy_strerror(rc);
-        long verify = 0;
 
         switch (rc) {
         case CURLE_OK:
@@ -152,10 +151,8 @@ static void classify(transfer *t, CURLcode rc) {
         case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
         case CURLE_SSL_INVALIDCERTSTATUS:
         case CURLE_SSL_CLIENTCERT:
-                if (curl_easy_getinfo(t->easy, CURLINFO_SSL_VERIFYRESULT, &verify) == CURLE_OK && verify != 0)
-                        set_error(r, "tls.verify", "%s", detail);
-                else
-                        set_error(r, "tls.handshake", "%s", detail);
+                /* A certificate that fails verification is CURLE_PEER_FAILED_VERIFICATION. */
+                set_error(r, "tls.handshake", "%s", detail);
                 return;
         case CURLE_WRITE_ERROR:
                 if (t->too_large) {

@@ -41,6 +41,10 @@ struct gp_ws_conn {
         size_t tx_len;
 };
 
+/* See emit_log(). */
+static _Thread_local char last_info[160];
+static _Thread_local char rx_error[160];
+
 static int protocol_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len);
 
 static const struct lws_protocols protocols[] = {
@@ -204,6 +208,9 @@ static int protocol_cb(struct lws *wsi, enum lws_callback_reasons reason, void *
                         c->peer_close_code = 1005;  /* a close frame without a code */
                 return 0;
         case LWS_CALLBACK_CLIENT_CLOSED:
+                if (rx_error[0] && c->peer_close_code == 0)
+                        conn_fail(c, "ws.protocol", "invalid WebSocket framing from the server: %s", rx_error);
+                rx_error[0] = '\0';
                 if (!c->closing)
                         conn_closed(c);
                 c->ended = true;
@@ -223,23 +230,31 @@ static int protocol_cb(struct lws *wsi, enum lws_callback_reasons reason, void *
         }
 }
 
+/* libwebsockets 4.1 reports invalid framing from the server only in its log: the parser logs
+ * what was wrong ("illegal opcode", "rsv bits", "bad utf8", ...), then "client_rx_sm exited,
+ * DROPPING", then closes the connection as if the peer had dropped it, synchronously within the
+ * same service call. The log hook keeps that detail for the CLIENT_CLOSED that follows. */
+
 static void emit_log(int level, const char *line) {
-        /* lws logs go nowhere by default: every outcome we care about is reported through the
-         * handler with a reason. GPPROBE_LWS_DEBUG=1 shows them while debugging. */
         static int show = -1;
 
         if (show < 0)
                 show = !isempty(getenv("GPPROBE_LWS_DEBUG"));
         if (show)
                 fprintf(stderr, "lws: %s", line);
+        if (strstr(line, "client_rx_sm exited"))
+                snprintf(rx_error, sizeof(rx_error), "%s", last_info[0] ? last_info : "invalid frame");
+        else if (level == LLL_INFO || level == LLL_ERR || level == LLL_WARN) {
+                const char *msg = strstr(line, "]: ") ? strstr(line, "]: ") + 3 : line;
+                snprintf(last_info, sizeof(last_info), "%.*s", (int) strcspn(msg, "\r\n"), msg);
+        }
 }
 
 int gp_ws_new(gp_ws **ret, char **ret_error) {
         struct lws_context_creation_info info = {0};
         gp_ws *ws;
 
-        lws_set_log_level(LLL_ERR | LLL_WARN | (getenv("GPPROBE_LWS_DEBUG") ? LLL_NOTICE | LLL_INFO : 0),
-                          emit_log);
+        lws_set_log_level(LLL_ERR | LLL_WARN | LLL_INFO | (getenv("GPPROBE_LWS_DEBUG") ? LLL_NOTICE : 0), emit_log);
         ws = calloc(1, sizeof(*ws));
         if (!ws)
                 return -ENOMEM;
@@ -414,6 +429,7 @@ gp_ws_conn *gp_ws_conn_free(gp_ws_conn *c) {
 }
 
 int gp_ws_service(gp_ws *ws) {
+        rx_error[0] = '\0';
         return lws_service(ws->ctx, 0) < 0 ? -EIO : 0;
 }
 
