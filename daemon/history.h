@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* The daemon's memory of past runs: the window of the last History= runs (percentiles, success
+ * ratio), the streaks and the alert state (AlertAfter=/RecoverAfter=). Persisted in StateFile=
+ * so a restart neither forgets a failing streak nor resets the window. No I/O except
+ * gp_history_save/load. */
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "result.h"
+#include "time-util.h"
+
+typedef struct gp_history_entry {
+        char run_id[37];
+        usec_t started_at;       /* CLOCK_REALTIME */
+        gp_verdict verdict;      /* PASS, DEGRADED or FAIL */
+        char *code;              /* NULL on pass */
+        usec_t duration;
+} gp_history_entry;
+
+typedef enum gp_transition {
+        GP_TRANSITION_NONE,
+        GP_TRANSITION_ALERT_RAISED,   /* consecutive_failures reached AlertAfter= */
+        GP_TRANSITION_RECOVERED,      /* while alerting, consecutive_passes reached RecoverAfter= */
+} gp_transition;
+
+typedef struct gp_window_stats {
+        unsigned runs, pass, degraded, fail;
+        double success_ratio;         /* (pass + degraded) / runs; 0 runs -> 0 */
+        usec_t p50, p95, p99, max;    /* of durations in the window; USEC_INFINITY when no runs */
+} gp_window_stats;
+
+typedef struct gp_history gp_history;
+
+gp_history *gp_history_new(unsigned capacity);
+gp_history *gp_history_free(gp_history *h);
+/* History= changed on reload: keeps the newest min(old, new) runs. -ENOMEM. */
+int gp_history_set_capacity(gp_history *h, unsigned capacity);
+
+/* Records a finished run (never a CANCELLED one: -EINVAL) and updates streaks and the alert
+ * state: a degraded run counts as a success for streaks and ratio. Returns the transition. */
+int gp_history_record(gp_history *h, const gp_result *r, unsigned alert_after, unsigned recover_after,
+                      gp_transition *ret);
+
+unsigned gp_history_consecutive_failures(const gp_history *h);
+unsigned gp_history_consecutive_passes(const gp_history *h);
+bool gp_history_alerting(const gp_history *h);
+usec_t gp_history_last_pass_at(const gp_history *h);     /* CLOCK_REALTIME; 0 = never */
+usec_t gp_history_last_failure_at(const gp_history *h);  /* 0 = never */
+unsigned gp_history_runs_total(const gp_history *h, gp_verdict v); /* since the state began (persisted) */
+size_t gp_history_size(const gp_history *h);             /* runs in the window */
+const gp_history_entry *gp_history_get(const gp_history *h, size_t i); /* 0 = oldest */
+void gp_history_stats(const gp_history *h, gp_window_stats *ret);
+
+/* The SPEC section 5 "history" array (oldest first) and "window" object. NULL on ENOMEM. */
+json_t *gp_history_to_json(const gp_history *h);
+json_t *gp_window_to_json(const gp_history *h);
+
+/* StateFile=: a JSON document {"schema":1, "consecutive_failures", ..., "entries":[...]}, written
+ * atomically (gp_write_atomic, mode 0600). Load validates everything and fails with -EINVAL and
+ * a message (never a crash) on a corrupt, truncated or future-schema file; -ENOENT if absent. */
+int gp_history_save(const gp_history *h, const char *path, char **ret_error);
+int gp_history_load(gp_history *h, const char *path, char **ret_error);
