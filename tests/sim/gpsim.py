@@ -133,8 +133,18 @@ async def get_faults(request: web.Request) -> web.Response:
                                        "params": f.params} for f in FAULTS.values()})
 
 
+@web.middleware
+async def client_gone(request: web.Request, handler) -> web.StreamResponse:
+    """A client hanging up in the middle of a fault is routine here, not a server error.
+    The reply goes nowhere: aiohttp drops writes to a closed connection quietly."""
+    try:
+        return await handler(request)
+    except ConnectionError:
+        return web.Response(status=499, text="client closed the connection\n")
+
+
 def build_app(sim: Sim) -> web.Application:
-    app = web.Application(client_max_size=1 << 20)
+    app = web.Application(client_max_size=1 << 20, middlewares=[client_gone])
     app["sim"] = sim
     app.add_routes([
         web.get("/health", health),
@@ -262,8 +272,7 @@ async def serve(args: argparse.Namespace) -> None:
 
     await stop.wait()
     sim.stopping.set()
-    for session in list(sim.sessions):
-        session.shutdown()
+    await asyncio.gather(*(s.shutdown(grace=0.5) for s in list(sim.sessions)))
     if blackhole is not None:
         blackhole.close()
         for t in list(_Blackhole.open):

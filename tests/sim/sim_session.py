@@ -18,7 +18,8 @@ from typing import Any, Dict, List, Optional, Tuple
 from aiohttp import WSMsgType, web
 
 import sim_frames as wsf
-from sim_faults import FAULTS, Close, Drop, Eof, Event, Peer, Raw, Step, Text, golden_steps
+from sim_faults import (FAULTS, Close, Drop, Eof, Event, Peer, Raw, Step, Text, golden_steps,
+                        yield_and_drain)
 from sim_state import Scenario, Sim, mono_ns
 
 log = logging.getLogger("gpsim")
@@ -70,13 +71,14 @@ class Session:
         self.welcome_sent = False
         self.close_sent = False
         self.peer_closed = asyncio.Event()
+        self.finished = asyncio.Event()
         self.tasks: set = set()
 
     # ---- writing -----------------------------------------------------------
 
     def _write(self, data: bytes) -> None:
         t = self.transport
-        if t is None or t.is_closing():
+        if t is None or t.is_closing() or not self.protocol.connected:
             raise ConnectionResetError("connection closed")
         t.write(data)
 
@@ -127,7 +129,7 @@ class Session:
                 k = min(n, len(FILL))
                 self._write(FILL if k == len(FILL) else FILL[:k])
                 n -= k
-                await self._drain()
+                await yield_and_drain(self.protocol)
             self._write(suffix)
             self._log(entry, t0)
             await self._drain()
@@ -161,14 +163,20 @@ class Session:
             await self._finish()
         return ws
 
-    def shutdown(self) -> None:
-        """Sim stopping: a best-effort going-away close, then close the transport."""
-        if self.transport is None or self.transport.is_closing():
-            return
-        if not self.lock.locked() and not self.close_sent:
-            self.close_sent = True
-            self.transport.write(wsf.frame(wsf.CLOSE, wsf.close_payload(1001, "sim stopping")))
-        self.transport.close()
+    async def shutdown(self, grace: float) -> None:
+        """Sim stopping: a going-away close (unless a frame is half written), an orderly
+        TLS/TCP close, and an abort if that is not over within `grace` seconds."""
+        t = self.transport
+        if t is not None and not t.is_closing():
+            if not self.lock.locked() and not self.close_sent:
+                self.close_sent = True
+                t.write(wsf.frame(wsf.CLOSE, wsf.close_payload(1001, "sim stopping")))
+            t.close()
+        try:
+            await asyncio.wait_for(self.finished.wait(), grace)
+        except asyncio.TimeoutError:
+            if t is not None:
+                t.abort()
 
     async def _finish(self) -> None:
         for t in list(self.tasks):
@@ -177,6 +185,7 @@ class Session:
         self.sim.sessions.discard(self)
         if self.transport is not None and not self.transport.is_closing():
             self.transport.close()
+        self.finished.set()
 
     def _spawn(self, coro) -> None:
         task = asyncio.ensure_future(coro)
