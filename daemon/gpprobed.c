@@ -6,6 +6,7 @@
 
 #include "config.h"
 #include "golden-path.h"
+#include "manager.h"
 #include "gp-build.h"
 #include "result.h"
 
@@ -113,6 +114,27 @@ static int check_config(const char *path) {
         return 0;
 }
 
+static int run_daemon(const char *path) {
+        _cleanup_config_ gp_config *cfg = NULL;
+        gp_manager *m = NULL;
+        int r;
+
+        if (load_config(path, &cfg) < 0)
+                return EXIT_CONFIG;
+        r = gp_manager_new(path, cfg, &m);
+        if (r < 0) {
+                fprintf(stderr, "gpprobed: cannot start: %s\n", strerror(-r));
+                return EXIT_FAILURE;
+        }
+        r = gp_manager_run(m);
+        gp_manager_free(m);
+        if (r < 0) {
+                fprintf(stderr, "gpprobed: event loop failed: %s\n", strerror(-r));
+                return EXIT_FAILURE;
+        }
+        return r;
+}
+
 int main(int argc, char *argv[]) {
         enum { ARG_ONCE = 0x100, ARG_JSON, ARG_CHECK, ARG_VERSION };
         static const struct option options[] = {
@@ -177,8 +199,7 @@ int main(int argc, char *argv[]) {
         case MODE_DAEMON:
                 break;
         }
-        fprintf(stderr, "gpprobed: daemon mode is not available in this build yet; use --once\n");
-        return EXIT_USAGE;
+        return run_daemon(path);
 
 conflict:
         fprintf(stderr, "gpprobed: --once and --check-config exclude each other\n");

@@ -900,8 +900,6 @@ int gp_engine_run(gp_engine *e, gp_config *cfg, gp_trace_fn trace_fn, void *ud, 
         gp_result *res;
         int k = 0;
 
-        atomic_store(&e->cancelled, false);
-        gp_http_reset_cancel(e->http);
         res = gp_result_new(cfg->users);
         r.sessions = calloc(cfg->users, sizeof(session));
         if (!res || !r.sessions) {
@@ -1006,6 +1004,11 @@ gp_engine *gp_engine_free(gp_engine *e) {
         gp_http_free(e->http);
         free(e);
         return NULL;
+}
+
+void gp_engine_reset_cancel(gp_engine *e) {
+        atomic_store(&e->cancelled, false);
+        gp_http_reset_cancel(e->http);
 }
 
 void gp_engine_cancel(gp_engine *e) {

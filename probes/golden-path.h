@@ -22,5 +22,7 @@ gp_engine *gp_engine_free(gp_engine *e);
  * bounded close). Always produces a result unless out of memory (-ENOMEM). */
 int gp_engine_run(gp_engine *e, gp_config *cfg, gp_trace_fn trace, void *ud, gp_result **ret);
 
-/* Any thread: ends the run in flight (its verdict is CANCELLED). Reset at the next run. */
+/* Any thread: ends the run in flight, or the next one, as CANCELLED; sticky until reset. */
 void gp_engine_cancel(gp_engine *e);
+/* Clears a cancellation; call before a run that must not inherit one. */
+void gp_engine_reset_cancel(gp_engine *e);

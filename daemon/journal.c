@@ -1,0 +1,203 @@
+/* SPDX-License-Identifier: MIT */
+#include <ctype.h>
+#include <errno.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <syslog.h>
+#define SD_JOURNAL_SUPPRESS_LOCATION
+#include <systemd/sd-journal.h>
+
+#include "journal-ids.h"
+#include "journal.h"
+
+#define MAX_FIELDS 64
+
+static bool use_journal = true;
+
+void gp_log_set_journal(bool on) {
+        use_journal = on;
+}
+
+/* stderr is the journal when JOURNAL_STREAM names its device and inode (systemd.exec(5)). */
+static bool stderr_is_journal(void) {
+        static int cached = -1;
+        const char *e;
+        struct stat st;
+        unsigned long long dev, ino;
+
+        if (cached >= 0)
+                return cached;
+        cached = 0;
+        e = getenv("JOURNAL_STREAM");
+        if (e && sscanf(e, "%llu:%llu", &dev, &ino) == 2 && fstat(STDERR_FILENO, &st) == 0)
+                cached = (unsigned long long) st.st_dev == dev && (unsigned long long) st.st_ino == ino;
+        return cached;
+}
+
+static void add_iov(struct iovec *iov, size_t *n, char *s) {
+        if (s && *n < MAX_FIELDS) {
+                iov[*n].iov_base = s;
+                iov[*n].iov_len = strlen(s);
+                (*n)++;
+        } else
+                free(s);
+}
+
+static void logv(const char *message_id, int priority, const gp_log_field *fields, const char *message) {
+        struct iovec iov[MAX_FIELDS];
+        size_t n = 0;
+        bool sent = false;
+
+        if (use_journal) {
+                add_iov(iov, &n, strdup_printf("MESSAGE=%s", message));
+                add_iov(iov, &n, strdup_printf("PRIORITY=%d", priority));
+                add_iov(iov, &n, strdup("SYSLOG_IDENTIFIER=gpprobed"));
+                if (message_id)
+                        add_iov(iov, &n, strdup_printf("MESSAGE_ID=%s", message_id));
+                for (const gp_log_field *f = fields; f && f->name; f++)
+                        if (f->value)
+                                add_iov(iov, &n, strdup_printf("%s=%s", f->name, f->value));
+                sent = sd_journal_sendv(iov, (int) n) >= 0;
+                for (size_t i = 0; i < n; i++)
+                        free(iov[i].iov_base);
+        }
+        if (!sent || !stderr_is_journal()) {
+                /* <N> prefixes are understood by journald should stderr end up there anyway. */
+                fprintf(stderr, "%s%s\n", stderr_is_journal() ? (const char *[]) {
+                        "<0>", "<1>", "<2>", "<3>", "<4>", "<5>", "<6>", "<7>" }[priority & 7] : "", message);
+                fflush(stderr);
+        }
+}
+
+void gp_log(const char *message_id, int priority, const gp_log_field *fields, const char *fmt, ...) {
+        _cleanup_free_ char *msg = NULL;
+        va_list ap;
+
+        va_start(ap, fmt);
+        if (vasprintf(&msg, fmt, ap) < 0)
+                msg = NULL;
+        va_end(ap);
+        logv(message_id, priority, fields, msg ? msg : fmt);
+}
+
+static char *ms_string(usec_t u) {
+        return u == USEC_INFINITY ? NULL : strdup_printf("%.1f", (double) u / 1000.0);
+}
+
+/* GPPROBE_EVENT_<TYPE>_MS: the type upper-cased, anything but [A-Z0-9] as '_'. */
+static char *event_field_name(const char *type) {
+        char *s = strdup_printf("GPPROBE_EVENT_%.40s_MS", type);
+
+        for (char *p = s ? s + strlen("GPPROBE_EVENT_") : NULL; p && strcmp(p, "_MS") != 0; p++)
+                *p = isalnum((unsigned char) *p) ? (char) toupper((unsigned char) *p) : '_';
+        return s;
+}
+
+static char *summary(const gp_config *cfg, const gp_result *r, const gp_history *h) {
+        char d[32];
+
+        format_duration(d, sizeof(d), r->duration);
+        switch (r->verdict) {
+        case GP_VERDICT_PASS:
+                return strdup_printf("%s: pass in %s", cfg->name, d);
+        case GP_VERDICT_DEGRADED:
+                return strdup_printf("%s: degraded (%s) in %s: %s", cfg->name, strempty(r->code), d, strempty(r->reason));
+        default:
+                return strdup_printf("%s: FAIL %s at %s in %s: %s (%u in a row)", cfg->name, strempty(r->code),
+                                     r->stage ? r->stage : "-", d, strempty(r->reason),
+                                     gp_history_consecutive_failures(h));
+        }
+}
+
+void gp_log_run(const gp_config *cfg, const gp_result *r, const gp_history *h) {
+        static const char * const phase_fields[_GP_PHASE_MAX] = {
+                [GP_PHASE_PREFLIGHT] = "GPPROBE_PREFLIGHT_MS",
+                [GP_PHASE_LOGIN] = "GPPROBE_LOGIN_MS",
+                [GP_PHASE_WS_CONNECT] = "GPPROBE_WS_CONNECT_MS",
+                [GP_PHASE_FIRST_EVENT] = "GPPROBE_FIRST_EVENT_MS",
+                [GP_PHASE_COMPLETE] = "GPPROBE_COMPLETE_MS",
+        };
+        gp_log_field f[MAX_FIELDS] = {0};
+        char *owned[MAX_FIELDS] = {0};
+        size_t n = 0, o = 0;
+        _cleanup_free_ char *msg = summary(cfg, r, h);
+        const gp_session_result *s = r->n_sessions > 0 ? &r->sessions[0] : NULL;
+        const char *mid;
+        int prio;
+
+#define OWN(x) (owned[o++] = (x))
+        f[n++] = (gp_log_field) { "GPPROBE_NAME", cfg->name };
+        f[n++] = (gp_log_field) { "GPPROBE_RESULT", gp_verdict_to_string(r->verdict) };
+        f[n++] = (gp_log_field) { "GPPROBE_STAGE", r->stage };
+        f[n++] = (gp_log_field) { "GPPROBE_CODE", r->code };
+        f[n++] = (gp_log_field) { "GPPROBE_REASON", r->reason };
+        f[n++] = (gp_log_field) { "GPPROBE_RUN_ID", r->run_id };
+        f[n++] = (gp_log_field) { "GPPROBE_USERS", OWN(strdup_printf("%u", r->users)) };
+        f[n++] = (gp_log_field) { "GPPROBE_DURATION_MS", OWN(ms_string(r->duration)) };
+        f[n++] = (gp_log_field) { "GPPROBE_CONSECUTIVE_FAILURES",
+                                  OWN(strdup_printf("%u", gp_history_consecutive_failures(h))) };
+        for (size_t p = 0; p < _GP_PHASE_MAX; p++)
+                f[n++] = (gp_log_field) { phase_fields[p], OWN(ms_string(r->phases[p])) };
+        for (size_t i = 0; s && i < s->n_events && n < MAX_FIELDS - 8; i++) {
+                char *name = OWN(event_field_name(s->events[i].type));
+                if (name)
+                        f[n++] = (gp_log_field) { name, OWN(ms_string(s->events[i].first_at)) };
+        }
+        STRV_FOREACH(w, r->warnings)
+                if (n < MAX_FIELDS - 2) {
+                        f[n++] = (gp_log_field) { "GPPROBE_WARNING", *w };
+                        break;
+                }
+#undef OWN
+
+        switch (r->verdict) {
+        case GP_VERDICT_PASS:
+                mid = GP_MID_RUN_PASSED;
+                prio = LOG_INFO;
+                break;
+        case GP_VERDICT_DEGRADED:
+                mid = GP_MID_RUN_DEGRADED;
+                prio = LOG_WARNING;
+                break;
+        default:
+                mid = GP_MID_RUN_FAILED;
+                prio = LOG_ERR;
+                break;
+        }
+        STRV_FOREACH(w, r->warnings)
+                gp_log(NULL, LOG_WARNING, (gp_log_field[]) { { "GPPROBE_NAME", cfg->name }, { 0 } },
+                       "%s: warning: %s", cfg->name, *w);
+        logv(mid, prio, f, msg ? msg : "run finished");
+        for (size_t i = 0; i < o; i++)
+                free(owned[i]);
+}
+
+void gp_log_transition(const gp_config *cfg, gp_transition t, const gp_result *r, const gp_history *h) {
+        _cleanup_free_ char *count = strdup_printf("%u", gp_history_consecutive_failures(h));
+        gp_log_field f[] = {
+                { "GPPROBE_NAME", cfg->name },
+                { "GPPROBE_CODE", r->code },
+                { "GPPROBE_REASON", r->reason },
+                { "GPPROBE_RUN_ID", r->run_id },
+                { "GPPROBE_CONSECUTIVE_FAILURES", count },
+                { 0 },
+        };
+
+        if (t == GP_TRANSITION_ALERT_RAISED)
+                gp_log(GP_MID_ALERT_RAISED, LOG_CRIT, f, "%s: ALERT: %u consecutive failures; last %s: %s", cfg->name,
+                       gp_history_consecutive_failures(h), strempty(r->code), strempty(r->reason));
+        else if (t == GP_TRANSITION_RECOVERED)
+                gp_log(GP_MID_RECOVERED, LOG_NOTICE, f, "%s: recovered: %u consecutive passes", cfg->name,
+                       gp_history_consecutive_passes(h));
+}
+
+char *gp_status_line(const gp_result *r, const gp_history *h) {
+        char d[32];
+
+        format_duration(d, sizeof(d), r->duration);
+        if (r->verdict == GP_VERDICT_FAIL)
+                return strdup_printf("fail %s in %s; %u in a row%s", strempty(r->code), d,
+                                     gp_history_consecutive_failures(h), gp_history_alerting(h) ? "; ALERTING" : "");
+        return strdup_printf("%s in %s; %u in a row", gp_verdict_to_string(r->verdict), d,
+                             gp_history_consecutive_passes(h));
+}

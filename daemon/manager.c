@@ -1,0 +1,360 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <signal.h>
+#include <sys/random.h>
+#include <syslog.h>
+#include <systemd/sd-daemon.h>
+#include <systemd/sd-event.h>
+
+#include "gp-build.h"
+#include "history.h"
+#include "journal-ids.h"
+#include "journal.h"
+#include "manager.h"
+#include "runner.h"
+#include "status.h"
+
+/* How long SIGTERM waits for a cancelled run before leaving anyway (SPEC: stop within 2 s). */
+#define STOP_GRACE (1500 * USEC_PER_MSEC)
+
+struct gp_manager {
+        sd_event *event;
+        char *config_path;
+        gp_config *cfg;
+        gp_runner *runner;
+        gp_history *history;
+        gp_result *last;
+        sd_event_source *runner_source;
+        sd_event_source *timer;
+        sd_event_source *stop_timer;
+        usec_t started_at;          /* CLOCK_REALTIME */
+        usec_t planned;             /* CLOCK_MONOTONIC start of the current/last scheduled slot */
+        usec_t run_started;         /* CLOCK_MONOTONIC */
+        unsigned skipped;
+        bool stopping;
+        int exit_code;
+};
+
+static void status_write(gp_manager *m) {
+        _cleanup_free_ char *err = NULL;
+        gp_daemon_info d = {
+                .version = GP_VERSION,
+                .pid = getpid(),
+                .started_at = m->started_at,
+                .interval = m->cfg->interval,
+        };
+
+        if (gp_status_write(m->cfg->status_file, m->cfg, &d, m->history, m->last, &err) < 0)
+                gp_log(NULL, LOG_ERR, NULL, "%s: cannot write the status file: %s", m->cfg->name, strempty(err));
+}
+
+static void state_save(gp_manager *m) {
+        _cleanup_free_ char *err = NULL;
+
+        if (m->cfg->state_file && gp_history_save(m->history, m->cfg->state_file, &err) < 0)
+                gp_log(NULL, LOG_ERR, NULL, "%s: cannot write the state file: %s", m->cfg->name, strempty(err));
+}
+
+static usec_t jitter_of(const gp_config *c) {
+        usec_t max = c->jitter_is_percent ? c->interval / 100 * c->jitter_percent : c->jitter;
+        uint64_t r = 0;
+
+        if (max == 0)
+                return 0;
+        if (getrandom(&r, sizeof(r), 0) != sizeof(r))
+                r = now_usec(CLOCK_MONOTONIC);
+        return r % (max + 1);
+}
+
+static int start_run(gp_manager *m, const char *why);
+
+static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        gp_manager *m = userdata;
+
+        start_run(m, "scheduled");
+        return 0;
+}
+
+/* Arms the timer for the next slot after `from`: Interval= plus a random Jitter=. A slot that
+ * is already past (a run overran it) is skipped, counted and logged; the next run then starts
+ * at once. */
+static void schedule_next(gp_manager *m) {
+        usec_t now = now_usec(CLOCK_MONOTONIC);
+        usec_t next = m->planned + m->cfg->interval + jitter_of(m->cfg);
+
+        if (next < now) {
+                unsigned missed = (unsigned) ((now - m->planned) / m->cfg->interval);
+                char d[32];
+
+                if (missed > 0) {
+                        _cleanup_free_ char *count = NULL;
+                        m->skipped += missed;
+                        count = strdup_printf("%u", m->skipped);
+                        gp_log(GP_MID_RUN_SKIPPED, LOG_WARNING,
+                               (gp_log_field[]) { { "GPPROBE_NAME", m->cfg->name }, { "GPPROBE_SKIPPED_TOTAL", count }, { 0 } },
+                               "%s: run skipped: the previous run took %s, longer than Interval=; next run starts now",
+                               m->cfg->name, format_duration(d, sizeof(d), now - m->run_started));
+                }
+                next = now;
+        }
+        m->planned = next;
+        if (sd_event_source_set_time(m->timer, next) < 0 || sd_event_source_set_enabled(m->timer, SD_EVENT_ONESHOT) < 0)
+                gp_log(NULL, LOG_ERR, NULL, "%s: cannot arm the run timer", m->cfg->name);
+}
+
+static int start_run(gp_manager *m, const char *why) {
+        int r;
+
+        if (m->stopping)
+                return 0;
+        if (gp_runner_busy(m->runner)) {
+                gp_log(NULL, LOG_NOTICE, (gp_log_field[]) { { "GPPROBE_NAME", m->cfg->name }, { 0 } },
+                       "%s: %s run ignored: a run is in progress", m->cfg->name, why);
+                return -EBUSY;
+        }
+        r = gp_runner_start(m->runner, m->cfg);
+        if (r < 0)
+                return r;
+        m->run_started = now_usec(CLOCK_MONOTONIC);
+        sd_event_source_set_enabled(m->timer, SD_EVENT_OFF);
+        return 0;
+}
+
+static void finish_run(gp_manager *m, gp_result *res) {
+        gp_transition t = GP_TRANSITION_NONE;
+        _cleanup_free_ char *status = NULL;
+
+        if (gp_history_record(m->history, res, m->cfg->alert_after, m->cfg->recover_after, &t) < 0) {
+                gp_result_free(res);
+                return;
+        }
+        gp_result_free(m->last);
+        m->last = res;
+        gp_log_run(m->cfg, res, m->history);
+        if (t != GP_TRANSITION_NONE)
+                gp_log_transition(m->cfg, t, res, m->history);
+        status_write(m);
+        state_save(m);
+        status = gp_status_line(res, m->history);
+        if (status)
+                sd_notifyf(false, "STATUS=%s", status);
+}
+
+static int on_runner(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        gp_manager *m = userdata;
+        gp_result *res;
+        int err = 0;
+
+        res = gp_runner_take(m->runner, &err);
+        if (!res) {
+                if (err)
+                        gp_log(NULL, LOG_ERR, NULL, "%s: the run could not complete: %s", m->cfg->name, strerror(err));
+        } else if (res->verdict == GP_VERDICT_CANCELLED)
+                gp_result_free(res);  /* a cancelled run is not a failure of staging: not recorded */
+        else
+                finish_run(m, res);
+
+        if (m->stopping) {
+                sd_event_exit(m->event, m->exit_code);
+                return 0;
+        }
+        schedule_next(m);
+        return 0;
+}
+
+static int on_stop_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
+        gp_manager *m = userdata;
+
+        gp_log(NULL, LOG_WARNING, NULL, "the cancelled run did not end in time; exiting anyway");
+        sd_event_exit(m->event, m->exit_code);
+        return 0;
+}
+
+static int on_terminate(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        gp_manager *m = userdata;
+
+        if (m->stopping)
+                return 0;
+        m->stopping = true;
+        sd_notify(false, "STOPPING=1");
+        gp_log(GP_MID_STOPPED, LOG_INFO, (gp_log_field[]) { { "GPPROBE_NAME", m->cfg->name }, { 0 } },
+               "gpprobed stopping (%s)%s", strsignal((int) si->ssi_signo),
+               gp_runner_busy(m->runner) ? "; cancelling the run in progress" : "");
+        if (!gp_runner_busy(m->runner))
+                return sd_event_exit(m->event, m->exit_code);
+        gp_runner_cancel(m->runner);
+        return sd_event_add_time_relative(m->event, &m->stop_timer, CLOCK_MONOTONIC, STOP_GRACE, 0,
+                                          on_stop_timeout, m);
+}
+
+static int on_usr1(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        gp_manager *m = userdata;
+
+        if (start_run(m, "SIGUSR1") == 0) {
+                gp_log(NULL, LOG_INFO, (gp_log_field[]) { { "GPPROBE_NAME", m->cfg->name }, { 0 } },
+                       "%s: run started on SIGUSR1", m->cfg->name);
+                m->planned = now_usec(CLOCK_MONOTONIC);
+        }
+        return 0;
+}
+
+static char *diags_text(const gp_diags *d) {
+        gp_buf b = {0};
+
+        for (size_t i = 0; i < d->n; i++) {
+                const gp_diag *g = &d->items[i];
+                if (g->warning)
+                        continue;
+                if (g->line > 0)
+                        gp_buf_printf(&b, "%s%s:%u: %s", b.len ? "; " : "", g->file, g->line, g->message);
+                else
+                        gp_buf_printf(&b, "%s%s: %s", b.len ? "; " : "", g->file, g->message);
+        }
+        return b.data ? b.data : strdup("invalid configuration");
+}
+
+static void log_warnings(const gp_diags *d) {
+        for (size_t i = 0; i < d->n; i++)
+                if (d->items[i].warning)
+                        gp_log(NULL, LOG_WARNING, NULL, "%s:%u: warning: %s", d->items[i].file, d->items[i].line,
+                               d->items[i].message);
+}
+
+static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        gp_manager *m = userdata;
+        gp_config *cfg = NULL;
+        gp_diags diags = {0};
+        int r;
+
+        sd_notifyf(false, "RELOADING=1\nMONOTONIC_USEC=%llu", (unsigned long long) now_usec(CLOCK_MONOTONIC));
+        r = gp_config_load(m->config_path, &cfg, &diags);
+        if (r < 0) {
+                _cleanup_free_ char *why = diags_text(&diags);
+                gp_log(GP_MID_RELOAD_REJECTED, LOG_ERR,
+                       (gp_log_field[]) { { "GPPROBE_NAME", m->cfg->name }, { "GPPROBE_CONFIG_ERRORS", why }, { 0 } },
+                       "%s: configuration reload rejected, keeping the running configuration: %s", m->cfg->name, why);
+        } else {
+                log_warnings(&diags);
+                if (gp_history_set_capacity(m->history, cfg->history) < 0) {
+                        gp_config_unref(cfg);
+                        gp_log(NULL, LOG_ERR, NULL, "reload: out of memory");
+                } else {
+                        gp_config_unref(m->cfg);
+                        m->cfg = cfg;
+                        gp_log_set_journal(cfg->journal);
+                        gp_log(GP_MID_RELOADED, LOG_INFO,
+                               (gp_log_field[]) { { "GPPROBE_NAME", cfg->name }, { 0 } },
+                               "%s: configuration reloaded from %s", cfg->name, m->config_path);
+                        status_write(m);
+                        if (!gp_runner_busy(m->runner))
+                                schedule_next(m);  /* a new Interval= applies from the last slot */
+                }
+        }
+        gp_diags_clear(&diags);
+        sd_notify(false, "READY=1\nSTATUS=configuration reloaded");
+        return 0;
+}
+
+static void restore_state(gp_manager *m) {
+        _cleanup_free_ char *err = NULL;
+        int r;
+
+        if (!m->cfg->state_file)
+                return;
+        r = gp_history_load(m->history, m->cfg->state_file, &err);
+        if (r == -ENOENT)
+                return;
+        if (r < 0)
+                gp_log(NULL, LOG_WARNING, NULL, "%s: ignoring the state file %s: %s", m->cfg->name, m->cfg->state_file,
+                       strempty(err));
+}
+
+int gp_manager_new(const char *config_path, gp_config *cfg, gp_manager **ret) {
+        gp_manager *m;
+        _cleanup_free_ char *err = NULL;
+        sigset_t mask;
+        int r;
+
+        m = calloc(1, sizeof(*m));
+        if (!m)
+                return -ENOMEM;
+        m->cfg = gp_config_ref(cfg);
+        m->config_path = strdup(config_path);
+        m->history = gp_history_new(cfg->history);
+        m->started_at = now_usec(CLOCK_REALTIME);
+        if (!m->config_path || !m->history) {
+                gp_manager_free(m);
+                return -ENOMEM;
+        }
+        gp_log_set_journal(cfg->journal);
+        restore_state(m);
+
+        /* Blocked before the network thread exists, so that it inherits the mask and every
+         * signal is read by sd-event in this thread. */
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGHUP);
+        sigaddset(&mask, SIGUSR1);
+        sigprocmask(SIG_BLOCK, &mask, NULL);
+
+        r = gp_runner_new(&m->runner, &err);
+        if (r < 0) {
+                gp_log(NULL, LOG_ERR, NULL, "cannot start the network thread: %s", strempty(err));
+                gp_manager_free(m);
+                return r;
+        }
+        r = sd_event_default(&m->event);
+        if (r >= 0)
+                r = sd_event_add_signal(m->event, NULL, SIGTERM, on_terminate, m);
+        if (r >= 0)
+                r = sd_event_add_signal(m->event, NULL, SIGINT, on_terminate, m);
+        if (r >= 0)
+                r = sd_event_add_signal(m->event, NULL, SIGHUP, on_reload, m);
+        if (r >= 0)
+                r = sd_event_add_signal(m->event, NULL, SIGUSR1, on_usr1, m);
+        if (r >= 0)
+                r = sd_event_add_io(m->event, &m->runner_source, gp_runner_fd(m->runner), EPOLLIN, on_runner, m);
+        if (r >= 0)
+                r = sd_event_add_time(m->event, &m->timer, CLOCK_MONOTONIC, 0, 0, on_timer, m);
+        if (r >= 0)
+                /* WATCHDOG=1 from the loop itself: a stuck loop stops the pings. */
+                r = sd_event_set_watchdog(m->event, true);
+        if (r < 0) {
+                gp_manager_free(m);
+                return r;
+        }
+        *ret = m;
+        return 0;
+}
+
+gp_manager *gp_manager_free(gp_manager *m) {
+        if (!m)
+                return NULL;
+        gp_runner_free(m->runner);  /* before the loop: its thread may still be finishing */
+        sd_event_source_unref(m->runner_source);
+        sd_event_source_unref(m->timer);
+        sd_event_source_unref(m->stop_timer);
+        sd_event_unref(m->event);
+        gp_history_free(m->history);
+        gp_result_free(m->last);
+        gp_config_unref(m->cfg);
+        free(m->config_path);
+        free(m);
+        return NULL;
+}
+
+int gp_manager_run(gp_manager *m) {
+        char d[32];
+        int r;
+
+        status_write(m);
+        m->planned = now_usec(CLOCK_MONOTONIC);
+        start_run(m, "first");
+        gp_log(GP_MID_STARTED, LOG_INFO, (gp_log_field[]) { { "GPPROBE_NAME", m->cfg->name }, { 0 } },
+               "gpprobed %s started: probe %s every %s, status in %s", GP_VERSION, m->cfg->name,
+               format_duration(d, sizeof(d), m->cfg->interval), m->cfg->status_file);
+        sd_notifyf(false, "READY=1\nSTATUS=first run in progress\nMAINPID=%d", (int) getpid());
+        r = sd_event_loop(m->event);
+        return r < 0 ? r : m->exit_code;
+}
