@@ -1,0 +1,176 @@
+/* SPDX-License-Identifier: MIT */
+/* The preflight and login steps: many sessions' requests at once through probes/http.c. */
+#include <errno.h>
+
+#include "golden-path-internal.h"
+#include "jsonpath.h"
+
+#define LOGIN_MAX_REPLY (1024 * 1024)
+
+static const char *transport_stage_code(const gp_http_reply *rep, const char *fallback) {
+        if (streq(rep->error_code, "too_large") || streq(rep->error_code, "no_reply"))
+                return fallback;
+        return rep->error_code;
+}
+
+/* ---- preflight ---------------------------------------------------------------------------- */
+
+int step_preflight(run *r) {
+        const gp_config *c = r->cfg;
+        size_t n_urls = strv_length(c->preflight_urls), n = 0;
+        _cleanup_free_ gp_http_request *reqs = NULL;
+        _cleanup_free_ gp_http_reply *reps = NULL;
+        gp_tls_opts tls = { c->ca_file, c->insecure, c->client_certificate, c->client_key };
+        usec_t t;
+        int k;
+
+        if (n_urls == 0)
+                return 0;
+        reqs = calloc(n_urls * r->n, sizeof(*reqs));
+        reps = calloc(n_urls * r->n, sizeof(*reps));
+        if (!reqs || !reps)
+                return -ENOMEM;
+        for (size_t i = 0; i < r->n; i++)
+                for (size_t u = 0; u < n_urls; u++)
+                        reqs[n++] = (gp_http_request) {
+                                .url = c->preflight_urls[u], .method = "GET",
+                                .max_reply = LOGIN_MAX_REPLY, .tls = &tls,
+                        };
+        t = now_usec(CLOCK_MONOTONIC);
+        k = gp_http_perform(r->engine->http, reqs, reps, n, r->deadline);
+        t = now_usec(CLOCK_MONOTONIC) - t;
+        if (k < 0) {
+                for (size_t i = 0; i < n; i++)
+                        gp_http_reply_done(&reps[i]);
+                return k;
+        }
+        for (size_t i = 0; i < n; i++) {
+                session *s = &r->sessions[i / n_urls];
+                const gp_http_reply *rep = &reps[i];
+                char d[32];
+
+                s->res->phases[GP_PHASE_PREFLIGHT] = t;
+                if (rep->error_code)
+                        session_fail(s, "preflight", transport_stage_code(rep, "preflight.status"),
+                                     "preflight GET %s: %s", reqs[i].url, strempty(rep->error));
+                else if (rep->status != c->preflight_expect_status)
+                        session_fail(s, "preflight", "preflight.status", "preflight GET %s answered HTTP %ld (expected %ld)",
+                                     reqs[i].url, rep->status, c->preflight_expect_status);
+                else
+                        strace(s, "preflight GET %s: HTTP %ld in %s", reqs[i].url, rep->status,
+                               fmt_dur(d, rep->timing.total));
+                gp_http_reply_done(&reps[i]);
+        }
+        return 0;
+}
+
+/* ---- login -------------------------------------------------------------------------------- */
+
+static void check_login_reply(session *s, const gp_http_reply *rep) {
+        const gp_config *c = s->run->cfg;
+        json_error_t jerr;
+        json_t *root;
+        const char *token;
+        char d[32];
+
+        s->res->login_timing = rep->timing;
+        s->res->have_login_timing = true;
+        s->res->phases[GP_PHASE_LOGIN] = rep->timing.total;
+
+        if (rep->error_code) {
+                if (streq(rep->error_code, "too_large"))
+                        session_fail(s, "login", "login.token", "login reply too large: %s", strempty(rep->error));
+                else if (streq(rep->error_code, "no_reply"))
+                        session_fail(s, "login", "login.status", "no HTTP reply to the login request: %s",
+                                     strempty(rep->error));
+                else
+                        session_fail(s, "login", rep->error_code, "login %s: %s", c->login_url, strempty(rep->error));
+                return;
+        }
+        if (rep->status != c->login_expect_status) {
+                _cleanup_free_ char *body = excerpt(rep->body, rep->len, 120);
+                session_fail(s, "login", "login.status", "login answered HTTP %ld (expected %ld): %s",
+                             rep->status, c->login_expect_status, strempty(body));
+                return;
+        }
+        root = json_loadb(rep->body, rep->len, JSON_REJECT_DUPLICATES, &jerr);
+        if (!root) {
+                _cleanup_free_ char *body = excerpt(rep->body, rep->len, 60);
+                session_fail(s, "login", "login.token", "login reply is not JSON (Content-Type %s; %s): %s",
+                             rep->content_type ? rep->content_type : "none", jerr.text, strempty(body));
+                return;
+        }
+        token = gp_json_path_get(root, c->token_path) ? json_string_value(gp_json_path_get(root, c->token_path)) : NULL;
+        if (isempty(token)) {
+                session_fail(s, "login", "login.token", "login reply has no non-empty string at %s", c->token_path);
+                json_decref(root);
+                return;
+        }
+        s->token = strdup(token);
+        json_decref(root);
+        if (!s->token) {
+                session_fail(s, "login", "internal", "out of memory");
+                return;
+        }
+        strace(s, "login %s %s: HTTP %ld in %s, token received", c->login_method, c->login_url, rep->status,
+               fmt_dur(d, rep->timing.total));
+}
+
+int step_login(run *r) {
+        const gp_config *c = r->cfg;
+        _cleanup_free_ gp_http_request *reqs = NULL;
+        _cleanup_free_ gp_http_reply *reps = NULL;
+        _cleanup_free_ session **who = NULL;
+        char ***headers = NULL;
+        char **bodies = NULL;
+        gp_tls_opts tls = { c->ca_file, c->insecure, c->client_certificate, c->client_key };
+        size_t n = 0;
+        int k = 0;
+
+        if (!c->login_url)
+                return 0;  /* Token= instead of a login */
+        reqs = calloc(r->n, sizeof(*reqs));
+        reps = calloc(r->n, sizeof(*reps));
+        who = calloc(r->n, sizeof(*who));
+        headers = calloc(r->n, sizeof(*headers));
+        bodies = calloc(r->n, sizeof(*bodies));
+        if (!reqs || !reps || !who || !headers || !bodies) {
+                k = -ENOMEM;
+                goto out;
+        }
+        for (size_t i = 0; i < r->n; i++) {
+                session *s = &r->sessions[i];
+
+                if (s->res->verdict == GP_VERDICT_FAIL)
+                        continue;
+                k = expand_list(s, c->login_headers, &headers[n]);
+                if (k >= 0)
+                        k = expand(s, c->login_body,
+                                   gp_template_is_json(c->login_body) ? GP_TEMPLATE_JSON : GP_TEMPLATE_PLAIN, &bodies[n]);
+                if (k == -ENOMEM)
+                        goto out;
+                if (k < 0)
+                        continue;
+                reqs[n] = (gp_http_request) {
+                        .url = c->login_url, .method = c->login_method, .headers = headers[n],
+                        .body = bodies[n], .max_reply = LOGIN_MAX_REPLY, .tls = &tls,
+                };
+                who[n++] = s;
+        }
+        k = gp_http_perform(r->engine->http, reqs, reps, n, r->deadline);
+        if (k >= 0)
+                for (size_t i = 0; i < n; i++)
+                        check_login_reply(who[i], &reps[i]);
+out:
+        for (size_t i = 0; i < r->n; i++) {
+                if (reps)
+                        gp_http_reply_done(&reps[i]);
+                if (headers)
+                        strv_free(headers[i]);
+                if (bodies)
+                        secret_free(bodies[i]);  /* the body usually holds the password */
+        }
+        free(headers);
+        free(bodies);
+        return k;
+}

@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* What the golden-path files share: the engine, a run and its sessions. Internal to probes/. */
+
+#include <stdatomic.h>
+
+#include "golden-path.h"
+#include "http.h"
+#include "matcher.h"
+#include "template.h"
+#include "ws.h"
+
+#define LOGIN_MAX_REPLY (1024 * 1024)
+#define WS_MAX_MESSAGE (16 * 1024 * 1024)
+#define CLOSE_GRACE (2 * USEC_PER_SEC)  /* how long a close handshake may take after the verdict */
+
+struct gp_engine {
+        gp_http *http;
+        gp_ws *ws;
+        atomic_bool cancelled;
+};
+
+typedef enum session_state {
+        S_IDLE,        /* failed before the WebSocket step, or not started */
+        S_CONNECTING,
+        S_WAIT_READY,
+        S_SENDING,
+        S_EVENTS,
+        S_CLOSING,     /* verdict known; waiting for the connection to go */
+        S_GONE,
+} session_state;
+
+typedef struct run run;
+
+typedef struct session {
+        run *run;
+        gp_session_result *res;
+        char thread_id[37];
+        char *user;
+        char *token;            /* secret */
+        char *own_id;           /* correlation id */
+        gp_matcher *matcher;
+        gp_ws_conn *conn;
+        session_state state;
+        usec_t connect_start;
+        usec_t t0;              /* request written */
+        usec_t deadline;        /* of the current wait */
+        unsigned seen_total;    /* expected/fail events counted so far */
+        unsigned fail_seq;      /* order in which sessions failed, 0 = not failed */
+} session;
+
+struct run {
+        gp_engine *engine;
+        gp_config *cfg;
+        gp_result *result;
+        session *sessions;
+        size_t n;
+        usec_t start;           /* monotonic */
+        usec_t deadline;        /* start + Timeout= */
+        gp_trace_fn trace;
+        void *trace_ud;
+        gp_matcher_rules rules;
+        unsigned fail_seq;
+};
+
+void trace(run *r, const char *fmt, ...) _printf_(2, 3);
+/* A trace line of one session: prefixed "[3] " when Users > 1. */
+void strace(const session *s, const char *fmt, ...) _printf_(2, 3);
+char *fmt_dur(char buf[32], usec_t u);
+/* Fails the session (first failure wins) and traces it. */
+void session_fail(session *s, const char *stage, const char *code, const char *fmt, ...) _printf_(4, 5);
+/* Expands a template with the session's variables; a bad template fails the session. */
+int expand(session *s, const char *tmpl, gp_template_flags flags, char **ret);
+int expand_list(session *s, char * const *l, char ***ret);
+/* A printable, bounded excerpt of a server reply for a reason. */
+char *excerpt(const char *s, size_t len, size_t max);
+
+/* The steps, in order; each skips sessions that already failed. -ENOMEM/-ECANCELED/-EIO. */
+int step_preflight(run *r);
+int step_login(run *r);
+int step_websocket(run *r);
+/* Copies what the session's matcher saw (events, first_event and complete) into its result. */
+int collect_events(session *s);

@@ -1,0 +1,443 @@
+/* SPDX-License-Identifier: MIT */
+/* The WebSocket, request, events and response steps: every session's state machine, driven by
+ * probes/ws.c callbacks and the deadlines checked between service calls. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+
+#include "golden-path-internal.h"
+#include "jsonpath.h"
+#include "url.h"
+
+#define WS_MAX_MESSAGE (16 * 1024 * 1024)
+#define CLOSE_GRACE (2 * USEC_PER_SEC)  /* how long a close handshake may take after the verdict */
+
+/* ---- WebSocket ---------------------------------------------------------------------------- */
+
+static void send_request(session *s) {
+        const gp_config *c = s->run->cfg;
+        _cleanup_free_ char *msg = NULL;
+        int k;
+
+        k = expand(s, c->message, gp_template_is_json(c->message) ? GP_TEMPLATE_JSON : GP_TEMPLATE_PLAIN, &msg);
+        if (k < 0) {
+                session_fail(s, "request", "internal", "expanding Message= failed");
+                return;
+        }
+        k = gp_ws_send_text(s->conn, msg, strlen(msg));
+        if (k < 0) {
+                session_fail(s, "request", k == -ENOTCONN ? "ws.closed" : "internal", "sending the request failed: %s",
+                             strerror(-k));
+                return;
+        }
+        s->state = S_SENDING;
+}
+
+static void on_established(void *ud, const char *selected) {
+        session *s = ud;
+        const gp_config *c = s->run->cfg;
+        usec_t now = now_usec(CLOCK_MONOTONIC);
+        char d[32];
+
+        strace(s, "WebSocket established in %s%s%s", fmt_dur(d, now - s->connect_start),
+               isempty(selected) ? "" : ", subprotocol ", strempty(selected));
+        if (c->ready) {
+                s->state = S_WAIT_READY;  /* the ConnectTimeout= deadline still runs */
+                return;
+        }
+        s->res->phases[GP_PHASE_WS_CONNECT] = now - s->connect_start;
+        send_request(s);
+}
+
+static bool is_ready_message(session *s, const char *data, size_t len) {
+        json_t *root = json_loadb(data, len, 0, NULL);
+        const char *type;
+        bool ok;
+
+        if (!root)
+                return false;
+        type = json_string_value(gp_json_path_get(root, s->run->cfg->type_path));
+        ok = type && streq(type, s->run->cfg->ready);
+        json_decref(root);
+        return ok;
+}
+
+static void finish_events(session *s) {
+        gp_match_state st = gp_matcher_state(s->matcher);
+        char d[32];
+
+        if (st == GP_MATCH_PASSED)
+                strace(s, "response checks passed; complete at +%s", fmt_dur(d, gp_matcher_complete_at(s->matcher)));
+        else if (st == GP_MATCH_FAILED)
+                session_fail(s, gp_matcher_stage(s->matcher), gp_matcher_code(s->matcher), "%s",
+                             strempty(gp_matcher_reason(s->matcher)));
+        if (s->conn && gp_ws_conn_alive(s->conn)) {
+                gp_ws_close(s->conn);
+                s->state = S_CLOSING;
+                s->deadline = now_usec(CLOCK_MONOTONIC) + CLOSE_GRACE;
+        } else
+                s->state = S_GONE;
+}
+
+/* What the matcher saw goes into the result whatever ended the session. */
+int collect_events(session *s) {
+        if (!s->matcher)
+                return 0;
+        if (gp_matcher_first_event_at(s->matcher) != USEC_INFINITY)
+                s->res->phases[GP_PHASE_FIRST_EVENT] = gp_matcher_first_event_at(s->matcher);
+        if (gp_matcher_state(s->matcher) == GP_MATCH_PASSED)
+                s->res->phases[GP_PHASE_COMPLETE] = gp_matcher_complete_at(s->matcher);
+        return gp_session_take_events(s->res, s->matcher);
+}
+
+static unsigned seen_total(const gp_matcher *m) {
+        unsigned t = 0;
+
+        for (size_t i = 0; i < gp_matcher_n_events(m); i++)
+                t += gp_matcher_event(m, i)->count;
+        return t;
+}
+
+static void on_message(void *ud, const char *data, size_t len, bool binary, usec_t at) {
+        session *s = ud;
+        const gp_config *c = s->run->cfg;
+        unsigned counts[32] = {0}, total;
+        size_t n_before;
+        gp_match_state st;
+
+        if (s->state == S_WAIT_READY) {
+                if (!binary && is_ready_message(s, data, len)) {
+                        s->res->phases[GP_PHASE_WS_CONNECT] = at - s->connect_start;
+                        strace(s, "ready: %s received", c->ready);
+                        send_request(s);
+                }
+                return;
+        }
+        if (s->state != S_EVENTS)
+                return;  /* before the request was written, or after the verdict */
+
+        n_before = gp_matcher_n_events(s->matcher);
+        for (size_t i = 0; i < n_before && i < ELEMENTSOF(counts); i++)
+                counts[i] = gp_matcher_event(s->matcher, i)->count;
+        st = binary ? gp_matcher_feed_binary(s->matcher, len, at - s->t0)
+                    : gp_matcher_feed(s->matcher, data, len, at - s->t0);
+        total = seen_total(s->matcher);
+        if (total != s->seen_total) {
+                size_t n = gp_matcher_n_events(s->matcher);
+                char d[32];
+
+                for (size_t i = 0; i < n; i++) {
+                        const gp_event_stat *e = gp_matcher_event(s->matcher, i);
+                        if (i >= n_before || (i < ELEMENTSOF(counts) && e->count != counts[i])) {
+                                strace(s, "event %s at +%s%s", e->type, fmt_dur(d, at - s->t0),
+                                       e->count > 1 ? " (repeat)" : "");
+                                break;
+                        }
+                }
+                s->seen_total = total;
+                /* EventTimeout= is the longest wait for the next expected event. */
+                s->deadline = MIN(at + c->event_timeout, s->run->deadline);
+        }
+        if (st != GP_MATCH_RUNNING)
+                finish_events(s);
+}
+
+static void on_sent(void *ud, usec_t at) {
+        session *s = ud;
+        const gp_config *c = s->run->cfg;
+
+        s->t0 = at;
+        s->state = S_EVENTS;
+        s->deadline = MIN(at + c->event_timeout, s->run->deadline);
+        strace(s, "request sent (t=0)");
+}
+
+static const char *stage_of(const session *s) {
+        switch (s->state) {
+        case S_CONNECTING:
+        case S_WAIT_READY:
+                return "ws_connect";
+        case S_SENDING:
+                return "request";
+        default:
+                return "events";
+        }
+}
+
+static char *seen_list(const session *s) {
+        gp_buf b = {0};
+
+        for (size_t i = 0; s->matcher && i < gp_matcher_n_events(s->matcher); i++)
+                gp_buf_printf(&b, "%s%s", i ? " " : "", gp_matcher_event(s->matcher, i)->type);
+        return b.data ? b.data : strdup("nothing");
+}
+
+static void on_failed(void *ud, const char *code, const char *reason) {
+        session *s = ud;
+
+        if (s->state == S_CLOSING || s->state == S_GONE)
+                return;
+        session_fail(s, stage_of(s), code, "%s", reason);
+        s->state = S_CLOSING;
+        s->deadline = now_usec(CLOCK_MONOTONIC) + CLOSE_GRACE;
+}
+
+static void on_closed(void *ud, int code, const char *reason) {
+        session *s = ud;
+        _cleanup_free_ char *seen = NULL;
+        const char *awaiting;
+
+        if (s->state == S_CLOSING || s->state == S_GONE)
+                return;
+        seen = seen_list(s);
+        awaiting = s->matcher ? gp_matcher_awaiting(s->matcher) : NULL;
+        session_fail(s, stage_of(s), "ws.closed", "connection closed (code %d%s%s) while waiting for %s; saw %s",
+                     code, isempty(reason) ? "" : ": ", strempty(reason),
+                     awaiting ? awaiting : (s->state == S_WAIT_READY ? s->run->cfg->ready : "the terminal event"),
+                     strempty(seen));
+        s->state = S_CLOSING;
+        s->deadline = now_usec(CLOCK_MONOTONIC) + CLOSE_GRACE;
+}
+
+static void on_destroyed(void *ud) {
+        session *s = ud;
+
+        if (s->state != S_CLOSING && s->state != S_GONE)
+                session_fail(s, stage_of(s), "ws.closed", "connection lost");
+        s->state = S_GONE;
+}
+
+static const gp_ws_handler ws_handler = {
+        .established = on_established,
+        .message = on_message,
+        .sent = on_sent,
+        .failed = on_failed,
+        .closed = on_closed,
+        .destroyed = on_destroyed,
+};
+
+static unsigned lookup_session(const char *id, void *ud) {
+        run *r = ud;
+
+        for (size_t i = 0; i < r->n; i++)
+                if (r->sessions[i].own_id && streq(r->sessions[i].own_id, id))
+                        return (unsigned) i + 1;
+        return 0;
+}
+
+/* Resolves once per run; prefers IPv4 like most clients on a dual-stack loopback. */
+static int resolve(const char *host, int port, char *ret, size_t retlen, usec_t *ret_took, char **ret_error) {
+        struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res = NULL, *pick = NULL;
+        usec_t t = now_usec(CLOCK_MONOTONIC);
+        char portstr[8];
+        int k;
+
+        snprintf(portstr, sizeof(portstr), "%d", port);
+        k = getaddrinfo(host, portstr, &hints, &res);
+        *ret_took = now_usec(CLOCK_MONOTONIC) - t;
+        if (k != 0) {
+                *ret_error = strdup_printf("cannot resolve %s: %s", host, gai_strerror(k));
+                return -EHOSTUNREACH;
+        }
+        for (struct addrinfo *a = res; a; a = a->ai_next)
+                if (a->ai_family == AF_INET) {
+                        pick = a;
+                        break;
+                }
+        if (!pick)
+                pick = res;
+        if (pick->ai_family == AF_INET)
+                inet_ntop(AF_INET, &((struct sockaddr_in *) pick->ai_addr)->sin_addr, ret, (socklen_t) retlen);
+        else
+                inet_ntop(AF_INET6, &((struct sockaddr_in6 *) pick->ai_addr)->sin6_addr, ret, (socklen_t) retlen);
+        freeaddrinfo(res);
+        return 0;
+}
+
+static int session_connect(session *s, const gp_url *url, const char *address) {
+        const gp_config *c = s->run->cfg;
+        _cleanup_strv_free_ char **headers = NULL;
+        _cleanup_strv_free_ char **protos = NULL;
+        _cleanup_free_ char *proto_list = NULL, *err = NULL;
+        gp_url u = *url;
+        _cleanup_free_ char *path = NULL;
+        const char *token = s->token ? s->token : c->token;
+        gp_ws_target t;
+        int k;
+
+        path = strdup(url->path);
+        if (!path)
+                return -ENOMEM;
+        u.path = path;
+        k = expand_list(s, c->ws_headers, &headers);
+        if (k < 0)
+                return k == -ENOMEM ? k : 0;
+        switch (c->ws_auth) {
+        case GP_WS_AUTH_SUBPROTOCOL:
+                k = expand_list(s, c->subprotocols, &protos);
+                if (k < 0)
+                        return k == -ENOMEM ? k : 0;
+                proto_list = strv_join(protos, ", ");
+                if (!proto_list)
+                        return -ENOMEM;
+                break;
+        case GP_WS_AUTH_HEADER:
+                k = strv_consume(&headers, strdup_printf("Authorization: Bearer %s", strempty(token)));
+                if (k < 0)
+                        return k;
+                break;
+        case GP_WS_AUTH_QUERY:
+                k = gp_url_add_query(&u, c->query_param, strempty(token));
+                if (k < 0)
+                        return k;
+                path = u.path;  /* gp_url_add_query replaced it */
+                break;
+        case GP_WS_AUTH_NONE:
+                break;
+        }
+
+        t = (gp_ws_target) {
+                .tls = url->tls,
+                .address = address,
+                .port = url->port,
+                .host = url->host,
+                .path = u.path,
+                .subprotocols = proto_list,
+                .headers = headers,
+                .max_message = WS_MAX_MESSAGE,
+        };
+        s->connect_start = now_usec(CLOCK_MONOTONIC);
+        s->deadline = MIN(s->connect_start + c->connect_timeout, s->run->deadline);
+        s->state = S_CONNECTING;
+        k = gp_ws_connect(s->run->engine->ws, &t, &ws_handler, s, &s->conn, &err);
+        if (k == -ENOMEM)
+                return k;
+        if (k < 0) {
+                session_fail(s, "ws_connect", "net.connect", "%s", strempty(err));
+                s->state = S_GONE;
+        }
+        if (proto_list)
+                explicit_bzero(proto_list, strlen(proto_list));  /* holds the token */
+        return 0;
+}
+
+static void check_deadline(session *s, usec_t now) {
+        const gp_config *c = s->run->cfg;
+        char d[32];
+
+        if (s->state == S_GONE || s->state == S_IDLE || now < s->deadline)
+                return;
+        switch (s->state) {
+        case S_CONNECTING:
+                session_fail(s, "ws_connect", "net.timeout", "no WebSocket handshake within %s",
+                             fmt_dur(d, s->deadline - s->connect_start));
+                break;
+        case S_WAIT_READY:
+                session_fail(s, "ws_connect", "events.timeout", "no %s within %s after connecting", c->ready,
+                             fmt_dur(d, s->deadline - s->connect_start));
+                break;
+        case S_SENDING:
+                session_fail(s, "request", "net.timeout", "the request could not be written within the deadline");
+                break;
+        case S_EVENTS:
+                /* Which limit passed: the run's Timeout= or EventTimeout= since the last event. */
+                gp_matcher_timeout(s->matcher, s->deadline == s->run->deadline ? c->timeout : c->event_timeout);
+                finish_events(s);
+                if (s->state == S_CLOSING)
+                        return;  /* a close handshake gets its own grace period */
+                break;
+        case S_CLOSING:
+                break;
+        default:
+                return;
+        }
+        if (s->conn)
+                gp_ws_abort(s->conn);
+        s->state = S_GONE;
+}
+
+int step_websocket(run *r) {
+        const gp_config *c = r->cfg;
+        gp_tls_opts tls = { c->ca_file, c->insecure, c->client_certificate, c->client_key };
+        _cleanup_free_ char *err = NULL;
+        char address[INET6_ADDRSTRLEN];
+        gp_url url = {0};
+        usec_t took;
+        size_t active = 0;
+        int k;
+
+        for (size_t i = 0; i < r->n; i++)
+                if (r->sessions[i].res->verdict != GP_VERDICT_FAIL)
+                        active++;
+        if (active == 0)
+                return 0;
+
+        k = gp_url_parse(c->ws_url, &url, &err);
+        if (k < 0) {
+                for (size_t i = 0; i < r->n; i++)
+                        session_fail(&r->sessions[i], "ws_connect", "internal", "%s", strempty(err));
+                return k == -ENOMEM ? k : 0;
+        }
+        k = resolve(url.host, url.port, address, sizeof(address), &took, &err);
+        if (k < 0) {
+                for (size_t i = 0; i < r->n; i++)
+                        session_fail(&r->sessions[i], "ws_connect", "net.dns", "%s", strempty(err));
+                gp_url_done(&url);
+                return 0;
+        }
+        k = gp_ws_use_tls(r->engine->ws, &tls, &err);
+        if (k < 0) {
+                for (size_t i = 0; i < r->n; i++)
+                        session_fail(&r->sessions[i], "ws_connect", "tls.handshake", "%s", strempty(err));
+                gp_url_done(&url);
+                return 0;
+        }
+        trace(r, "WebSocket %s (%s port %d)", c->ws_url, address, url.port);
+
+        for (size_t i = 0; i < r->n; i++) {
+                session *s = &r->sessions[i];
+
+                if (s->res->verdict == GP_VERDICT_FAIL)
+                        continue;
+                s->own_id = NULL;
+                k = expand(s, c->correlate_with, GP_TEMPLATE_PLAIN, &s->own_id);
+                if (k == -ENOMEM)
+                        break;
+                s->matcher = gp_matcher_new(&r->rules, s->own_id, s->res->index, lookup_session, r);
+                if (!s->matcher) {
+                        k = -ENOMEM;
+                        break;
+                }
+                k = session_connect(s, &url, address);
+                if (k < 0)
+                        break;
+        }
+        gp_url_done(&url);
+        if (k == -ENOMEM)
+                return k;
+
+        for (;;) {
+                usec_t now = now_usec(CLOCK_MONOTONIC), next = USEC_INFINITY;
+                bool busy = false;
+
+                for (size_t i = 0; i < r->n; i++) {
+                        session *s = &r->sessions[i];
+
+                        if (atomic_load(&r->engine->cancelled) && s->conn && s->state != S_GONE) {
+                                gp_ws_abort(s->conn);
+                                s->state = S_GONE;
+                        }
+                        check_deadline(s, now);
+                        if (s->state != S_GONE && s->state != S_IDLE) {
+                                busy = true;
+                                next = MIN(next, s->deadline);
+                        }
+                }
+                if (!busy)
+                        break;
+                gp_ws_wake_at(r->engine->ws, next);
+                if (gp_ws_service(r->engine->ws) < 0)
+                        return -EIO;
+        }
+        return 0;
+}
