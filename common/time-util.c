@@ -90,15 +90,43 @@ int parse_rfc3339(const char *s, usec_t *ret) {
         return 0;
 }
 
+/* whole.frac with frac's trailing zeros dropped: "30", "1.5". */
+static int format_amount(char *buf, size_t len, usec_t whole, usec_t frac, const char *unit) {
+        char f[24];
+        size_t k;
+
+        if (frac == 0)
+                return snprintf(buf, len, "%llu%s", (unsigned long long) whole, unit);
+        snprintf(f, sizeof f, "%03llu", (unsigned long long) frac);
+        for (k = strlen(f); k > 0 && f[k - 1] == '0'; k--)
+                f[k - 1] = '\0';
+        return snprintf(buf, len, "%llu.%s%s", (unsigned long long) whole, f, unit);
+}
+
+/* The configuration's own notation: "500ms", "1.5s", "30s", "2min", "1h 1min 30s". */
 char *format_duration(char *buf, size_t len, usec_t d) {
-        if (d < USEC_PER_SEC)
-                snprintf(buf, len, "%llums", (unsigned long long) (d / USEC_PER_MSEC));
-        else if (d < 60 * USEC_PER_SEC && d % USEC_PER_SEC == 0)
-                snprintf(buf, len, "%llus", (unsigned long long) (d / USEC_PER_SEC));
-        else if (d < 60 * USEC_PER_SEC)
-                snprintf(buf, len, "%.2fs", (double) d / USEC_PER_SEC);
-        else
-                snprintf(buf, len, "%llumin %llus", (unsigned long long) (d / (60 * USEC_PER_SEC)),
-                         (unsigned long long) (d / USEC_PER_SEC % 60));
+        const usec_t min = 60 * USEC_PER_SEC, hour = 60 * min;
+        size_t o = 0;
+
+        if (d == USEC_INFINITY)
+                snprintf(buf, len, "infinity");
+        else if (d < USEC_PER_MSEC)
+                format_amount(buf, len, d, 0, "us");
+        else if (d < USEC_PER_SEC)
+                format_amount(buf, len, d / USEC_PER_MSEC, d % USEC_PER_MSEC, "ms");
+        else if (d < min)
+                format_amount(buf, len, d / USEC_PER_SEC, d % USEC_PER_SEC / USEC_PER_MSEC, "s");
+        else {
+                if (d >= hour)
+                        o += (size_t) snprintf(buf + o, len - o, "%lluh", (unsigned long long) (d / hour));
+                if (d % hour >= min && o < len)
+                        o += (size_t) snprintf(buf + o, len - o, "%s%llumin", o > 0 ? " " : "",
+                                               (unsigned long long) (d % hour / min));
+                if (d % min >= USEC_PER_MSEC && o + 1 < len) {
+                        buf[o++] = ' ';
+                        format_amount(buf + o, len - o, d % min / USEC_PER_SEC,
+                                      d % USEC_PER_SEC / USEC_PER_MSEC, "s");
+                }
+        }
         return buf;
 }

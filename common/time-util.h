@@ -18,5 +18,6 @@ static inline double usec_to_ms(usec_t u) {
 char *format_rfc3339(char *buf, size_t len, usec_t realtime);
 /* Parses an RFC 3339 timestamp (Z or +hh:mm offset, optional fraction); -EINVAL. */
 int parse_rfc3339(const char *s, usec_t *ret);
-/* "1.21s", "350ms", "2min 3s": a short human duration; buf >= 32 bytes. */
+/* A short duration in the configuration's own notation: "500ms", "1.5s", "30s", "2min",
+ * "1h 1min 30s" (millisecond precision); buf >= 32 bytes. */
 char *format_duration(char *buf, size_t len, usec_t d);

@@ -155,47 +155,6 @@ static gp_match_state fail_oom(gp_matcher *m) {
         return m->state;
 }
 
-/* whole.frac with frac's trailing zeros dropped: "30", "1.5". */
-static int format_amount(char *buf, size_t len, usec_t whole, usec_t frac, const char *unit) {
-        char f[24];
-        size_t k;
-
-        if (frac == 0)
-                return snprintf(buf, len, "%llu%s", (unsigned long long) whole, unit);
-        snprintf(f, sizeof f, "%03llu", (unsigned long long) frac);
-        for (k = strlen(f); k > 0 && f[k - 1] == '0'; k--)
-                f[k - 1] = '\0';
-        return snprintf(buf, len, "%llu.%s%s", (unsigned long long) whole, f, unit);
-}
-
-/* The configuration's own notation: "500ms", "1.5s", "30s", "2min", "1h 1min 30s". */
-static const char *format_compact_duration(char *buf, size_t len, usec_t d) {
-        const usec_t min = 60 * USEC_PER_SEC, hour = 60 * min;
-        size_t o = 0;
-
-        if (d == USEC_INFINITY)
-                snprintf(buf, len, "infinity");
-        else if (d < USEC_PER_MSEC)
-                format_amount(buf, len, d, 0, "us");
-        else if (d < USEC_PER_SEC)
-                format_amount(buf, len, d / USEC_PER_MSEC, d % USEC_PER_MSEC, "ms");
-        else if (d < min)
-                format_amount(buf, len, d / USEC_PER_SEC, d % USEC_PER_SEC / USEC_PER_MSEC, "s");
-        else {
-                if (d >= hour)
-                        o += (size_t) snprintf(buf + o, len - o, "%lluh", (unsigned long long) (d / hour));
-                if (d % hour >= min && o < len)
-                        o += (size_t) snprintf(buf + o, len - o, "%s%llumin", o > 0 ? " " : "",
-                                               (unsigned long long) (d % hour / min));
-                if (d % min >= USEC_PER_MSEC && o + 1 < len) {
-                        buf[o++] = ' ';
-                        format_amount(buf + o, len - o, d % min / USEC_PER_SEC,
-                                      d % USEC_PER_SEC / USEC_PER_MSEC, "s");
-                }
-        }
-        return buf;
-}
-
 gp_matcher *gp_matcher_new(const gp_matcher_rules *rules, const char *own_id, unsigned own_index,
                            gp_session_lookup lookup, void *userdata) {
         _cleanup_(gp_matcher_freep) gp_matcher *m = NULL;
@@ -473,7 +432,7 @@ void gp_matcher_timeout(gp_matcher *m, usec_t waited) {
         if (!awaiting)
                 awaiting = m->rules->expect[m->n_expect - 1];
         fail_start(m, "events.timeout", "events");
-        reason_text(m, "no %s within %s; saw", awaiting, format_compact_duration(d, sizeof d, waited));
+        reason_text(m, "no %s within %s; saw", awaiting, format_duration(d, sizeof d, waited));
         for (size_t i = 0; i < m->n_events; i++)
                 reason_text(m, " %s", m->events[i].type);
         if (m->n_events == 0)
