@@ -141,7 +141,10 @@ int gp_config_parse(const char *main_path, const gp_config_source *sources, size
 
 /* Reads path and path.d/ (*.conf, lexical order), parses, validates, then loads the password
  * (from $CREDENTIALS_DIRECTORY/PasswordCredential, PasswordFile (first line), or inline).
- * Warns when the file holding Password= is readable by others. -EINVAL on any error. */
+ * Warns when the file holding Password= is readable by others. -EINVAL on any error.
+ * Each file is at most 1 MiB; drop-ins whose name starts with '.' are skipped, and a drop-in
+ * that is a symlink to /dev/null is masked (ignored). A secret file is at most 64 KiB; its
+ * first line, without "\n" or "\r\n", is the secret. -ENOMEM when out of memory. */
 int gp_config_load(const char *path, gp_config **ret, gp_diags *diags);
 
 gp_config *gp_config_ref(gp_config *c);
@@ -151,7 +154,13 @@ static inline void gp_config_unrefp(gp_config **c) {
 }
 #define _cleanup_config_ _cleanup_(gp_config_unrefp)
 
-/* Prints the effective configuration in the INI format, every key, secrets as "(redacted)". */
+/* Prints the effective configuration in the INI format, every key, secrets as "(redacted)".
+ * Repeatable keys start with an empty assignment ("Header="), so the output read back replaces
+ * the defaults; StatusFile=/StateFile= defaults resolved from the environment appear as a
+ * "# default: PATH" comment above an empty assignment (they stay implicit when read back).
+ * Header values that look like credentials (Authorization, Cookie, *token*, *key*, ...) are
+ * redacted unless they are only ${...} variables, e.g. "Bearer ${token}". Reading the output
+ * back (with the secrets put back) gives an equal configuration (gp_config_equal). */
 void gp_config_print(const gp_config *c, FILE *f);
 
 /* True when a and b configure the same probe (every key, secrets included; path ignored).

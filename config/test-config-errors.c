@@ -119,6 +119,8 @@ static void test_invalid_durations(void **state) {
                 { AFTER_MINIMAL("[Probe]\nInterval=0\n"), 6, "Interval: must be greater than 0" },
                 { AFTER_MINIMAL("[Probe]\nTimeout=0s\n"), 6, "Timeout: must be greater than 0" },
                 { AFTER_MINIMAL("[WebSocket]\nConnectTimeout=1.s\n"), 6, "ConnectTimeout: invalid duration" },
+                { AFTER_MINIMAL("[WebSocket]\nConnectTimeout=0\n"), 6, "ConnectTimeout: must be greater than 0" },
+                { AFTER_MINIMAL("[Events]\nEventTimeout=0ms\n"), 6, "EventTimeout: must be greater than 0" },
                 { AFTER_MINIMAL("[Events]\nEventTimeout=30x\n"), 6, "EventTimeout: invalid duration" },
                 { AFTER_MINIMAL("[SLO]\nLogin=fast\n"), 6, "Login: invalid duration 'fast'" },
                 { AFTER_MINIMAL("[SLO]\nConnect=1s 2x\n"), 6, "Connect: invalid duration" },

@@ -252,6 +252,8 @@ static void test_empty_assignment_unsets_or_restores_default(void **state) {
 
         /* Keys that always have a value go back to their default. */
         assert_int_equal(c->interval, 60 * USEC_PER_SEC);
+        assert_int_equal(c->connect_timeout, 10 * USEC_PER_SEC);
+        assert_int_equal(c->event_timeout, 30 * USEC_PER_SEC);
         assert_int_equal(c->users, 1);
         assert_string_equal(c->name, "test");
         assert_string_equal(c->login_method, "POST");
@@ -264,10 +266,8 @@ static void test_empty_assignment_unsets_or_restores_default(void **state) {
         assert_null(c->login_body);
         assert_int_equal(strv_length(c->login_headers), 0);
         assert_null(c->ready);
-        assert_int_equal(c->connect_timeout, 0);
         assert_int_equal(strv_length(c->fail), 0);
         assert_int_equal(strv_length(c->correlate_paths), 0);
-        assert_int_equal(c->event_timeout, 0);
         assert_int_equal(c->slo_login, 0);
         assert_int_equal(c->slo_total, 0);
         assert_null(c->metrics_listen);

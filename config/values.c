@@ -442,9 +442,14 @@ int gp_check_template(const char *v, char **ret_msg) {
         if (r < 0)
                 return r;
         j = json_loads(expanded, 0, &jerr);
-        if (!j)
+        if (!j) {
+                /* jansson quotes the text "near" the error: it could be a literal secret. */
+                char *near = strstr(jerr.text, " near ");
+                if (near)
+                        *near = '\0';
                 return msg(ret_msg, "not valid JSON (it starts with '%c'): %s at column %d",
                            *(v + strspn(v, " \t")), jerr.text, jerr.column);
+        }
         json_decref(j);
         return 0;
 }
