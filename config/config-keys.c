@@ -34,7 +34,8 @@ const key_def gp_config_keys[_K_MAX] = {
         KEY(K_PROBE_RECOVER_AFTER, "Probe", "RecoverAfter", KIND_UNSIGNED, recover_after, .min = 1,
             .max = 1000000, .def = "1", .flags = KEY_MANDATORY),
 
-        KEY(K_PREFLIGHT_URL, "Preflight", "URL", KIND_REPEATABLE, preflight_urls, .check = gp_check_http_url),
+        KEY(K_PREFLIGHT_URL, "Preflight", "URL", KIND_REPEATABLE, preflight_urls,
+            .check = gp_check_http_url),
         KEY(K_PREFLIGHT_EXPECT_STATUS, "Preflight", "ExpectStatus", KIND_STATUS, preflight_expect_status,
             .min = 100, .max = 599, .def = "200", .flags = KEY_MANDATORY),
 
@@ -58,16 +59,17 @@ const key_def gp_config_keys[_K_MAX] = {
         KEY(K_LOGIN_TOKEN, "Login", "Token", KIND_SECRET, token, .check = gp_check_secret),
 
         KEY(K_WS_URL, "WebSocket", "URL", KIND_STRING, ws_url, .check = gp_check_ws_url),
-        KEY(K_WS_AUTH, "WebSocket", "Auth", KIND_AUTH, ws_auth, .def = "subprotocol", .flags = KEY_MANDATORY),
-        KEY(K_WS_SUBPROTOCOL, "WebSocket", "Subprotocol", KIND_LIST, subprotocols, .check = gp_check_template,
-            .def = "jwt-auth jwt.${token}"),
+        KEY(K_WS_AUTH, "WebSocket", "Auth", KIND_AUTH, ws_auth, .def = "subprotocol",
+            .flags = KEY_MANDATORY),
+        KEY(K_WS_SUBPROTOCOL, "WebSocket", "Subprotocol", KIND_LIST, subprotocols,
+            .check = gp_check_template, .def = "jwt-auth jwt.${token}"),
         KEY(K_WS_QUERY_PARAM, "WebSocket", "QueryParam", KIND_STRING, query_param,
             .check = gp_check_query_param, .def = "token"),
         KEY(K_WS_HEADER, "WebSocket", "Header", KIND_REPEATABLE, ws_headers, .check = gp_check_header),
         KEY(K_WS_READY, "WebSocket", "Ready", KIND_STRING, ready, .check = gp_check_event_type,
             .def = "connection_established"),
-        KEY(K_WS_CONNECT_TIMEOUT, "WebSocket", "ConnectTimeout", KIND_DURATION, connect_timeout, .def = "10s",
-            .flags = KEY_MANDATORY | KEY_POSITIVE),
+        KEY(K_WS_CONNECT_TIMEOUT, "WebSocket", "ConnectTimeout", KIND_DURATION, connect_timeout,
+            .def = "10s", .flags = KEY_MANDATORY | KEY_POSITIVE),
 
         KEY(K_REQUEST_MESSAGE, "Request", "Message", KIND_STRING, message, .check = gp_check_template,
             .def = DEFAULT_MESSAGE, .flags = KEY_MANDATORY),
@@ -140,7 +142,8 @@ int gp_config_key_lookup(const char *section, const char *name, const char **hin
                         return (int) i;
         if (hint)
                 for (size_t i = 0; i < _K_MAX; i++)
-                        if (streq(gp_config_keys[i].section, section) && strcaseeq(gp_config_keys[i].name, name))
+                        if (streq(gp_config_keys[i].section, section) &&
+                            strcaseeq(gp_config_keys[i].name, name))
                                 *hint = gp_config_keys[i].name;
         return -1;
 }

@@ -66,7 +66,8 @@ static int read_file(const char *path, size_t max, bool allow_masked, gp_diags *
         if (allow_masked && is_dev_null(&st))
                 return 1;
         if (!S_ISREG(st.st_mode)) {
-                gp_diags_add(d, diag_file, diag_line, false, "cannot read %s %s: not a regular file", what, path);
+                gp_diags_add(d, diag_file, diag_line, false, "cannot read %s %s: not a regular file", what,
+                             path);
                 return -EINVAL;
         }
         if ((size_t) st.st_size > max) {
@@ -192,7 +193,8 @@ static void warn_readable_secrets(const loaded_files *l, const gp_secret_line *s
                         gp_diags_add(d, l->items[i].name, secrets[i].line, true,
                                      "this file holds %s= and is readable by group or others (mode %04o); "
                                      "chmod 0600 it, or use PasswordCredential=",
-                                     gp_config_keys[secrets[i].key].name, (unsigned) (l->items[i].mode & 07777));
+                                     gp_config_keys[secrets[i].key].name,
+                                     (unsigned) (l->items[i].mode & 07777));
 }
 
 /* The secret is the first line of the file, without its line end. */
@@ -224,7 +226,8 @@ static int load_secret_file(const char *path, const char *what, const gp_key_whe
                              what, path, (unsigned) (f.mode & 07777));
         r = take_first_line(&f, ret);
         if (r == -EINVAL)
-                gp_diags_add(d, file, w->line, false, "%s %s: its first line contains a NUL byte", what, path);
+                gp_diags_add(d, file, w->line, false, "%s %s: its first line contains a NUL byte", what,
+                             path);
         else if (r == -ENODATA)
                 gp_diags_add(d, file, w->line, false, "%s %s: its first line is empty", what, path);
         loaded_file_done(&f);

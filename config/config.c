@@ -190,7 +190,8 @@ static void check_events(parse_ctx *ctx) {
                         diag_key(ctx, later(ctx, K_EVENTS_EXPECT, K_EVENTS_REPEATABLE), false,
                                  "event type '%s' is in Repeatable= but not in Expect=", *t);
         if (strv_length(c->response_paths) == 0)
-                diag_key(ctx, K_EVENTS_RESPONSE_PATH, false, "ResponsePath= must list at least one JSON path");
+                diag_key(ctx, K_EVENTS_RESPONSE_PATH, false,
+                         "ResponsePath= must list at least one JSON path");
         if (c->users > 1 && strv_length(c->correlate_paths) == 0)
                 diag_key(ctx, K_PROBE_USERS, true,
                          "Users=%u but CorrelatePath= is empty: isolation between sessions is not checked",
@@ -222,8 +223,9 @@ static void check_login(parse_ctx *ctx) {
                 if (!c->user)
                         diag_key(ctx, K_LOGIN_USER, false, "[Login] User= is required (or set Token=)");
                 if (n_sources == 0)
-                        diag_key(ctx, K_LOGIN_URL, false, "[Login] needs a password: set PasswordCredential=, "
-                                 "PasswordFile= or Password= (or set Token=)");
+                        diag_key(ctx, K_LOGIN_URL, false,
+                                 "[Login] needs a password: set PasswordCredential=, PasswordFile= or "
+                                 "Password= (or set Token=)");
         }
         c->password_inline = c->password != NULL;
         if (c->password_inline)
@@ -235,7 +237,8 @@ static void check_transport(parse_ctx *ctx) {
         gp_config *c = ctx->cfg;
 
         if (c->ws_auth == GP_WS_AUTH_QUERY && !c->query_param)
-                diag_key(ctx, later(ctx, K_WS_AUTH, K_WS_QUERY_PARAM), false, "Auth=query needs QueryParam=");
+                diag_key(ctx, later(ctx, K_WS_AUTH, K_WS_QUERY_PARAM), false,
+                         "Auth=query needs QueryParam=");
         if (c->ws_auth == GP_WS_AUTH_SUBPROTOCOL && strv_length(c->subprotocols) == 0)
                 diag_key(ctx, later(ctx, K_WS_AUTH, K_WS_SUBPROTOCOL), false,
                          "Auth=subprotocol needs a non-empty Subprotocol=");
@@ -249,7 +252,8 @@ static void check_transport(parse_ctx *ctx) {
         if (!c->jitter_is_percent && c->jitter >= c->interval) {
                 char j[64], i[64];
                 diag_key(ctx, later(ctx, K_PROBE_JITTER, K_PROBE_INTERVAL), false,
-                         "Jitter=%s must be shorter than Interval=%s", gp_format_duration(j, sizeof(j), c->jitter),
+                         "Jitter=%s must be shorter than Interval=%s",
+                         gp_format_duration(j, sizeof(j), c->jitter),
                          gp_format_duration(i, sizeof(i), c->interval));
         }
 }
@@ -286,7 +290,8 @@ static int resolve_defaults(parse_ctx *ctx) {
                         return r;
                 if (r < 0) {
                         gp_diags_add(ctx->diags, ctx->main_file, 0, false,
-                                     "cannot use the file name as the probe name: %s; set Name= in [Probe]", m);
+                                     "cannot use the file name as the probe name: %s; "
+                                     "set Name= in [Probe]", m);
                         return 0;
                 }
         }
@@ -359,7 +364,8 @@ int gp_config_parse_full(const char *main_path, const gp_config_source *sources,
                 memset(ctx.secret_lines, 0, n_sources * sizeof(gp_secret_line));
         for (size_t i = 0; i < n_sources && r >= 0; i++) {
                 ctx.source = i;
-                r = gp_ini_parse(sources[i].file, sources[i].text, sources[i].len, &handler, &ctx, ctx.diags);
+                r = gp_ini_parse(sources[i].file, sources[i].text, sources[i].len, &handler, &ctx,
+                                 ctx.diags);
         }
         if (r >= 0) {
                 check_events(&ctx);

@@ -75,7 +75,8 @@ static void test_bad_bytes_are_errors_and_never_echoed(void **state) {
                 gp_diags_clear(&d);
         }
 
-        assert_error(AFTER_MINIMAL("[Request]\nPrompt=a\rb\n"), 6, "control character 0x0d in line (column 9)");
+        assert_error(AFTER_MINIMAL("[Request]\nPrompt=a\rb\n"), 6,
+                     "control character 0x0d in line (column 9)");
         assert_error(AFTER_MINIMAL("[Request]\nPrompt=\x1b[31m\n"), 6, "control character 0x1b");
         assert_error(AFTER_MINIMAL("[Request]\nPrompt=caf\xe9\n"), 6, "invalid UTF-8 in line (column 11)");
         assert_error(AFTER_MINIMAL("[Request]\nPrompt=\xed\xa0\x80\n"), 6, "invalid UTF-8");
@@ -118,8 +119,10 @@ static void test_invalid_durations(void **state) {
                 { AFTER_MINIMAL("[Probe]\nInterval=300000000d\n"), 6, "is too large" },
                 { AFTER_MINIMAL("[Probe]\nInterval=0\n"), 6, "Interval: must be greater than 0" },
                 { AFTER_MINIMAL("[Probe]\nTimeout=0s\n"), 6, "Timeout: must be greater than 0" },
-                { AFTER_MINIMAL("[WebSocket]\nConnectTimeout=1.s\n"), 6, "ConnectTimeout: invalid duration" },
-                { AFTER_MINIMAL("[WebSocket]\nConnectTimeout=0\n"), 6, "ConnectTimeout: must be greater than 0" },
+                { AFTER_MINIMAL("[WebSocket]\nConnectTimeout=1.s\n"), 6,
+                  "ConnectTimeout: invalid duration" },
+                { AFTER_MINIMAL("[WebSocket]\nConnectTimeout=0\n"), 6,
+                  "ConnectTimeout: must be greater than 0" },
                 { AFTER_MINIMAL("[Events]\nEventTimeout=0ms\n"), 6, "EventTimeout: must be greater than 0" },
                 { AFTER_MINIMAL("[Events]\nEventTimeout=30x\n"), 6, "EventTimeout: invalid duration" },
                 { AFTER_MINIMAL("[SLO]\nLogin=fast\n"), 6, "Login: invalid duration 'fast'" },
@@ -137,8 +140,10 @@ static void test_invalid_jitter(void **state) {
                 { AFTER_MINIMAL("[Probe]\nJitter=-1%\n"), 6, "invalid jitter" },
                 { AFTER_MINIMAL("[Probe]\nJitter=%\n"), 6, "invalid jitter" },
                 { AFTER_MINIMAL("[Probe]\nJitter=lots\n"), 6, "invalid jitter" },
-                { AFTER_MINIMAL("[Probe]\nInterval=10s\nJitter=10s\n"), 7, "Jitter=10s must be shorter than Interval=10s" },
-                { AFTER_MINIMAL("[Probe]\nJitter=2min\nInterval=1min\n"), 7, "must be shorter than Interval=1min" },
+                { AFTER_MINIMAL("[Probe]\nInterval=10s\nJitter=10s\n"), 7,
+                  "Jitter=10s must be shorter than Interval=10s" },
+                { AFTER_MINIMAL("[Probe]\nJitter=2min\nInterval=1min\n"), 7,
+                  "must be shorter than Interval=1min" },
         };
 
         RUN_CASES(cases);
@@ -155,7 +160,8 @@ static void test_numbers_out_of_range(void **state) {
                 { AFTER_MINIMAL("[Probe]\nRecoverAfter=0\n"), 6, "RecoverAfter: 0 is out of range" },
                 { AFTER_MINIMAL("[Output]\nHistory=0\n"), 6, "History: 0 is out of range (1-100000)" },
                 { AFTER_MINIMAL("[Output]\nHistory=100001\n"), 6, "History: 100001 is out of range" },
-                { AFTER_MINIMAL("[Preflight]\nExpectStatus=99\n"), 6, "ExpectStatus: 99 is out of range (100-599)" },
+                { AFTER_MINIMAL("[Preflight]\nExpectStatus=99\n"), 6,
+                  "ExpectStatus: 99 is out of range (100-599)" },
                 { AFTER_MINIMAL("[Login]\nExpectStatus=600\n"), 6, "ExpectStatus: 600 is out of range" },
                 { AFTER_MINIMAL("[Login]\nExpectStatus=OK\n"), 6, "ExpectStatus: invalid number 'OK'" },
         };
@@ -178,7 +184,8 @@ static void test_invalid_booleans_and_auth(void **state) {
 
 static void test_invalid_urls(void **state) {
         static const error_case cases[] = {
-                { AFTER_MINIMAL("[Login]\nURL=ftp://a.example.com/\n"), 6, "URL: 'ftp://a.example.com/' is not a http:// or https:// URL" },
+                { AFTER_MINIMAL("[Login]\nURL=ftp://a.example.com/\n"), 6,
+                  "URL: 'ftp://a.example.com/' is not a http:// or https:// URL" },
                 { AFTER_MINIMAL("[Login]\nURL=https:/a\n"), 6, "is not a http:// or https:// URL" },
                 { AFTER_MINIMAL("[Login]\nURL=https:///path\n"), 6, "has no host" },
                 { AFTER_MINIMAL("[Login]\nURL=https://a b/\n"), 6, "contains a blank" },
@@ -189,10 +196,13 @@ static void test_invalid_urls(void **state) {
                   "credentials in URLs are not supported" },
                 { AFTER_MINIMAL("[Login]\nURL=https://${env:HOME}/\n"), 6, "URLs are not templates" },
                 { AFTER_MINIMAL("[Login]\nURL=https://\xc3\xa9.example.com/\n"), 6, "non-ASCII" },
-                { AFTER_MINIMAL("[Preflight]\nURL=wss://a.example.com/\n"), 6, "URL: 'wss://a.example.com/' is not a http://" },
+                { AFTER_MINIMAL("[Preflight]\nURL=wss://a.example.com/\n"), 6,
+                  "URL: 'wss://a.example.com/' is not a http://" },
                 { AFTER_MINIMAL("[Preflight]\nURL=https://[::1/\n"), 6, "invalid IPv6 host" },
-                { AFTER_MINIMAL("[WebSocket]\nURL=https://a.example.com/ws\n"), 6, "is not a ws:// or wss:// URL" },
-                { AFTER_MINIMAL("[WebSocket]\nURL=wss://a.example.com/ws#x\n"), 6, "must not have a fragment" },
+                { AFTER_MINIMAL("[WebSocket]\nURL=https://a.example.com/ws\n"), 6,
+                  "is not a ws:// or wss:// URL" },
+                { AFTER_MINIMAL("[WebSocket]\nURL=wss://a.example.com/ws#x\n"), 6,
+                  "must not have a fragment" },
         };
 
         RUN_CASES(cases);
@@ -203,8 +213,10 @@ static void test_invalid_headers(void **state) {
                 { AFTER_MINIMAL("[Login]\nHeader=NoColon\n"), 6, "Header: expected 'Name: value'" },
                 { AFTER_MINIMAL("[Login]\nHeader=Bad Name: x\n"), 6, "invalid header name 'Bad Name'" },
                 { AFTER_MINIMAL("[Login]\nHeader=: x\n"), 6, "invalid header name ''" },
-                { AFTER_MINIMAL("[WebSocket]\nHeader=X-Empty:\n"), 6, "header 'X-Empty' has an empty value" },
-                { AFTER_MINIMAL("[WebSocket]\nHeader=X-A: ${tokn}\n"), 6, "Header: unknown variable ${tokn}" },
+                { AFTER_MINIMAL("[WebSocket]\nHeader=X-Empty:\n"), 6,
+                  "header 'X-Empty' has an empty value" },
+                { AFTER_MINIMAL("[WebSocket]\nHeader=X-A: ${tokn}\n"), 6,
+                  "Header: unknown variable ${tokn}" },
         };
 
         RUN_CASES(cases);
@@ -222,14 +234,17 @@ static void test_header_value_is_not_echoed(void **state) {
 
 static void test_invalid_templates(void **state) {
         static const error_case cases[] = {
-                { AFTER_MINIMAL("[Login]\nBody={\"email\":\"${usr}\"}\n"), 6, "Body: unknown variable ${usr}" },
+                { AFTER_MINIMAL("[Login]\nBody={\"email\":\"${usr}\"}\n"), 6,
+                  "Body: unknown variable ${usr}" },
                 { AFTER_MINIMAL("[Login]\nBody={\"email\":\"${user}\"\n"), 6, "Body: not valid JSON" },
                 { AFTER_MINIMAL("[Login]\nUser=${user\n"), 6, "User: unterminated ${user" },
                 { AFTER_MINIMAL("[Login]\nUser=${env:GP_TEST_SURELY_UNSET}\n"), 6,
                   "User: environment variable GP_TEST_SURELY_UNSET is not set" },
-                { AFTER_MINIMAL("[WebSocket]\nSubprotocol=a ${x}\n"), 6, "Subprotocol: unknown variable ${x}" },
+                { AFTER_MINIMAL("[WebSocket]\nSubprotocol=a ${x}\n"), 6,
+                  "Subprotocol: unknown variable ${x}" },
                 { AFTER_MINIMAL("[Request]\nMessage={\"a\":${prompt}}\n"), 6, "Message: not valid JSON" },
-                { AFTER_MINIMAL("[Request]\nMessage=[\"${runid}\"]\n"), 6, "Message: unknown variable ${runid}" },
+                { AFTER_MINIMAL("[Request]\nMessage=[\"${runid}\"]\n"), 6,
+                  "Message: unknown variable ${runid}" },
                 { AFTER_MINIMAL("[Events]\nCorrelateWith=${}\n"), 6, "CorrelateWith: empty variable name" },
         };
 
@@ -238,7 +253,8 @@ static void test_invalid_templates(void **state) {
 
 static void test_invalid_json_paths_and_names(void **state) {
         static const error_case cases[] = {
-                { AFTER_MINIMAL("[Login]\nTokenPath=data..token\n"), 6, "TokenPath: invalid JSON path 'data..token'" },
+                { AFTER_MINIMAL("[Login]\nTokenPath=data..token\n"), 6,
+                  "TokenPath: invalid JSON path 'data..token'" },
                 { AFTER_MINIMAL("[Events]\nTypePath=.type\n"), 6, "TypePath: invalid JSON path '.type'" },
                 { AFTER_MINIMAL("[Events]\nTypePath=type.\n"), 6, "invalid JSON path 'type.'" },
                 { AFTER_MINIMAL("[Events]\nTypePath=a b\n"), 6, "blanks are not allowed" },
@@ -247,13 +263,16 @@ static void test_invalid_json_paths_and_names(void **state) {
                 { AFTER_MINIMAL("[Events]\nResponsePath=x..\n"), 6, "ResponsePath: invalid JSON path" },
                 { AFTER_MINIMAL("[Login]\nMethod=GE T\n"), 6, "Method: invalid HTTP method 'GE T'" },
                 { AFTER_MINIMAL("[Login]\nPasswordCredential=../x\n"), 6, "invalid credential name '../x'" },
-                { AFTER_MINIMAL("[Login]\nPasswordFile=secret.txt\n"), 6, "PasswordFile: 'secret.txt' is not an absolute path" },
+                { AFTER_MINIMAL("[Login]\nPasswordFile=secret.txt\n"), 6,
+                  "PasswordFile: 'secret.txt' is not an absolute path" },
                 { AFTER_MINIMAL("[TLS]\nCAFile=ca.pem\n"), 6, "CAFile: 'ca.pem' is not an absolute path" },
                 { AFTER_MINIMAL("[Output]\nStatusFile=/run/gpprobe/\n"), 6, "names a directory" },
-                { AFTER_MINIMAL("[Output]\nMetricsFile=x.prom\n"), 6, "MetricsFile: 'x.prom' is not an absolute path" },
+                { AFTER_MINIMAL("[Output]\nMetricsFile=x.prom\n"), 6,
+                  "MetricsFile: 'x.prom' is not an absolute path" },
                 { AFTER_MINIMAL("[Probe]\nName=my probe\n"), 6, "Name: invalid probe name 'my probe'" },
                 { AFTER_MINIMAL("[Probe]\nName=.hidden\n"), 6, "Name: invalid probe name '.hidden'" },
-                { AFTER_MINIMAL("[WebSocket]\nQueryParam=a&b\n"), 6, "QueryParam: invalid query parameter name" },
+                { AFTER_MINIMAL("[WebSocket]\nQueryParam=a&b\n"), 6,
+                  "QueryParam: invalid query parameter name" },
                 { AFTER_MINIMAL("[WebSocket]\nReady=a b\n"), 6, "Ready: invalid event type 'a b'" },
         };
 
@@ -275,7 +294,8 @@ static void test_invalid_regex_and_listen(void **state) {
                 { AFTER_MINIMAL("[Events]\nResponseMatch=(ready\n"), 6,
                   "ResponseMatch: invalid regular expression '(ready': " },
                 { AFTER_MINIMAL("[Events]\nResponseMatch=a{2,1}\n"), 6, "invalid regular expression" },
-                { AFTER_MINIMAL("[Output]\nMetricsListen=9477\n"), 6, "MetricsListen: invalid listen address '9477'" },
+                { AFTER_MINIMAL("[Output]\nMetricsListen=9477\n"), 6,
+                  "MetricsListen: invalid listen address '9477'" },
                 { AFTER_MINIMAL("[Output]\nMetricsListen=:9477\n"), 6, "no host" },
                 { AFTER_MINIMAL("[Output]\nMetricsListen=localhost:0\n"), 6, "port 1-65535" },
                 { AFTER_MINIMAL("[Output]\nMetricsListen=localhost:65536\n"), 6, "port 1-65535" },
@@ -290,15 +310,18 @@ static void test_invalid_regex_and_listen(void **state) {
 static void test_event_lists(void **state) {
         static const error_case cases[] = {
                 { AFTER_MINIMAL("[Events]\nExpect=\n"), 6, "Expect= must list at least one event type" },
-                { AFTER_MINIMAL("[Events]\nExpect=a b a\nRepeatable=\n"), 6, "'a' is listed twice in Expect=" },
+                { AFTER_MINIMAL("[Events]\nExpect=a b a\nRepeatable=\n"), 6,
+                  "'a' is listed twice in Expect=" },
                 { AFTER_MINIMAL("[Events]\nExpect=a b\nRepeatable=\nFail=x b\n"), 8,
                   "event type 'b' is in both Expect= and Fail=" },
                 { AFTER_MINIMAL("[Events]\nFail=agent_completed\n"), 6,
                   "event type 'agent_completed' is in both Expect= and Fail=" },
                 { AFTER_MINIMAL("[Events]\nRepeatable=tool_executing heartbeat\n"), 6,
                   "event type 'heartbeat' is in Repeatable= but not in Expect=" },
-                { AFTER_MINIMAL("[Events]\nRepeatable=a\nExpect=b c\n"), 7, "'a' is in Repeatable= but not in Expect=" },
-                { AFTER_MINIMAL("[Events]\nResponsePath=\n"), 6, "ResponsePath= must list at least one JSON path" },
+                { AFTER_MINIMAL("[Events]\nRepeatable=a\nExpect=b c\n"), 7,
+                  "'a' is in Repeatable= but not in Expect=" },
+                { AFTER_MINIMAL("[Events]\nResponsePath=\n"), 6,
+                  "ResponsePath= must list at least one JSON path" },
         };
 
         RUN_CASES(cases);
@@ -307,9 +330,12 @@ static void test_event_lists(void **state) {
 static void test_required_keys_point_at_main_file(void **state) {
         static const error_case cases[] = {
                 { "[Login]\nToken=t\n", 0, "[WebSocket] URL= is required" },
-                { "[WebSocket]\nURL=ws://h/\n[Login]\nUser=u\nPassword=p\n", 0, "[Login] URL= is required (or set Token=)" },
-                { "[WebSocket]\nURL=ws://h/\n[Login]\nURL=http://h/\nPassword=p\n", 0, "[Login] User= is required" },
-                { "[WebSocket]\nURL=ws://h/\n[Login]\nURL=http://h/\nUser=u\n", 4, "[Login] needs a password" },
+                { "[WebSocket]\nURL=ws://h/\n[Login]\nUser=u\nPassword=p\n", 0,
+                  "[Login] URL= is required (or set Token=)" },
+                { "[WebSocket]\nURL=ws://h/\n[Login]\nURL=http://h/\nPassword=p\n", 0,
+                  "[Login] User= is required" },
+                { "[WebSocket]\nURL=ws://h/\n[Login]\nURL=http://h/\nUser=u\n", 4,
+                  "[Login] needs a password" },
         };
 
         RUN_CASES(cases);
@@ -319,12 +345,17 @@ static void test_cross_key_rules(void **state) {
         static const error_case cases[] = {
                 { "[WebSocket]\nURL=ws://h/\n[Login]\nURL=http://h/\nUser=u\nPasswordCredential=c\n"
                   "PasswordFile=/p\n", 7, "more than one password source" },
-                { "[WebSocket]\nURL=ws://h/\n[Login]\nPassword=p\nURL=http://h/\nUser=u\nPasswordCredential=c\n"
+                { "[WebSocket]\nURL=ws://h/\n[Login]\nPassword=p\nURL=http://h/\nUser=u\n"
+                  "PasswordCredential=c\n"
                   "Token=t\n", 7, "more than one password source" },
-                { AFTER_MINIMAL("[WebSocket]\nAuth=query\nQueryParam=\n"), 7, "Auth=query needs QueryParam=" },
-                { AFTER_MINIMAL("[WebSocket]\nQueryParam=\nAuth=query\n"), 7, "Auth=query needs QueryParam=" },
-                { AFTER_MINIMAL("[WebSocket]\nSubprotocol=\n"), 6, "Auth=subprotocol needs a non-empty Subprotocol=" },
-                { AFTER_MINIMAL("[TLS]\nClientCertificate=/c.pem\n"), 6, "ClientCertificate= needs ClientKey=" },
+                { AFTER_MINIMAL("[WebSocket]\nAuth=query\nQueryParam=\n"), 7,
+                  "Auth=query needs QueryParam=" },
+                { AFTER_MINIMAL("[WebSocket]\nQueryParam=\nAuth=query\n"), 7,
+                  "Auth=query needs QueryParam=" },
+                { AFTER_MINIMAL("[WebSocket]\nSubprotocol=\n"), 6,
+                  "Auth=subprotocol needs a non-empty Subprotocol=" },
+                { AFTER_MINIMAL("[TLS]\nClientCertificate=/c.pem\n"), 6,
+                  "ClientCertificate= needs ClientKey=" },
                 { AFTER_MINIMAL("[TLS]\nClientKey=/c.key\n"), 6, "ClientKey= needs ClientCertificate=" },
         };
 
@@ -343,7 +374,8 @@ static void test_errors_name_the_dropin(void **state) {
 
         assert_int_equal(gp_config_parse(src[0].file, src, 2, &c, &d), -EINVAL);
         s = diags_to_string(&d);
-        assert_string_equal(s, "/etc/gpprobe/p.conf.d/10-users.conf:3: Users: invalid number 'none' (1-10000)\n");
+        assert_string_equal(s, "/etc/gpprobe/p.conf.d/10-users.conf:3: "
+                               "Users: invalid number 'none' (1-10000)\n");
         gp_diags_clear(&d);
 }
 

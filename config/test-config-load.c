@@ -201,7 +201,8 @@ static void test_password_credential_is_read_from_credentials_directory(void **s
         assert_int_equal(d.n, 0);
         printed = print_to_string(c);
         assert_null(strstr(printed, "hunter2"));
-        assert_non_null(strstr(printed, "\nPasswordCredential=staging-password\nPasswordFile=\nPassword=\n"));
+        assert_non_null(strstr(printed,
+                               "\nPasswordCredential=staging-password\nPasswordFile=\nPassword=\n"));
         gp_config_unref(c);
 }
 
@@ -318,24 +319,23 @@ static void test_token_in_readable_dropin_warns(void **state) {
         gp_diags_clear(&d);
 }
 
+#define TEST(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test_setup_teardown(test_dropins_are_read_in_lexical_order, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_missing_main_file_is_an_error_naming_it, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_directory_is_not_a_configuration, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_oversized_file_is_refused, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_dropin_path_that_is_a_file_is_an_error, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_errors_of_every_file_are_collected, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_password_credential_is_read_from_credentials_directory, setup,
-                                                teardown),
-                cmocka_unit_test_setup_teardown(test_password_credential_without_credentials_directory_is_an_error,
-                                                setup, teardown),
-                cmocka_unit_test_setup_teardown(test_missing_credential_is_an_error, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_password_file_first_line_is_the_secret, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_password_file_with_empty_first_line_is_an_error, setup,
-                                                teardown),
-                cmocka_unit_test_setup_teardown(test_inline_password_in_readable_file_warns, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_token_in_readable_dropin_warns, setup, teardown),
+                TEST(test_dropins_are_read_in_lexical_order),
+                TEST(test_missing_main_file_is_an_error_naming_it),
+                TEST(test_directory_is_not_a_configuration),
+                TEST(test_oversized_file_is_refused),
+                TEST(test_dropin_path_that_is_a_file_is_an_error),
+                TEST(test_errors_of_every_file_are_collected),
+                TEST(test_password_credential_is_read_from_credentials_directory),
+                TEST(test_password_credential_without_credentials_directory_is_an_error),
+                TEST(test_missing_credential_is_an_error),
+                TEST(test_password_file_first_line_is_the_secret),
+                TEST(test_password_file_with_empty_first_line_is_an_error),
+                TEST(test_inline_password_in_readable_file_warns),
+                TEST(test_token_in_readable_dropin_warns),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -134,7 +134,8 @@ static void test_print_redacts_secrets(void **state) {
         gp_config_unref(c);
 
         c = parse_ok(MINIMAL_CONF "[WebSocket]\nHeader=X-Api-Key: sk-live-1\nHeader=Cookie: sid=abc\n"
-                     "Header=X-Auth-Token: ${env:HOME}\n[Login]\nHeader=Authorization: Basic dXNlcjpwdw==\n", NULL);
+                     "Header=X-Auth-Token: ${env:HOME}\n"
+                     "[Login]\nHeader=Authorization: Basic dXNlcjpwdw==\n", NULL);
         s = print_to_string(c);
         assert_null(strstr(s, "tok-123"));
         assert_non_null(strstr(s, "\nToken=(redacted)\n"));
@@ -172,7 +173,8 @@ static void test_equal_compares_every_key_but_not_the_path(void **state) {
         other = parse_ok(MINIMAL_CONF "[Probe]\nName=x\n[Events]\nStrict=yes\n", NULL);
         assert_false(gp_config_equal(ca, other));
         gp_config_unref(other);
-        other = parse_ok("[Login]\nToken=other\n[WebSocket]\nURL=wss://api.example.com/ws\n[Probe]\nName=x\n", NULL);
+        other = parse_ok("[Login]\nToken=other\n[WebSocket]\nURL=wss://api.example.com/ws\n"
+                         "[Probe]\nName=x\n", NULL);
         assert_false(gp_config_equal(ca, other));
         gp_config_unref(other);
         other = parse_ok(MINIMAL_CONF "[Probe]\nName=x\n[Output]\nStatusFile=/run/gpprobe/x.json\n", NULL);

@@ -36,7 +36,8 @@ static void test_durations_in_systemd_syntax(void **state) {
                 { "1 min", 60 * USEC_PER_SEC },
                 { " 5s ", 5 * USEC_PER_SEC },
                 { "1sec 1second 2seconds", 4 * USEC_PER_SEC },
-                { "1minute 2minutes 1hour 1hours 1day 1days", (3 * 60 + 2 * 3600 + 2 * 86400) * USEC_PER_SEC },
+                { "1minute 2minutes 1hour 1hours 1day 1days",
+                  (3 * 60 + 2 * 3600 + 2 * 86400) * USEC_PER_SEC },
                 { "18446744073709551614us", UINT64_MAX - 1 },
         };
         static const char * const bad[] = {
@@ -184,7 +185,8 @@ static void test_url_checks(void **state) {
         };
         static const char * const http_bad[] = {
                 "a.example.com", "https//a", "https://", "https://:80/", "ws://a", "https://a:99999",
-                "https://a:1x/", "https://[]/", "https://a b", "https://u@a/", "https://a/${x}", "https://[::1]x/",
+                "https://a:1x/", "https://[]/", "https://a b", "https://u@a/", "https://a/${x}",
+                "https://[::1]x/",
         };
         static const char * const ws_ok[] = { "ws://h", "wss://h:1/p?q=1", "WSS://[::1]/ws" };
         static const char * const ws_bad[] = { "http://h", "wss://h/#f", "wss:/h", "wss://" };

@@ -35,7 +35,8 @@ static void test_every_key_is_parsed(void **state) {
 
         assert_string_equal(c->login_url, "https://auth.example.com/auth/login");
         assert_string_equal(c->login_method, "PUT");
-        assert_strv(c->login_headers, "Content-Type: application/x-www-form-urlencoded|X-Probe: ${name}-${index}");
+        assert_strv(c->login_headers,
+                    "Content-Type: application/x-www-form-urlencoded|X-Probe: ${name}-${index}");
         assert_string_equal(c->login_body, "user=${user}&pass=${password}");
         assert_string_equal(c->user, "probe+${index}@example.com");
         assert_null(c->password_credential);
@@ -173,7 +174,9 @@ static void test_name_defaults_to_basename_without_conf(void **state) {
         };
 
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
-                gp_config_source src = { .file = cases[i].path, .text = MINIMAL_CONF, .len = strlen(MINIMAL_CONF) };
+                gp_config_source src = {
+                        .file = cases[i].path, .text = MINIMAL_CONF, .len = strlen(MINIMAL_CONF),
+                };
                 _cleanup_config_ gp_config *c = NULL;
 
                 assert_int_equal(gp_config_parse(cases[i].path, &src, 1, &c, NULL), 0);
@@ -338,21 +341,24 @@ static void test_login_with_credential_needs_no_secret_at_parse_time(void **stat
 
 static void test_many_users_without_correlation_warns(void **state) {
         gp_diags d = { 0 };
-        _cleanup_config_ gp_config *c = parse_ok(MINIMAL_CONF "[Probe]\nUsers=2\n[Events]\nCorrelatePath=\n", &d);
+        _cleanup_config_ gp_config *c = NULL;
+
+        c = parse_ok(MINIMAL_CONF "[Probe]\nUsers=2\n[Events]\nCorrelatePath=\n", &d);
 
         assert_diag(&d, "test.conf", 6, true, "isolation");
         gp_diags_clear(&d);
 }
 
 static void test_very_long_value_is_kept(void **state) {
+        static const char head[] = MINIMAL_CONF "[Request]\nPrompt=";
         size_t n = 512 * 1024;
-        _cleanup_free_ char *text = malloc(n + 200);
+        _cleanup_free_ char *text = malloc(sizeof(head) + n);
         gp_config *c;
 
         assert_non_null(text);
-        strcpy(text, MINIMAL_CONF "[Request]\nPrompt=");
-        memset(text + strlen(text), 'x', n);
-        text[strlen(MINIMAL_CONF "[Request]\nPrompt=") + n] = '\0';
+        memcpy(text, head, sizeof(head) - 1);
+        memset(text + sizeof(head) - 1, 'x', n);
+        text[sizeof(head) - 1 + n] = '\0';
         c = parse_ok(text, NULL);
         assert_int_equal(strlen(c->prompt), n);
         gp_config_unref(c);

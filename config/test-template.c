@@ -190,7 +190,8 @@ static void test_url_flag_percent_encodes(void **state) {
 static void test_null_variables_expand_empty(void **state) {
         char *out = NULL;
 
-        assert_int_equal(gp_template_expand("[${user}|${password}|${token}|${index}]", NULL, 0, &out, NULL), 0);
+        assert_int_equal(gp_template_expand("[${user}|${password}|${token}|${index}]", NULL, 0, &out, NULL),
+                         0);
         assert_string_equal(out, "[|||0]");
         free(out);
 }

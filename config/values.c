@@ -282,7 +282,8 @@ static int check_url(const char *v, const char *scheme, char **ret_msg) {
                 return msg(ret_msg, "URL '%.*s%s' contains a blank or a control character", ECHO(v));
         for (const char *p = v; *p; p++)
                 if ((unsigned char) *p >= 0x80)
-                        return msg(ret_msg, "URL '%.*s%s' contains non-ASCII characters; percent-encode them",
+                        return msg(ret_msg,
+                                   "URL '%.*s%s' contains non-ASCII characters; percent-encode them",
                                    ECHO(v));
 
         host = rest + 2;
@@ -417,7 +418,8 @@ int gp_check_probe_name(const char *v, char **ret_msg) {
                            ECHO(v));
         for (const char *p = v; *p; p++)
                 if (!is_alnum(*p) && !strchr("-_.", *p))
-                        return msg(ret_msg, "invalid probe name '%.*s%s' (letters, digits, '-', '_', '.' only)",
+                        return msg(ret_msg,
+                                   "invalid probe name '%.*s%s' (letters, digits, '-', '_', '.' only)",
                                    ECHO(v));
         return 0;
 }
@@ -457,7 +459,8 @@ int gp_check_template(const char *v, char **ret_msg) {
 int gp_check_query_param(const char *v, char **ret_msg) {
         for (const char *p = v; *p; p++)
                 if (!is_alnum(*p) && !strchr("-._~", *p))
-                        return msg(ret_msg, "invalid query parameter name '%.*s%s' (letters, digits, '-._~')",
+                        return msg(ret_msg,
+                                   "invalid query parameter name '%.*s%s' (letters, digits, '-._~')",
                                    ECHO(v));
         return 0;
 }
