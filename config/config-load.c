@@ -257,7 +257,7 @@ static int load_password(gp_config *c, const gp_parse_info *info, gp_diags *d) {
                         return -ENOMEM;
                 r = load_secret_file(path, "credential", w, c->path, d, false, &secret);
         } else if (c->password_file)
-                r = load_secret_file(c->password_file, "PasswordFile=", &info->where[K_LOGIN_PASSWORD_FILE],
+                r = load_secret_file(c->password_file, "password file", &info->where[K_LOGIN_PASSWORD_FILE],
                                      c->path, d, true, &secret);
         else
                 return 0;  /* inline Password=, or none (Token=) */

@@ -277,7 +277,7 @@ static void test_password_file_with_empty_first_line_is_an_error(void **state) {
 
         unlink(pw);
         load_fails(f, &d);
-        assert_diag(&d, f->main, 4, false, "cannot read PasswordFile=");
+        assert_diag(&d, f->main, 4, false, "cannot read password file");
         gp_diags_clear(&d);
 }
 
