@@ -1,2 +1,232 @@
-/* placeholder */
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+
 #include "status.h"
+#include "util.h"
+
+#define STATUS_SCHEMA 1
+/* 15 significant digits: 1210.4 stays "1210.4" (the default 17 writes 1210.4000000000001). Every
+ * number in the document has at most 15 (gp_json_ms rounds to 0.1 ms; the window rounds its
+ * ratio), so the file still parses back to exactly the document built. */
+#define STATUS_DUMP_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(15))
+
+static int set_new(json_t *o, const char *key, json_t *v) {
+        return v && json_object_set_new(o, key, v) == 0 ? 0 : -ENOMEM;
+}
+
+static json_t *time_or_null(usec_t t) {
+        char buf[32];
+
+        return t == 0 ? json_null() : json_string(format_rfc3339(buf, sizeof(buf), t));
+}
+
+static json_t *daemon_to_json(const gp_daemon_info *d) {
+        json_auto_t *o = json_object();
+        char buf[32];
+
+        if (!o ||
+            set_new(o, "version", d->version ? json_string(d->version) : json_null()) < 0 ||
+            set_new(o, "pid", json_integer(d->pid)) < 0 ||
+            set_new(o, "started_at", json_string(format_rfc3339(buf, sizeof(buf), d->started_at))) < 0 ||
+            set_new(o, "interval_ms", gp_json_ms(d->interval)) < 0)
+                return NULL;
+        return TAKE_PTR(o);
+}
+
+json_t *gp_status_build(const gp_config *cfg, const gp_daemon_info *d, const gp_history *h,
+                        const gp_result *last) {
+        json_auto_t *o = NULL;
+        char buf[32];
+
+        if (!cfg || !d || !h) {
+                errno = EINVAL;
+                return NULL;
+        }
+        o = json_object();
+        if (!o ||
+            set_new(o, "schema", json_integer(STATUS_SCHEMA)) < 0 ||
+            set_new(o, "name", json_string(strempty(cfg->name))) < 0 ||
+            set_new(o, "updated_at",
+                    json_string(format_rfc3339(buf, sizeof(buf), now_usec(CLOCK_REALTIME)))) < 0 ||
+            set_new(o, "daemon", daemon_to_json(d)) < 0 ||
+            set_new(o, "last", last ? gp_result_to_json(last) : json_null()) < 0 ||
+            set_new(o, "consecutive_failures", json_integer(gp_history_consecutive_failures(h))) < 0 ||
+            set_new(o, "consecutive_passes", json_integer(gp_history_consecutive_passes(h))) < 0 ||
+            set_new(o, "alerting", json_boolean(gp_history_alerting(h))) < 0 ||
+            set_new(o, "last_pass_at", time_or_null(gp_history_last_pass_at(h))) < 0 ||
+            set_new(o, "last_failure_at", time_or_null(gp_history_last_failure_at(h))) < 0 ||
+            set_new(o, "window", gp_window_to_json(h)) < 0 ||
+            set_new(o, "history", gp_history_to_json(h)) < 0) {
+                errno = ENOMEM;
+                return NULL;
+        }
+        return TAKE_PTR(o);
+}
+
+static void set_error(char **ret_error, const char *fmt, ...) _printf_(2, 3);
+static void set_error(char **ret_error, const char *fmt, ...) {
+        va_list ap;
+        char *s;
+
+        if (!ret_error)
+                return;
+        va_start(ap, fmt);
+        if (vasprintf(&s, fmt, ap) < 0)
+                s = NULL;
+        va_end(ap);
+        *ret_error = s;
+}
+
+static int write_all(int fd, const void *data, size_t len) {
+        const char *p = data;
+
+        while (len > 0) {
+                ssize_t n = write(fd, p, len);
+
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return -errno;
+                if (n == 0)
+                        return -EIO;
+                p += n;
+                len -= (size_t) n;
+        }
+        return 0;
+}
+
+/* Splits path into its directory ("." when none) and its last component. */
+static int split_path(const char *path, char **ret_dir, const char **ret_base) {
+        const char *slash = strrchr(path, '/');
+        char *dir;
+
+        if (slash && !slash[1])
+                return -EISDIR;
+        if (!slash)
+                dir = strdup(".");
+        else if (slash == path)
+                dir = strdup("/");
+        else
+                dir = strndup(path, (size_t) (slash - path));
+        if (!dir)
+                return -ENOMEM;
+        *ret_dir = dir;
+        *ret_base = slash ? slash + 1 : path;
+        return 0;
+}
+
+static int fsync_directory(const char *dir) {
+        _cleanup_close_ int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+        if (fd < 0)
+                return -errno;
+        /* Some file systems cannot fsync a directory; the rename is done by then anyway. */
+        if (fsync(fd) < 0 && errno != EINVAL)
+                return -errno;
+        return 0;
+}
+
+/* The temporary file: written, given its mode, flushed, closed. The caller unlinks it on error. */
+static int write_temp(int fd, const void *data, size_t len, mode_t mode, const char **ret_what) {
+        int r;
+
+        r = write_all(fd, data, len);
+        if (r < 0) {
+                *ret_what = "write the temporary file";
+                return r;
+        }
+        /* fchmod, not the mode given at creation: the umask must not change it. */
+        if (fchmod(fd, mode) < 0) {
+                *ret_what = "set the mode of the temporary file";
+                return -errno;
+        }
+        if (fsync(fd) < 0) {
+                *ret_what = "fsync the temporary file";
+                return -errno;
+        }
+        return 0;
+}
+
+int gp_write_atomic(const char *path, const void *data, size_t len, mode_t mode, char **ret_error) {
+        _cleanup_free_ char *dir = NULL, *tmp = NULL;
+        const char *base = NULL, *what = NULL;
+        int fd, r;
+
+        if (isempty(path) || (!data && len > 0)) {
+                set_error(ret_error, "%s: invalid arguments", strempty(path));
+                return -EINVAL;
+        }
+        r = split_path(path, &dir, &base);
+        if (r == -ENOMEM) {
+                set_error(ret_error, "%s: out of memory", path);
+                return r;
+        }
+        if (r < 0) {
+                set_error(ret_error, "%s: not a file name", path);
+                return r;
+        }
+        tmp = strdup_printf("%s/.%s.XXXXXX", dir, base);
+        if (!tmp) {
+                set_error(ret_error, "%s: out of memory", path);
+                return -ENOMEM;
+        }
+        fd = mkostemp(tmp, O_CLOEXEC);
+        if (fd < 0) {
+                r = -errno;
+                set_error(ret_error, "%s: cannot create a temporary file in %s: %s", path, dir,
+                          strerror(-r));
+                return r;
+        }
+        r = write_temp(fd, data, len, mode, &what);
+        if (close(fd) < 0 && r == 0) {
+                r = -errno;
+                what = "close the temporary file";
+        }
+        if (r == 0 && rename(tmp, path) < 0) {
+                r = -errno;
+                what = "rename the temporary file over it";
+        }
+        if (r < 0) {
+                (void) unlink(tmp);
+                set_error(ret_error, "%s: cannot %s: %s", path, what, strerror(-r));
+                return r;
+        }
+        r = fsync_directory(dir);
+        if (r < 0) {
+                set_error(ret_error, "%s: written, but cannot fsync directory %s: %s", path, dir,
+                          strerror(-r));
+                return r;
+        }
+        return 0;
+}
+
+int gp_status_write(const char *path, const gp_config *cfg, const gp_daemon_info *d, const gp_history *h,
+                    const gp_result *last, char **ret_error) {
+        json_auto_t *o = NULL;
+        _cleanup_free_ char *s = NULL;
+        size_t len;
+        char *p;
+
+        if (!cfg || !d || !h) {
+                set_error(ret_error, "%s: invalid arguments", strempty(path));
+                return -EINVAL;
+        }
+        o = gp_status_build(cfg, d, h, last);
+        if (o)
+                s = json_dumps(o, STATUS_DUMP_FLAGS);
+        if (!s) {
+                set_error(ret_error, "%s: out of memory", strempty(path));
+                return -ENOMEM;
+        }
+        len = strlen(s);
+        p = realloc(s, len + 2);
+        if (!p) {
+                set_error(ret_error, "%s: out of memory", strempty(path));
+                return -ENOMEM;
+        }
+        s = p;
+        memcpy(s + len, "\n", 2);
+        return gp_write_atomic(path, s, len + 1, 0644, ret_error);
+}

@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* Shared by history.c (the window, streaks, alert state) and history-state.c (StateFile=). Not for
+ * other modules: they use history.h. */
+
+#include <jansson.h>
+
+#include "history.h"
+#include "util.h"
+
+#define GP_HISTORY_CAPACITY_MAX 100000U
+#define GP_HISTORY_CODE_MAX 128
+/* RFC 3339 needs a four-digit year: 10000-01-01T00:00:00Z. */
+#define GP_REALTIME_MAX ((usec_t) 253402300800ULL * USEC_PER_SEC)
+
+/* The window is a ring of up to capacity entries, the oldest at head. Until it is full it stays
+ * linear (head == 0), so it can grow on demand instead of allocating History= entries up front.
+ * sorted holds the same durations in ascending order (insert and remove are a memmove), so
+ * gp_history_stats() never allocates and cannot fail. */
+struct gp_history {
+        unsigned capacity;
+        gp_history_entry *entries;
+        usec_t *sorted;
+        size_t n, head, allocated;
+
+        unsigned consecutive_failures;
+        unsigned consecutive_passes;
+        bool alerting;
+        usec_t last_pass_at;
+        usec_t last_failure_at;
+        unsigned totals[GP_VERDICT_FAIL + 1];
+};
+
+static inline gp_history_entry *gp_history_entry_at(const gp_history *h, size_t i) {
+        return &h->entries[(h->head + i) % h->capacity];
+}
+
+static inline void gp_history_freep(gp_history **h) {
+        gp_history_free(*h);
+}
+
+/* What record accepts is exactly what load accepts, so whatever is saved loads back. */
+bool gp_history_code_is_valid(const char *s);
+bool gp_history_run_id_is_valid(const char *s);
+
+/* Both arrays with room for n (at least 1) entries. -ENOMEM. */
+int gp_history_window_alloc(size_t n, gp_history_entry **ret_entries, usec_t **ret_sorted);
+/* Fills sorted from a linear window (head == 0). */
+void gp_history_sort_durations(gp_history *h);
+
+/* Adds v to o under key; v may be NULL (a failed allocation). -ENOMEM; v consumed either way. */
+static inline int gp_json_set_new(json_t *o, const char *key, json_t *v) {
+        return v && json_object_set_new(o, key, v) == 0 ? 0 : -ENOMEM;
+}
+
+static inline json_t *gp_json_string_or_null(const char *s) {
+        return s ? json_string(s) : json_null();
+}

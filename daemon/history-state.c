@@ -1,0 +1,438 @@
+/* SPDX-License-Identifier: MIT */
+/* StateFile=: the history across restarts. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdint.h>
+#include <sys/stat.h>
+
+#include "history-internal.h"
+#include "status.h"
+
+#define STATE_SCHEMA 1
+#define STATE_FILE_MAX ((size_t) 64 * 1024 * 1024)
+
+static void set_error(char **ret_error, const char *fmt, ...) _printf_(2, 3);
+static void set_error(char **ret_error, const char *fmt, ...) {
+        va_list ap;
+        char *s;
+
+        if (!ret_error)
+                return;
+        va_start(ap, fmt);
+        if (vasprintf(&s, fmt, ap) < 0)
+                s = NULL;
+        va_end(ap);
+        *ret_error = s;
+}
+
+/* Microseconds, unlike the status file's milliseconds: a restart restores the exact values. */
+static json_t *state_time(usec_t t) {
+        time_t sec = (time_t) (t / USEC_PER_SEC);
+        char buf[64];
+        struct tm tm;
+
+        if (t == 0)
+                return json_null();
+        if (!gmtime_r(&sec, &tm))
+                return NULL;
+        snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%06uZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (unsigned) (t % USEC_PER_SEC));
+        return json_string(buf);
+}
+
+/* For a start time, 0 is the epoch, not "never" as for last_*_at: spelled out. */
+static json_t *state_start_time(usec_t t) {
+        return t ? state_time(t) : json_string("1970-01-01T00:00:00.000000Z");
+}
+
+static json_t *state_entry_to_json(const gp_history_entry *e) {
+        json_auto_t *o = json_object();
+
+        if (!o || gp_json_set_new(o, "run_id", json_string(e->run_id)) < 0 ||
+            gp_json_set_new(o, "started_at", state_start_time(e->started_at)) < 0 ||
+            gp_json_set_new(o, "result", json_string(gp_verdict_to_string(e->verdict))) < 0 ||
+            gp_json_set_new(o, "code", gp_json_string_or_null(e->code)) < 0 ||
+            gp_json_set_new(o, "duration_us", json_integer((json_int_t) e->duration)) < 0)
+                return NULL;
+        return TAKE_PTR(o);
+}
+
+static json_t *state_to_json(const gp_history *h) {
+        json_auto_t *o = json_object(), *totals = json_object(), *entries = json_array();
+
+        if (!o || !totals || !entries ||
+            gp_json_set_new(o, "schema", json_integer(STATE_SCHEMA)) < 0 ||
+            gp_json_set_new(o, "consecutive_failures", json_integer(h->consecutive_failures)) < 0 ||
+            gp_json_set_new(o, "consecutive_passes", json_integer(h->consecutive_passes)) < 0 ||
+            gp_json_set_new(o, "alerting", json_boolean(h->alerting)) < 0 ||
+            gp_json_set_new(o, "last_pass_at", state_time(h->last_pass_at)) < 0 ||
+            gp_json_set_new(o, "last_failure_at", state_time(h->last_failure_at)) < 0 ||
+            gp_json_set_new(o, "runs_total", json_incref(totals)) < 0 ||
+            gp_json_set_new(totals, "pass", json_integer(h->totals[GP_VERDICT_PASS])) < 0 ||
+            gp_json_set_new(totals, "degraded", json_integer(h->totals[GP_VERDICT_DEGRADED])) < 0 ||
+            gp_json_set_new(totals, "fail", json_integer(h->totals[GP_VERDICT_FAIL])) < 0 ||
+            gp_json_set_new(o, "entries", json_incref(entries)) < 0)
+                return NULL;
+        for (size_t i = 0; i < h->n; i++)
+                if (json_array_append_new(entries, state_entry_to_json(gp_history_entry_at(h, i))) < 0)
+                        return NULL;
+        return TAKE_PTR(o);
+}
+
+int gp_history_save(const gp_history *h, const char *path, char **ret_error) {
+        json_auto_t *o = NULL;
+        _cleanup_free_ char *s = NULL;
+        size_t len;
+        char *p;
+
+        o = state_to_json(h);
+        if (o)
+                s = json_dumps(o, JSON_COMPACT);
+        if (!s) {
+                set_error(ret_error, "%s: out of memory", path);
+                return -ENOMEM;
+        }
+        len = strlen(s);
+        p = realloc(s, len + 2);
+        if (!p) {
+                set_error(ret_error, "%s: out of memory", path);
+                return -ENOMEM;
+        }
+        s = p;
+        memcpy(s + len, "\n", 2);
+        return gp_write_atomic(path, s, len + 1, 0600, ret_error);
+}
+
+/* Reads a whole regular file of at most max bytes, NUL-terminated. -EFBIG beyond max. */
+static int read_file_bounded(const char *path, size_t max, char **ret, size_t *ret_len) {
+        _cleanup_close_ int fd = -1;
+        _cleanup_free_ char *buf = NULL;
+        size_t len = 0, cap;
+        struct stat st;
+
+        /* O_NONBLOCK: a FIFO put in place of the file must not hang the daemon. */
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        if (fd < 0)
+                return -errno;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (S_ISDIR(st.st_mode))
+                return -EISDIR;
+        if (!S_ISREG(st.st_mode))
+                return -EBADFD;
+        if ((uint64_t) st.st_size > max)
+                return -EFBIG;
+        /* Room for one byte more than fstat promised: EOF is then seen without growing. */
+        cap = (size_t) st.st_size + 2;
+        buf = malloc(cap);
+        if (!buf)
+                return -ENOMEM;
+        for (;;) {
+                ssize_t n;
+
+                if (len + 1 == cap) { /* the file grew while we read it */
+                        char *p;
+
+                        if (len > max)
+                                return -EFBIG;
+                        cap = MIN(cap * 2 + 4096, max + 2);
+                        p = realloc(buf, cap);
+                        if (!p)
+                                return -ENOMEM;
+                        buf = p;
+                }
+                n = read(fd, buf + len, cap - 1 - len);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return -errno;
+                if (n == 0)
+                        break;
+                len += (size_t) n;
+        }
+        if (len > max)
+                return -EFBIG;
+        buf[len] = 0;
+        *ret = TAKE_PTR(buf);
+        *ret_len = len;
+        return 0;
+}
+
+typedef struct reader {
+        char error[256];
+} reader;
+
+static int fail(reader *rd, const char *fmt, ...) _printf_(2, 3);
+static int fail(reader *rd, const char *fmt, ...) {
+        size_t n;
+        va_list ap;
+
+        n = (size_t) snprintf(rd->error, sizeof(rd->error), "invalid state file: ");
+        va_start(ap, fmt);
+        vsnprintf(rd->error + n, sizeof(rd->error) - n, fmt, ap);
+        va_end(ap);
+        return -EINVAL;
+}
+
+static int read_member(reader *rd, json_t *o, const char *where, const char *key, json_t **ret) {
+        json_t *v = json_object_get(o, key);
+
+        if (!v)
+                return fail(rd, "%s%s: missing", where, key);
+        *ret = v;
+        return 0;
+}
+
+static int read_uint(reader *rd, json_t *o, const char *where, const char *key, unsigned *ret) {
+        json_t *v = NULL;
+        int r;
+
+        r = read_member(rd, o, where, key, &v);
+        if (r < 0)
+                return r;
+        if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > UINT_MAX)
+                return fail(rd, "%s%s: expected an integer in 0..%u", where, key, UINT_MAX);
+        *ret = (unsigned) json_integer_value(v);
+        return 0;
+}
+
+static int read_time(reader *rd, json_t *o, const char *where, const char *key, bool nullable, usec_t *ret) {
+        usec_t t;
+        json_t *v = NULL;
+        int r;
+
+        r = read_member(rd, o, where, key, &v);
+        if (r < 0)
+                return r;
+        if (nullable && json_is_null(v)) {
+                *ret = 0;
+                return 0;
+        }
+        if (!json_is_string(v) || parse_rfc3339(json_string_value(v), &t) < 0 || t >= GP_REALTIME_MAX)
+                return fail(rd, "%s%s: expected an RFC 3339 time%s", where, key, nullable ? " or null" : "");
+        *ret = t;
+        return 0;
+}
+
+static int read_entry(reader *rd, json_t *o, size_t i, gp_history_entry *ret) {
+        gp_history_entry e = {0};
+        const char *s;
+        char where[48];
+        json_t *v = NULL;
+        int r;
+
+        snprintf(where, sizeof(where), "entries[%zu].", i);
+        if (!json_is_object(o))
+                return fail(rd, "entries[%zu]: expected an object", i);
+
+        r = read_member(rd, o, where, "run_id", &v);
+        if (r < 0)
+                return r;
+        if (!json_is_string(v) || !gp_history_run_id_is_valid(json_string_value(v)))
+                return fail(rd, "%srun_id: expected a string of at most 36 printable characters", where);
+        s = json_string_value(v);
+        memcpy(e.run_id, s, strlen(s));
+
+        r = read_time(rd, o, where, "started_at", false, &e.started_at);
+        if (r < 0)
+                return r;
+
+        r = read_member(rd, o, where, "result", &v);
+        if (r < 0)
+                return r;
+        s = json_string_value(v);
+        if (streq_ptr(s, "pass"))
+                e.verdict = GP_VERDICT_PASS;
+        else if (streq_ptr(s, "degraded"))
+                e.verdict = GP_VERDICT_DEGRADED;
+        else if (streq_ptr(s, "fail"))
+                e.verdict = GP_VERDICT_FAIL;
+        else
+                return fail(rd, "%sresult: expected \"pass\", \"degraded\" or \"fail\"", where);
+
+        r = read_member(rd, o, where, "code", &v);
+        if (r < 0)
+                return r;
+        if (!json_is_null(v) && (!json_is_string(v) || !gp_history_code_is_valid(json_string_value(v))))
+                return fail(rd, "%scode: expected a result code or null", where);
+        if (!json_is_null(v) && e.verdict == GP_VERDICT_PASS)
+                return fail(rd, "%scode: a passed run has no code", where);
+
+        r = read_member(rd, o, where, "duration_us", &v);
+        if (r < 0)
+                return r;
+        if (!json_is_integer(v) || json_integer_value(v) < 0)
+                return fail(rd, "%sduration_us: expected a non-negative integer", where);
+        e.duration = (usec_t) json_integer_value(v);
+
+        s = json_string_value(json_object_get(o, "code"));
+        if (s) {
+                e.code = strdup(s);
+                if (!e.code)
+                        return -ENOMEM;
+        }
+        *ret = e;
+        return 0;
+}
+
+static int read_schema(reader *rd, json_t *root) {
+        json_t *v = NULL;
+        int r;
+
+        r = read_member(rd, root, "", "schema", &v);
+        if (r < 0)
+                return r;
+        if (!json_is_integer(v))
+                return fail(rd, "schema: expected an integer");
+        if (json_integer_value(v) > STATE_SCHEMA) {
+                snprintf(rd->error, sizeof(rd->error),
+                         "written by a newer gpprobe (state schema %" JSON_INTEGER_FORMAT
+                         ", this version reads schema %d)", json_integer_value(v), STATE_SCHEMA);
+                return -EINVAL;
+        }
+        if (json_integer_value(v) != STATE_SCHEMA)
+                return fail(rd, "schema: unsupported value %" JSON_INTEGER_FORMAT, json_integer_value(v));
+        return 0;
+}
+
+static int read_entries(reader *rd, json_t *root, gp_history *h) {
+        static const char * const names[] = { "pass", "degraded", "fail" };
+        unsigned counts[ELEMENTSOF(names)] = {0};
+        size_t n, keep;
+        json_t *a = NULL;
+        int r;
+
+        r = read_member(rd, root, "", "entries", &a);
+        if (r < 0)
+                return r;
+        if (!json_is_array(a))
+                return fail(rd, "entries: expected an array");
+        /* Every entry is validated; only the newest History= ones are kept. */
+        n = json_array_size(a);
+        keep = MIN(n, (size_t) h->capacity);
+        r = gp_history_window_alloc(keep, &h->entries, &h->sorted);
+        if (r < 0)
+                return r;
+        h->allocated = keep;
+        for (size_t i = 0; i < n; i++) {
+                gp_history_entry e;
+
+                r = read_entry(rd, json_array_get(a, i), i, &e);
+                if (r < 0)
+                        return r;
+                counts[e.verdict]++;
+                if (i < n - keep)
+                        free(e.code);
+                else
+                        h->entries[h->n++] = e;
+        }
+        gp_history_sort_durations(h);
+
+        for (size_t v = 0; v < ELEMENTSOF(names); v++)
+                if (h->totals[v] < counts[v])
+                        return fail(rd, "runs_total.%s: %u is less than the %u such entries", names[v],
+                                    h->totals[v], counts[v]);
+        return 0;
+}
+
+static int state_from_json(reader *rd, json_t *root, gp_history *h) {
+        json_t *v = NULL, *totals = NULL;
+        int r;
+
+        if (!json_is_object(root))
+                return fail(rd, "expected a JSON object");
+        r = read_schema(rd, root);
+        if (r < 0)
+                return r;
+        if ((r = read_uint(rd, root, "", "consecutive_failures", &h->consecutive_failures)) < 0 ||
+            (r = read_uint(rd, root, "", "consecutive_passes", &h->consecutive_passes)) < 0)
+                return r;
+        if (h->consecutive_failures > 0 && h->consecutive_passes > 0)
+                return fail(rd, "consecutive_failures and consecutive_passes are both non-zero");
+        r = read_member(rd, root, "", "alerting", &v);
+        if (r < 0)
+                return r;
+        if (!json_is_boolean(v))
+                return fail(rd, "alerting: expected true or false");
+        h->alerting = json_is_true(v);
+        if ((r = read_time(rd, root, "", "last_pass_at", true, &h->last_pass_at)) < 0 ||
+            (r = read_time(rd, root, "", "last_failure_at", true, &h->last_failure_at)) < 0)
+                return r;
+        r = read_member(rd, root, "", "runs_total", &totals);
+        if (r < 0)
+                return r;
+        if (!json_is_object(totals))
+                return fail(rd, "runs_total: expected an object");
+        if ((r = read_uint(rd, totals, "runs_total.", "pass", &h->totals[GP_VERDICT_PASS])) < 0 ||
+            (r = read_uint(rd, totals, "runs_total.", "degraded", &h->totals[GP_VERDICT_DEGRADED])) < 0 ||
+            (r = read_uint(rd, totals, "runs_total.", "fail", &h->totals[GP_VERDICT_FAIL])) < 0)
+                return r;
+        return read_entries(rd, root, h);
+}
+
+/* jansson quotes the offending input in its messages: keep the message on one printable line. */
+static void sanitize(char *s) {
+        for (; *s; s++)
+                if ((unsigned char) *s < 0x20 || (unsigned char) *s >= 0x7f)
+                        *s = '?';
+}
+
+int gp_history_load(gp_history *h, const char *path, char **ret_error) {
+        _cleanup_(gp_history_freep) gp_history *tmp = NULL;
+        _cleanup_free_ char *data = NULL;
+        json_auto_t *root = NULL;
+        json_error_t jerr;
+        reader rd = {{0}};
+        gp_history swap;
+        size_t len = 0;
+        int r;
+
+        if (!h || !path)
+                return -EINVAL;
+        r = read_file_bounded(path, STATE_FILE_MAX, &data, &len);
+        if (r == -EFBIG) {
+                set_error(ret_error, "%s: invalid state file: larger than %zu MiB", path,
+                          STATE_FILE_MAX / 1024 / 1024);
+                return -EINVAL;
+        }
+        if (r == -EBADFD) {
+                set_error(ret_error, "%s: invalid state file: not a regular file", path);
+                return -EINVAL;
+        }
+        if (r < 0) {
+                set_error(ret_error, "%s: %s", path, strerror(-r));
+                return r;
+        }
+        if (len == 0) {
+                set_error(ret_error, "%s: invalid state file: empty", path);
+                return -EINVAL;
+        }
+        root = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
+        if (!root) {
+                sanitize(jerr.text);
+                set_error(ret_error, "%s: invalid state file: not JSON (line %d, column %d: %s)", path,
+                          jerr.line, jerr.column, jerr.text);
+                return -EINVAL;
+        }
+
+        tmp = gp_history_new(h->capacity);
+        if (!tmp) {
+                set_error(ret_error, "%s: out of memory", path);
+                return -ENOMEM;
+        }
+        r = state_from_json(&rd, root, tmp);
+        if (r == -ENOMEM) {
+                set_error(ret_error, "%s: out of memory", path);
+                return r;
+        }
+        if (r < 0) {
+                set_error(ret_error, "%s: %s", path, rd.error);
+                return r;
+        }
+
+        swap = *h;
+        *h = *tmp;
+        *tmp = swap;
+        return 0;
+}
