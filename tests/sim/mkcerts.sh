@@ -16,11 +16,11 @@ set -eu
 out=$1
 files="ca unknown-ca client-ca server expired notyet unknownca wronghost client selfsigned"
 stamp="$out/.mkcerts-v1"
-complete() {
+have_all() {
     [ -f "$stamp" ] || return 1
     for f in $files; do [ -f "$out/$f.pem" ] && [ -f "$out/$f.key" ] || return 1; done
 }
-complete && exit 0
+have_all && exit 0
 
 mkdir -p "$out"
 work=$(mktemp -d "$out/.mkcerts.XXXXXX")

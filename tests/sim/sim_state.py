@@ -109,7 +109,8 @@ def parse_delays(raw: Dict[str, Any]) -> Dict[str, float]:
     out = {}
     for k, v in raw.items():
         if k != "default" and k not in EVENT_TYPES:
-            raise ConfigError(f"unknown delay type {k!r} (want default or {', '.join(EVENT_TYPES)})")
+            raise ConfigError(f"unknown delay type {k!r} "
+                              f"(want default or {', '.join(EVENT_TYPES)})")
         ms = _number(v)
         if ms < 0:
             raise ConfigError(f"negative delay for {k}")
@@ -119,6 +120,8 @@ def parse_delays(raw: Dict[str, Any]) -> Dict[str, float]:
 
 def parse_params(fault: Optional[str], raw: Dict[str, Any]) -> Dict[str, Any]:
     if fault is None:
+        if raw:
+            raise ConfigError("params without a fault")
         return {}
     if fault not in FAULTS:
         raise ConfigError(f"unknown fault {fault!r}")
@@ -195,7 +198,8 @@ class Control:
             else cur.options
         delays = parse_delays(body["delays"]) if "delays" in body else cur.delays
         count = body.get("count")
-        if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 1):
+        if count is not None and (isinstance(count, bool) or not isinstance(count, int)
+                                  or count < 1):
             raise ConfigError("count must be a positive integer or null")
         self.current = Scenario(fault, params, options, delays)
         self.remaining = count

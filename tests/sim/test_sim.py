@@ -45,7 +45,8 @@ class SimProcess:
                 "--blackhole-port-file", str(bh_file)]
         self.ctx = None
         if tls:
-            argv += ["--tls-cert", str(certs / "server.pem"), "--tls-key", str(certs / "server.key")]
+            argv += ["--tls-cert", str(certs / "server.pem"),
+                     "--tls-key", str(certs / "server.key")]
             if client_ca:
                 argv += ["--tls-client-ca", str(certs / "client-ca.pem")]
             self.ctx = ssl.create_default_context(cafile=str(certs / "ca.pem"))
@@ -715,6 +716,13 @@ def test_interleave_puts_heartbeat_and_ack_before_every_event(sim):
     assert types(sim.run()) == [t for e in EXPECT for t in ("heartbeat", "ack", e)]
 
 
+def test_welcome_option_off_sends_no_connection_established(sim):
+    sim.configure(options={"welcome": False})
+    with sim.ws() as ws:
+        ws.user_message("r-quiet")
+        assert json.loads(ws.message().payload)["type"] == "agent_started"
+
+
 def test_ack_option_acknowledges_the_user_message(sim):
     sim.configure(options={"ack": True})
     assert types(sim.run()) == ["ack"] + EXPECT
@@ -848,6 +856,7 @@ def test_null_count_keeps_the_fault_until_changed(sim):
     {"delays": {"agent_sleeping": 5}},
     {"count": 0},
     {"surprise": 1},
+    {"fault": None, "params": {"ms": 5}},
 ])
 def test_control_rejects_invalid_config_with_400(sim, body):
     status, _, _, data = sim.request("POST", "/_sim/config", body)
