@@ -876,6 +876,14 @@ def test_stats_count_logins_sessions_runs_messages_and_reset_clears(sim):
     assert sim.json("GET", "/_sim/config")["fault"] is None
 
 
+def test_readme_lists_every_fault_with_its_stage_and_expected_code():
+    from sim_faults import FAULTS
+    rows = re.findall(r"^\| `(\w+)` \| (\w+) \| `([\w.]+)` \|",
+                      (HERE / "README.md").read_text(), re.M)
+    assert {n: (stage, code) for n, stage, code in rows} == \
+        {f.name: (f.stage, f.expect) for f in FAULTS.values()}
+
+
 def test_fault_table_lists_every_fault_with_its_expected_code(sim):
     table = sim.json("GET", "/_sim/faults")
     assert table["ws_close"]["expect"] == "ws.closed"
