@@ -246,6 +246,11 @@ static void emit_log(int level, const char *line) {
                 snprintf(rx_error, sizeof(rx_error), "%s", last_info[0] ? last_info : "invalid frame");
         else if (level == LLL_INFO || level == LLL_ERR || level == LLL_WARN) {
                 const char *msg = strstr(line, "]: ") ? strstr(line, "]: ") + 3 : line;
+
+                /* Not hexdumps of the payload ("0000: 7B 22 ...", "(hexdump: zero length)"). */
+                if (msg[strspn(msg, " \r\n")] == '\0' || startswith(msg, "(hexdump") ||
+                    (strspn(msg, "0123456789ABCDEF") == 4 && msg[4] == ':'))
+                        return;
                 snprintf(last_info, sizeof(last_info), "%.*s", (int) strcspn(msg, "\r\n"), msg);
         }
 }
@@ -258,7 +263,10 @@ int gp_ws_new(gp_ws **ret, char **ret_error) {
         ws = calloc(1, sizeof(*ws));
         if (!ws)
                 return -ENOMEM;
-        info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT | LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
+        /* RFC 6455 8.1: a text message that is not UTF-8 fails the connection. lws checks it only
+         * when asked, on the context ("utf8 error" in its log, then the drop: ws.protocol). */
+        info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT | LWS_SERVER_OPTION_EXPLICIT_VHOSTS |
+                       LWS_SERVER_OPTION_VALIDATE_UTF8;
         info.port = CONTEXT_PORT_NO_LISTEN;
         info.pt_serv_buf_size = 32768;       /* room for big tokens in handshake headers */
         info.max_http_header_data = 16384;
