@@ -1,14 +1,17 @@
 """`gpprobed --once --json` against the simulator: every failure code of SPEC section 2 that a
 single session can produce, the valid-but-awkward server behaviours, and the exit codes."""
 import json
+import pathlib
 import socket
-import ssl
+import subprocess
+import tempfile
 import threading
+import time
 import urllib.request
 
 import pytest
 
-from conftest import SIM_PASSWORD, base_config
+from conftest import PYTHON, SIM, SIM_PASSWORD, Sim, base_config
 
 EXPECT = ["agent_started", "agent_thinking", "tool_executing", "tool_completed", "agent_completed"]
 
@@ -344,3 +347,39 @@ def test_check_config_redacts_the_password(sim, probe, tmp_path):
     assert "hunter2-inline" not in res.stdout + res.stderr
     assert "[WebSocket]" in res.stdout and sim.wss in res.stdout
     assert "warning" in res.stderr.lower()  # inline Password= is warned about
+
+
+# ---- the WebSocket session ends properly; plain ws:// works too --------------------------------
+
+def test_pass_closes_the_websocket_with_code_1000(sim, probe):
+    res = probe(base_config(sim))
+    assert_pass(res)
+    assert sim.get("/_sim/stats")["client_close_codes"] == {"1000": 1}
+
+
+@pytest.fixture(scope="module")
+def plain_sim(certs):
+    """A simulator without TLS: http:// login, ws:// WebSocket."""
+    s = Sim.__new__(Sim)
+    s.certs = certs
+    s.dir = pathlib.Path(tempfile.mkdtemp(prefix="gpprobe-plainsim-"))
+    port_file = s.dir / "port"
+    s.log = open(s.dir / "sim.log", "w")
+    s.proc = subprocess.Popen([PYTHON, str(SIM), "--host", "127.0.0.1", "--port", "0",
+                               "--port-file", str(port_file)], stdout=s.log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 20
+    while not port_file.exists():
+        assert s.proc.poll() is None and time.monotonic() < deadline, (s.dir / "sim.log").read_text()
+        time.sleep(0.05)
+    s.port = int(port_file.read_text())
+    yield s
+    s.stop()
+
+
+def test_plain_ws_and_http_pass(plain_sim, probe):
+    p = plain_sim.port
+    cfg = base_config(plain_sim, Login={"URL": f"http://127.0.0.1:{p}/auth/login"},
+                      WebSocket={"URL": f"ws://127.0.0.1:{p}/ws"}, TLS={"CAFile": None})
+    res = probe(cfg)
+    assert_pass(res)
+    assert res.json["login_ms"]["tls"] == 0
