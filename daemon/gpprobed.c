@@ -6,9 +6,11 @@
 
 #include "config.h"
 #include "golden-path.h"
+#include "history.h"
 #include "manager.h"
 #include "gp-build.h"
 #include "result.h"
+#include "status.h"
 
 #define EXIT_USAGE 64
 #define EXIT_CONFIG 78
@@ -63,6 +65,28 @@ static int print_human(const gp_result *res) {
         return 0;
 }
 
+/* --once writes a status file only when StatusFile= is set explicitly (SPEC section 3); its
+ * history then holds this one run. */
+static void once_write_status(const gp_config *cfg, gp_result *res) {
+        _cleanup_free_ char *err = NULL;
+        gp_daemon_info d = {
+                .version = GP_VERSION,
+                .pid = getpid(),
+                .started_at = res->started_at,
+                .interval = cfg->interval,
+        };
+        gp_history *h;
+
+        if (!cfg->status_file_explicit || res->verdict == GP_VERDICT_CANCELLED)
+                return;
+        h = gp_history_new(cfg->history);
+        if (!h || gp_history_record(h, res, cfg->alert_after, cfg->recover_after, NULL) < 0 ||
+            gp_status_write(cfg->status_file, cfg, &d, h, res, &err) < 0)
+                fprintf(stderr, "gpprobed: cannot write the status file %s: %s\n", cfg->status_file,
+                        err ? err : "out of memory");
+        gp_history_free(h);
+}
+
 static int run_once(const char *path, bool json) {
         _cleanup_config_ gp_config *cfg = NULL;
         _cleanup_result_ gp_result *res = NULL;
@@ -83,6 +107,7 @@ static int run_once(const char *path, bool json) {
                 fprintf(stderr, "gpprobed: the run failed: %s\n", strerror(-r));
                 return EXIT_FAILURE;
         }
+        once_write_status(cfg, res);
         if (json) {
                 json_t *o = gp_result_to_json(res);
                 if (!o || json_dumpf(o, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(10)) < 0) {

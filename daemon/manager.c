@@ -125,6 +125,7 @@ static void finish_run(gp_manager *m, gp_result *res) {
         _cleanup_free_ char *status = NULL;
 
         if (gp_history_record(m->history, res, m->cfg->alert_after, m->cfg->recover_after, &t) < 0) {
+                gp_log(NULL, LOG_ERR, NULL, "%s: internal: the run %s could not be recorded", m->cfg->name, res->run_id);
                 gp_result_free(res);
                 return;
         }

@@ -383,3 +383,20 @@ def test_plain_ws_and_http_pass(plain_sim, probe):
     res = probe(cfg)
     assert_pass(res)
     assert res.json["login_ms"]["tls"] == 0
+
+
+def test_once_writes_no_status_file_unless_set_explicitly(sim, probe, tmp_path):
+    rundir = tmp_path / "run"
+    rundir.mkdir()
+    res = probe(base_config(sim), env={"RUNTIME_DIRECTORY": str(rundir)})
+    assert_pass(res)
+    assert list(rundir.iterdir()) == []
+
+    status = tmp_path / "explicit.json"
+    res = probe(base_config(sim, Output={"StatusFile": str(status)}))
+    assert_pass(res)
+    doc = json.loads(status.read_text())
+    assert doc["schema"] == 1
+    assert doc["last"]["run_id"] == res.json["run_id"]
+    assert doc["window"]["runs"] == 1 and doc["consecutive_passes"] == 1
+    assert oct(status.stat().st_mode & 0o777) == "0o644"
