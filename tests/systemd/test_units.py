@@ -227,7 +227,8 @@ URL=wss://api.staging.example.com/ws
 def test_install_puts_units_catalog_example_and_binaries_in_place(ns):
     for path in (ns.sbindir / "gpprobed", "/lib/systemd/system/gpprobe.service",
                  "/lib/systemd/system/gpprobe@.service", "/usr/lib/systemd/catalog/gpprobe.catalog",
-                 "/usr/lib/sysusers.d/gpprobe.conf", ns.confdir / "gpprobe.conf.example"):
+                 "/usr/lib/sysusers.d/gpprobe.conf", ns.confdir / "gpprobe.conf.example",
+                 ns.docdir / "gpprobe.conf.example", ns.docdir / "runbook.md", ns.docdir / "systemd.md"):
         assert ns.root_path(path).exists(), path
     creds = ns.root_path(ns.confdir / "credentials").stat()
     assert stat.S_IMODE(creds.st_mode) == 0o700 and creds.st_uid == 0
@@ -302,6 +303,16 @@ def test_password_reaches_the_daemon_only_through_its_credential(ns, sim, probe)
     assert s["last"]["code"] == "login.status", s["last"]
 
 
+def test_encrypted_credential_from_a_drop_in_replaces_the_plain_one(ns, sim, probe):
+    unit = probe("sealed", password="not-this-one")  # the plain file would fail the login
+    cred = ns.confdir / "credentials" / "sealed-password.cred"
+    ns.run("systemd-creds", "encrypt", "--name=sealed-password", "-", str(cred), input=sim.password + "\n")
+    assert sim.password not in ns.root_path(cred).read_bytes().decode(errors="replace")
+    ns.dropin(unit, "encrypted", f"[Service]\nLoadCredential=\nLoadCredentialEncrypted=sealed-password:{cred}\n")
+    ns.systemctl("start", unit)
+    assert wait_for_run(ns, "sealed")["last"]["result"] == "pass"
+
+
 def test_reload_applies_a_new_configuration(ns, probe):
     unit = probe("reload")
     ns.systemctl("start", unit)
@@ -346,6 +357,16 @@ def test_broken_config_fails_start_with_78_and_is_not_restarted(ns, probe):
     assert p["ActiveState"] == "failed" and p["NRestarts"] == "0", p
     log = ns.run("journalctl", "--no-pager", "-u", unit).stdout
     assert "broken.conf:" in log and "NoSuchKey" in log, log  # FILE:LINE on stderr, in the journal
+
+
+def test_missing_credential_file_fails_start_and_is_not_restarted(ns, probe):
+    unit = probe("nocred")
+    ns.remove(ns.confdir / "credentials" / "nocred-password")
+    ns.dropin(unit, "fast-restart", "[Service]\nRestartSec=200ms\n")
+    assert ns.systemctl("start", unit, check=False).returncode != 0
+    time.sleep(2)
+    p = show(ns, unit)
+    assert p["ExecMainStatus"] == "243" and p["ActiveState"] == "failed" and p["NRestarts"] == "0", p
 
 
 def test_watchdog_kills_a_stuck_daemon_and_systemd_restarts_it(ns, probe):
