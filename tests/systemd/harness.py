@@ -238,9 +238,15 @@ class SystemdNamespace:
         self.run("journalctl", "--update-catalog")
 
     def stop(self):
+        """Kills everything in the namespace and removes what it left; every step is tried
+        even when an earlier one failed, and the first failure is raised at the end."""
+        errors = []
         if self.cgroup is not None:
-            _remove_cgroup(self.cgroup)
-            self.cgroup = None
+            try:
+                _remove_cgroup(self.cgroup)  # cgroup.kill: PID 1 and every process it started
+                self.cgroup = None
+            except (OSError, RuntimeError) as e:
+                errors.append(e)
         if self.proc is not None:
             try:
                 self.proc.wait(10)
@@ -250,15 +256,19 @@ class SystemdNamespace:
             self.proc = None
             self.console.close()
         if self.work is not None:
+            # The overlays and tmpfs lived in the namespace's mount table only: gone with it.
             leftover = [line for line in open("/proc/self/mountinfo") if str(self.work) in line]
             if leftover:
-                raise RuntimeError("mounts left behind: " + "".join(leftover))
-            shutil.rmtree(self.work)
-            self.work = None
+                errors.append(RuntimeError("mounts left behind: " + "".join(leftover)))
+            else:
+                shutil.rmtree(self.work, ignore_errors=True)
+                self.work = None
             after = kernel_state()
             changed = {k: (v, after.get(k)) for k, v in self.kernel_before.items() if after.get(k) != v}
             if changed:
-                raise RuntimeError(f"host kernel state changed during the boot: {changed}")
+                errors.append(RuntimeError(f"host kernel state changed during the boot: {changed}"))
+        if errors:
+            raise errors[0]
 
     def console_log(self):
         try:

@@ -173,8 +173,7 @@ def test_units_pass_systemd_analyze_verify(unit, tmp_path):
     (tmp_path / name).write_text(text)
     r = subprocess.run(["systemd-analyze", "verify", "--man=no", str(tmp_path / name)],
                        capture_output=True, text=True, timeout=60, cwd=tmp_path)
-    problems = [line for line in r.stderr.splitlines() if unit.split("@")[0] in line or "Unknown" in line]
-    assert r.returncode == 0 and not problems, r.stderr
+    assert r.returncode == 0 and not r.stderr.strip(), r.stderr  # e.g. "Unknown key" is only a warning
 
 
 def effective_config(tmp_path, text):
