@@ -30,6 +30,9 @@ struct gp_history {
         usec_t last_pass_at;
         usec_t last_failure_at;
         unsigned totals[GP_VERDICT_FAIL + 1];
+        gp_duration_histogram durations[GP_VERDICT_FAIL + 1];
+        gp_code_total *codes;    /* history-totals.c */
+        size_t n_codes;
 };
 
 static inline gp_history_entry *gp_history_entry_at(const gp_history *h, size_t i) {
@@ -48,6 +51,16 @@ bool gp_history_run_id_is_valid(const char *s);
 int gp_history_window_alloc(size_t n, gp_history_entry **ret_entries, usec_t **ret_sorted);
 /* Fills sorted from a linear window (head == 0). */
 void gp_history_sort_durations(gp_history *h);
+
+/* history-totals.c: the counters by code and the duration histograms. Prepare may fail (-ENOMEM)
+ * and changes nothing visible; count then cannot fail. */
+int gp_history_totals_prepare(gp_history *h, gp_verdict v, const char *code);
+void gp_history_totals_count(gp_history *h, gp_verdict v, const char *code, usec_t duration);
+void gp_history_totals_free(gp_history *h);
+/* StateFile= members "failures_total", "degraded_total" and "durations"; all optional on load (a
+ * state file from before them loads with zeros). Load: -EINVAL with a message in error. */
+int gp_history_totals_to_json(const gp_history *h, json_t *state);
+int gp_history_totals_from_json(gp_history *h, json_t *state, char *error, size_t size);
 
 /* Adds v to o under key; v may be NULL (a failed allocation). -ENOMEM; v consumed either way. */
 static inline int gp_json_set_new(json_t *o, const char *key, json_t *v) {

@@ -77,6 +77,8 @@ static json_t *state_to_json(const gp_history *h) {
         for (size_t i = 0; i < h->n; i++)
                 if (json_array_append_new(entries, state_entry_to_json(gp_history_entry_at(h, i))) < 0)
                         return NULL;
+        if (gp_history_totals_to_json(h, o) < 0)
+                return NULL;
         return TAKE_PTR(o);
 }
 
@@ -368,7 +370,10 @@ static int state_from_json(reader *rd, json_t *root, gp_history *h) {
             (r = read_uint(rd, totals, "runs_total.", "degraded", &h->totals[GP_VERDICT_DEGRADED])) < 0 ||
             (r = read_uint(rd, totals, "runs_total.", "fail", &h->totals[GP_VERDICT_FAIL])) < 0)
                 return r;
-        return read_entries(rd, root, h);
+        r = read_entries(rd, root, h);
+        if (r < 0)
+                return r;
+        return gp_history_totals_from_json(h, root, rd->error, sizeof(rd->error));
 }
 
 /* jansson quotes the offending input in its messages: keep the message on one printable line. */

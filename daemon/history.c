@@ -60,6 +60,7 @@ gp_history *gp_history_free(gp_history *h) {
                 free(gp_history_entry_at(h, i)->code);
         free(h->entries);
         free(h->sorted);
+        gp_history_totals_free(h);
         free(h);
         return NULL;
 }
@@ -216,6 +217,11 @@ int gp_history_record(gp_history *h, const gp_result *r, unsigned alert_after, u
                 if (!e.code)
                         return -ENOMEM;
         }
+        k = gp_history_totals_prepare(h, r->verdict, r->code);
+        if (k < 0) {
+                free(e.code);
+                return k;
+        }
         memcpy(e.run_id, r->run_id, strlen(r->run_id));
         e.started_at = r->started_at;
         e.verdict = r->verdict;
@@ -227,6 +233,7 @@ int gp_history_record(gp_history *h, const gp_result *r, unsigned alert_after, u
          * it does for the streaks and success_ratio. */
         at = r->finished_at ? r->finished_at : r->started_at;
         h->totals[r->verdict] = inc_sat(h->totals[r->verdict]);
+        gp_history_totals_count(h, r->verdict, r->code, r->duration);
         if (r->verdict == GP_VERDICT_FAIL) {
                 h->consecutive_failures = inc_sat(h->consecutive_failures);
                 h->consecutive_passes = 0;

@@ -8,6 +8,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "result.h"
 #include "time-util.h"
@@ -50,6 +51,30 @@ bool gp_history_alerting(const gp_history *h);
 usec_t gp_history_last_pass_at(const gp_history *h);     /* CLOCK_REALTIME; 0 = never */
 usec_t gp_history_last_failure_at(const gp_history *h);  /* 0 = never */
 unsigned gp_history_runs_total(const gp_history *h, gp_verdict v); /* since the state began (persisted) */
+
+/* gpprobe_duration_seconds: every recorded run's duration, by result, since the state began
+ * (persisted). Buckets have these upper bounds (inclusive, Prometheus "le"), then +Inf. */
+#define GP_DURATION_BUCKETS 10
+extern const usec_t gp_duration_bounds[GP_DURATION_BUCKETS];
+typedef struct gp_duration_histogram {
+        uint64_t buckets[GP_DURATION_BUCKETS + 1]; /* runs per bucket, not cumulative; last: +Inf */
+        usec_t sum;                                /* saturates at INT64_MAX */
+} gp_duration_histogram;
+const gp_duration_histogram *gp_history_durations(const gp_history *h, gp_verdict v); /* NULL: not recordable */
+
+/* Non-passing runs by code since the state began (persisted): failed runs by their code ("unknown"
+ * when none), degraded runs by their slo.* code. At most GP_HISTORY_CODES_MAX distinct codes;
+ * codes beyond are not counted. Sorted by verdict (DEGRADED first), then code. */
+#define GP_HISTORY_CODES_MAX 128
+typedef struct gp_code_total {
+        char *code;
+        gp_verdict verdict;      /* DEGRADED or FAIL */
+        unsigned count;
+} gp_code_total;
+size_t gp_history_n_code_totals(const gp_history *h);
+const gp_code_total *gp_history_code_total(const gp_history *h, size_t i);
+unsigned gp_history_code_count(const gp_history *h, gp_verdict v, const char *code);
+
 size_t gp_history_size(const gp_history *h);             /* runs in the window */
 const gp_history_entry *gp_history_get(const gp_history *h, size_t i); /* 0 = oldest */
 void gp_history_stats(const gp_history *h, gp_window_stats *ret);
