@@ -137,8 +137,8 @@ def _ws_garbage(steps, p):
 
 
 def _events_order(steps, p):
-    i = _index(steps, "tool_executing")
-    tool = steps.pop(i)
+    steps = list(steps)
+    tool = steps.pop(_index(steps, "tool_executing"))
     j = _index(steps, "agent_thinking")
     return steps[:j] + [tool] + steps[j:]
 
@@ -159,7 +159,6 @@ INVALID_UTF8 = b'{"type":"agent_thinking","data":{"thought":"bad \xc3\x28 \xff b
 
 
 def _run_faults() -> Dict[str, Callable]:
-    ev = Event
     return {
         "ws_close": lambda s, p: _upto(s, "agent_thinking") + [Close(p["code"], p["reason"])],
         "ws_drop": lambda s, p: _upto(s, "agent_started") + [Drop()],
@@ -169,10 +168,10 @@ def _run_faults() -> Dict[str, Callable]:
         "events_missing": lambda s, p: [x for x in s if getattr(x, "type", None) != p["type"]],
         "events_duplicate": _events_duplicate,
         "agent_error": lambda s, p: _upto(s, "agent_thinking") + [
-            ev("agent_error", {"error_message": p["message"]}, delay_ms=0)],
+            Event("agent_error", {"error_message": p["message"]}, delay_ms=0)],
         "stall": lambda s, p: s[:_index(s, p["before"])],
         "unknown_type": lambda s, p: _insert_after(
-            s, "agent_thinking", ev(p["type"], {"mood": "pensive"}, delay_ms=0)),
+            s, "agent_thinking", Event(p["type"], {"mood": "pensive"}, delay_ms=0)),
         "non_json": lambda s, p: _insert_after(
             s, "agent_thinking", Text(p["text"].encode(), "non_json")),
         "foreign_run_id": lambda s, p: _edit(s, p["type"], run_id=f"run-foreign-{uuid.uuid4()}"),
@@ -180,7 +179,7 @@ def _run_faults() -> Dict[str, Callable]:
         "wrong_response": lambda s, p: _completed_with(s, p["text"]),
         "slow_events": lambda s, p: [replace(x, delay_ms=float(p["ms"])) if isinstance(x, Event)
                                      else x for x in s],
-        "crosstalk": lambda s, p: _insert_after(s, "agent_thinking", ev(
+        "crosstalk": lambda s, p: _insert_after(s, "agent_thinking", Event(
             "agent_thinking", {"thought": "someone else's thought"}, delay_ms=0,
             run_id=Peer(float(p["wait_ms"])))),
         "broadcast": lambda s, p: _edit(s, "agent_thinking", broadcast=True),

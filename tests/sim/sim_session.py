@@ -109,9 +109,7 @@ class Session:
             await self._drain()
 
     async def send_control(self, opcode: int, payload: bytes = b"") -> None:
-        async with self.lock:
-            self._write(wsf.frame(opcode, payload))
-            await self._drain()
+        await self.send([([wsf.frame(opcode, payload)], None)])
 
     def text_message(self, payload: bytes, type_: str, run_id: Optional[str] = None) -> Message:
         frames = wsf.fragments(wsf.TEXT, payload, self.options["fragment"])
@@ -296,10 +294,7 @@ class Session:
             elif isinstance(first, Text):
                 await self.send([self.text_message(first.payload, first.label)])
             elif isinstance(first, Raw):
-                async with self.lock:
-                    t0 = mono_ns()
-                    self._write(first.data)
-                    self._log((self.run_id, first.label), t0)
+                await self.send([([first.data], (self.run_id, first.label))])
             elif isinstance(first, Close):
                 await self._close(first.code, first.reason)
                 return
@@ -364,11 +359,9 @@ class Session:
                                for s in peers), return_exceptions=True)
 
     async def _close(self, code: int, reason: str) -> None:
-        async with self.lock:
-            t0 = mono_ns()
-            self._write(wsf.frame(wsf.CLOSE, wsf.close_payload(int(code), reason)))
-            self.close_sent = True
-            self._log((self.run_id, "close"), t0)
+        self.close_sent = True
+        frame = wsf.frame(wsf.CLOSE, wsf.close_payload(int(code), reason))
+        await self.send([([frame], (self.run_id, "close"))])
         try:
             await asyncio.wait_for(self.peer_closed.wait(), CLOSE_WAIT_S)
         except asyncio.TimeoutError:
