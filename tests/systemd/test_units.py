@@ -2,6 +2,7 @@
 the staging simulator on the host's loopback over real TLS: readiness, the status file, the
 journal, credentials, reload, exit 78, the watchdog, side-by-side instances, the install layout
 and the security rating. Run with /usr/bin/python3 -m pytest, as root."""
+import importlib.util
 import json
 import os
 import pathlib
@@ -14,8 +15,18 @@ import time
 
 import pytest
 
-import harness
 
+def _load_harness():
+    # By path, under its own name: tests/integration has a harness.py too, and a pytest run
+    # over both folders would otherwise hand this module the other one.
+    spec = importlib.util.spec_from_file_location("gpprobe_systemd_harness",
+                                                  pathlib.Path(__file__).with_name("harness.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+harness = _load_harness()
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 SIM = ROOT / "tests" / "sim" / "gpsim.py"
 MKCERTS = ROOT / "tests" / "sim" / "mkcerts.sh"
