@@ -176,3 +176,9 @@ def probe(tmp_path):
         return Result(proc, cfg_path)
 
     return run
+
+
+# Daemon-mode fixtures: `journal` (a private journald), `notify` (an sd_notify socket) and
+# `daemon` (a gpprobed factory). Imported here so every test module can use them.
+from journal import journal  # noqa: E402,F401
+from harness import daemon, notify  # noqa: E402,F401
