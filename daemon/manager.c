@@ -184,7 +184,7 @@ static int on_terminate(sd_event_source *s, const struct signalfd_siginfo *si, v
         if (!gp_runner_busy(m->runner))
                 return sd_event_exit(m->event, m->exit_code);
         gp_runner_cancel(m->runner);
-        return sd_event_add_time_relative(m->event, &m->stop_timer, CLOCK_MONOTONIC, STOP_GRACE, 0,
+        return sd_event_add_time_relative(m->event, &m->stop_timer, CLOCK_MONOTONIC, STOP_GRACE, 1,
                                           on_stop_timeout, m);
 }
 
@@ -317,7 +317,7 @@ int gp_manager_new(const char *config_path, gp_config *cfg, gp_manager **ret) {
         if (r >= 0)
                 r = sd_event_add_io(m->event, &m->runner_source, gp_runner_fd(m->runner), EPOLLIN, on_runner, m);
         if (r >= 0)
-                r = sd_event_add_time(m->event, &m->timer, CLOCK_MONOTONIC, 0, 0, on_timer, m);
+                r = sd_event_add_time(m->event, &m->timer, CLOCK_MONOTONIC, 0, 1, on_timer, m);  /* accuracy 1us: not the 250ms default */
         if (r >= 0)
                 /* WATCHDOG=1 from the loop itself: a stuck loop stops the pings. */
                 r = sd_event_set_watchdog(m->event, true);
