@@ -265,7 +265,9 @@ def test_instance_is_active_after_ready_and_writes_a_status_file_anyone_can_read
     r = ns.run("setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
                "cat", "/run/gpprobe/sim.json")
     assert json.loads(r.stdout)["name"] == "sim"
-    assert ns.show(unit, "StatusText")["StatusText"].startswith("pass")  # STATUS= after the run
+    p = ns.show(unit, "StatusText", "WatchdogUSec")
+    assert p["StatusText"].startswith("pass"), p  # STATUS= after the run
+    assert p["WatchdogUSec"] == "30s", p  # the shipped watchdog (a drop-in shortens it below)
 
 
 def test_each_run_is_a_structured_journal_entry_explained_by_the_catalog(ns, probe):
