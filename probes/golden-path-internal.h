@@ -14,6 +14,10 @@
 #define LOGIN_MAX_REPLY (1024 * 1024)
 #define WS_MAX_MESSAGE (16 * 1024 * 1024)
 #define CLOSE_GRACE (2 * USEC_PER_SEC)  /* how long a close handshake may take after the verdict */
+/* WebSocket handshakes in flight at once: each holds ~70 KiB of TLS state and costs CPU that
+ * delays the events of sessions already running. The others wait their turn; a session's
+ * ws_connect time starts when its own connect does. */
+#define WS_MAX_CONNECTING 128
 
 struct gp_engine {
         gp_http *http;
@@ -23,6 +27,7 @@ struct gp_engine {
 
 typedef enum session_state {
         S_IDLE,        /* failed before the WebSocket step, or not started */
+        S_QUEUED,      /* waiting for a connect slot (WS_MAX_CONNECTING) */
         S_CONNECTING,
         S_WAIT_READY,
         S_SENDING,
@@ -62,6 +67,8 @@ struct run {
         void *trace_ud;
         gp_matcher_rules rules;
         unsigned fail_seq;
+        size_t open_conns;      /* WebSocket connections not yet destroyed */
+        size_t max_conns;       /* what RLIMIT_NOFILE leaves for them */
 };
 
 void trace(run *r, const char *fmt, ...) _printf_(2, 3);

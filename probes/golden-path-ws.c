@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
+#include <sys/resource.h>
 
 #include "golden-path-internal.h"
 #include "jsonpath.h"
@@ -147,6 +148,7 @@ static void on_sent(void *ud, usec_t at) {
         const gp_config *c = s->run->cfg;
 
         s->t0 = at;
+        s->res->t0_mono = at;
         s->state = S_EVENTS;
         s->deadline = MIN(at + c->event_timeout, s->run->deadline);
         strace(s, "request sent (t=0)");
@@ -202,6 +204,7 @@ static void on_closed(void *ud, int code, const char *reason) {
 static void on_destroyed(void *ud) {
         session *s = ud;
 
+        s->run->open_conns--;
         if (s->state != S_CLOSING && s->state != S_GONE)
                 session_fail(s, stage_of(s), "ws.closed", "connection lost");
         s->state = S_GONE;
@@ -223,6 +226,16 @@ static unsigned lookup_session(const char *id, void *ud) {
                 if (r->sessions[i].own_id && streq(r->sessions[i].own_id, id))
                         return (unsigned) i + 1;
         return 0;
+}
+
+/* Sockets the WebSockets may use: the soft RLIMIT_NOFILE (gpprobed raised it to the hard one)
+ * less a reserve for libcurl, lws's own pipe, the journal and the status files. */
+static size_t max_connections(void) {
+        struct rlimit rl;
+
+        if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+                return SIZE_MAX;
+        return rl.rlim_cur > 64 ? (size_t) rl.rlim_cur - 64 : 1;
 }
 
 /* Resolves once per run; prefers IPv4 like most clients on a dual-stack loopback. */
@@ -306,6 +319,14 @@ static int session_connect(session *s, const gp_url *url, const char *address) {
                 .headers = headers,
                 .max_message = WS_MAX_MESSAGE,
         };
+        if (s->run->open_conns >= s->run->max_conns) {
+                /* lws would report the failed socket() as a lost connection, blaming staging. */
+                session_fail(s, "ws_connect", "internal",
+                             "out of file descriptors: %zu WebSockets open and RLIMIT_NOFILE leaves room for %zu "
+                             "(raise LimitNOFILE=)", s->run->open_conns, s->run->max_conns);
+                s->state = S_GONE;
+                return 0;
+        }
         s->connect_start = now_usec(CLOCK_MONOTONIC);
         s->deadline = MIN(s->connect_start + c->connect_timeout, s->run->deadline);
         s->state = S_CONNECTING;
@@ -315,7 +336,8 @@ static int session_connect(session *s, const gp_url *url, const char *address) {
         if (k < 0) {
                 session_fail(s, "ws_connect", "net.connect", "%s", strempty(err));
                 s->state = S_GONE;
-        }
+        } else
+                s->run->open_conns++;
         if (proto_list)
                 explicit_bzero(proto_list, strlen(proto_list));  /* holds the token */
         return 0;
@@ -328,6 +350,11 @@ static void check_deadline(session *s, usec_t now) {
         if (s->state == S_GONE || s->state == S_IDLE || now < s->deadline)
                 return;
         switch (s->state) {
+        case S_QUEUED:
+                session_fail(s, "ws_connect", "net.timeout",
+                             "the run's Timeout= (%s) passed before this session's connect could start",
+                             fmt_dur(d, c->timeout));
+                break;
         case S_CONNECTING:
                 session_fail(s, "ws_connect", "net.timeout", "no WebSocket handshake within %s",
                              fmt_dur(d, s->deadline - s->connect_start));
@@ -363,7 +390,7 @@ int step_websocket(run *r) {
         char address[INET6_ADDRSTRLEN];
         gp_url url = {0};
         usec_t took;
-        size_t active = 0;
+        size_t active = 0, next_queued = 0;
         int k;
 
         for (size_t i = 0; i < r->n; i++)
@@ -393,6 +420,7 @@ int step_websocket(run *r) {
                 return 0;
         }
         trace(r, "WebSocket %s (%s port %d)", c->ws_url, address, url.port);
+        r->max_conns = max_connections();
 
         for (size_t i = 0; i < r->n; i++) {
                 session *s = &r->sessions[i];
@@ -402,42 +430,65 @@ int step_websocket(run *r) {
                 s->own_id = NULL;
                 k = expand(s, c->correlate_with, GP_TEMPLATE_PLAIN, &s->own_id);
                 if (k == -ENOMEM)
-                        break;
+                        goto out;
+                if (k < 0)
+                        continue;
                 s->matcher = gp_matcher_new(&r->rules, s->own_id, s->res->index, lookup_session, r);
                 if (!s->matcher) {
                         k = -ENOMEM;
-                        break;
+                        goto out;
                 }
-                k = session_connect(s, &url, address);
-                if (k < 0)
-                        break;
+                s->state = S_QUEUED;
+                s->deadline = r->deadline;
         }
-        gp_url_done(&url);
-        if (k == -ENOMEM)
-                return k;
 
         for (;;) {
                 usec_t now = now_usec(CLOCK_MONOTONIC), next = USEC_INFINITY;
+                size_t connecting = 0;
                 bool busy = false;
 
                 for (size_t i = 0; i < r->n; i++) {
                         session *s = &r->sessions[i];
 
-                        if (atomic_load(&r->engine->cancelled) && s->conn && s->state != S_GONE) {
-                                gp_ws_abort(s->conn);
+                        if (atomic_load(&r->engine->cancelled) && s->state != S_GONE && s->state != S_IDLE) {
+                                if (s->conn)
+                                        gp_ws_abort(s->conn);
                                 s->state = S_GONE;
                         }
                         check_deadline(s, now);
+                        if (s->state == S_CONNECTING)
+                                connecting++;
                         if (s->state != S_GONE && s->state != S_IDLE) {
                                 busy = true;
+                                next = MIN(next, s->deadline);
+                        }
+                }
+                /* Sessions connect in index order, WS_MAX_CONNECTING at a time. */
+                for (; next_queued < r->n && connecting < WS_MAX_CONNECTING; next_queued++) {
+                        session *s = &r->sessions[next_queued];
+
+                        if (s->state != S_QUEUED)
+                                continue;
+                        k = session_connect(s, &url, address);
+                        if (k < 0)
+                                goto out;
+                        if (s->state == S_QUEUED)
+                                s->state = S_GONE;  /* failed before connecting (a template) */
+                        else if (s->state == S_CONNECTING) {
+                                connecting++;
                                 next = MIN(next, s->deadline);
                         }
                 }
                 if (!busy)
                         break;
                 gp_ws_wake_at(r->engine->ws, next);
-                if (gp_ws_service(r->engine->ws) < 0)
-                        return -EIO;
+                if (gp_ws_service(r->engine->ws) < 0) {
+                        k = -EIO;
+                        goto out;
+                }
         }
-        return 0;
+        k = 0;
+out:
+        gp_url_done(&url);
+        return k;
 }

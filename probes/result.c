@@ -127,15 +127,47 @@ static json_t *phases_to_json(const usec_t *phases) {
         return o;
 }
 
-static json_t *events_to_json(const gp_session_result *s) {
+static json_t *events_to_json(const gp_session_result *s, bool mono) {
         json_t *a = json_array();
 
-        for (size_t i = 0; a && i < s->n_events; i++)
-                json_array_append_new(a, json_pack("{s:s, s:o, s:i}",
-                                                   "type", s->events[i].type,
-                                                   "at_ms", gp_json_ms(s->events[i].first_at),
-                                                   "count", (json_int_t) s->events[i].count));
+        for (size_t i = 0; a && i < s->n_events; i++) {
+                json_t *e = json_pack("{s:s, s:o, s:i}",
+                                      "type", s->events[i].type,
+                                      "at_ms", gp_json_ms(s->events[i].first_at),
+                                      "count", (json_int_t) s->events[i].count);
+
+                if (e && mono && s->t0_mono > 0 && s->events[i].first_at != USEC_INFINITY)
+                        json_object_set_new(e, "at_mono_us",
+                                            json_integer((json_int_t) (s->t0_mono + s->events[i].first_at)));
+                json_array_append_new(a, e);
+        }
         return a;
+}
+
+static int cmp_usec(const void *a, const void *b) {
+        usec_t x = *(const usec_t *) a, y = *(const usec_t *) b;
+        return x < y ? -1 : x > y;
+}
+
+/* min, p50, p95 and max of the sessions' complete times (nearest rank), or null when no
+ * session completed. */
+static json_t *spread_to_json(const gp_result *r) {
+        _cleanup_free_ usec_t *v = calloc(r->n_sessions ? r->n_sessions : 1, sizeof(usec_t));
+        size_t n = 0;
+
+        if (!v)
+                return NULL;
+        for (size_t i = 0; i < r->n_sessions; i++)
+                if (r->sessions[i].phases[GP_PHASE_COMPLETE] != USEC_INFINITY)
+                        v[n++] = r->sessions[i].phases[GP_PHASE_COMPLETE];
+        if (n == 0)
+                return json_null();
+        qsort(v, n, sizeof(usec_t), cmp_usec);
+        return json_pack("{s:o, s:o, s:o, s:o}",
+                         "min", gp_json_ms(v[0]),
+                         "p50", gp_json_ms(v[(n * 50 + 99) / 100 - 1]),
+                         "p95", gp_json_ms(v[(n * 95 + 99) / 100 - 1]),
+                         "max", gp_json_ms(v[n - 1]));
 }
 
 static json_t *timing_to_json(const gp_session_result *s) {
@@ -153,19 +185,23 @@ static json_t *json_string_or_null(const char *s) {
         return s ? json_string(s) : json_null();
 }
 
-static json_t *session_to_json(const gp_session_result *s) {
-        return json_pack("{s:i, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:i, s:i}",
-                         "index", (json_int_t) s->index,
-                         "run_id", s->run_id,
-                         "result", gp_verdict_to_string(s->verdict),
-                         "stage", json_string_or_null(s->stage),
-                         "code", json_string_or_null(s->code),
-                         "reason", json_string_or_null(s->reason),
-                         "phases_ms", phases_to_json(s->phases),
-                         "login_ms", timing_to_json(s),
-                         "events", events_to_json(s),
-                         "ignored_frames", (json_int_t) s->ignored,
-                         "malformed_frames", (json_int_t) s->malformed);
+static json_t *session_to_json(const gp_session_result *s, bool mono) {
+        json_t *o = json_pack("{s:i, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:i, s:i}",
+                              "index", (json_int_t) s->index,
+                              "run_id", s->run_id,
+                              "result", gp_verdict_to_string(s->verdict),
+                              "stage", json_string_or_null(s->stage),
+                              "code", json_string_or_null(s->code),
+                              "reason", json_string_or_null(s->reason),
+                              "phases_ms", phases_to_json(s->phases),
+                              "login_ms", timing_to_json(s),
+                              "events", events_to_json(s, mono),
+                              "ignored_frames", (json_int_t) s->ignored,
+                              "malformed_frames", (json_int_t) s->malformed);
+
+        if (o && mono && s->t0_mono > 0)
+                json_object_set_new(o, "t0_mono_us", json_integer((json_int_t) s->t0_mono));
+        return o;
 }
 
 json_t *gp_result_to_json(const gp_result *r) {
@@ -186,13 +222,19 @@ json_t *gp_result_to_json(const gp_result *r) {
         if (!o)
                 return NULL;
         if (r->n_sessions > 0) {
-                json_object_set_new(o, "events", events_to_json(&r->sessions[0]));
+                json_object_set_new(o, "events", events_to_json(&r->sessions[0], r->mono_times));
                 json_object_set_new(o, "login_ms", timing_to_json(&r->sessions[0]));
+                if (r->mono_times && r->sessions[0].t0_mono > 0)
+                        json_object_set_new(o, "t0_mono_us", json_integer((json_int_t) r->sessions[0].t0_mono));
         }
         if (r->n_sessions > 1) {
+                unsigned slowest = r->slowest[GP_PHASE_COMPLETE];
+
+                json_object_set_new(o, "spread_ms", spread_to_json(r));
+                json_object_set_new(o, "slowest_session", slowest > 0 ? json_integer(slowest) : json_null());
                 sessions = json_array();
                 for (size_t i = 0; sessions && i < r->n_sessions; i++)
-                        json_array_append_new(sessions, session_to_json(&r->sessions[i]));
+                        json_array_append_new(sessions, session_to_json(&r->sessions[i], r->mono_times));
                 json_object_set_new(o, "sessions", sessions);
         }
         if (r->warnings) {

@@ -56,6 +56,7 @@ typedef struct gp_session_result {
         unsigned ignored;
         unsigned malformed;
         size_t response_len;
+        usec_t t0_mono;               /* CLOCK_MONOTONIC when the request was written; 0 = never */
 } gp_session_result;
 
 typedef struct gp_result {
@@ -70,9 +71,11 @@ typedef struct gp_result {
         char *reason;
         unsigned users;
         usec_t phases[_GP_PHASE_MAX]; /* Users=1: the session's; else the slowest session's */
+        unsigned slowest[_GP_PHASE_MAX]; /* index of the session whose phase that is; 0 = none */
         gp_session_result *sessions;
         size_t n_sessions;
         char **warnings;              /* e.g. Insecure=yes; shown every run */
+        bool mono_times;              /* JSON carries absolute CLOCK_MONOTONIC times (benchmarks) */
 } gp_result;
 
 gp_result *gp_result_new(unsigned users);
