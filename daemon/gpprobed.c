@@ -3,6 +3,7 @@
 #include <getopt.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 
 #include "config.h"
 #include "golden-path.h"
@@ -21,6 +22,18 @@ typedef enum mode {
         MODE_ONCE,
         MODE_CHECK_CONFIG,
 } mode;
+
+/* Users=1000 holds a socket per session. systemd's default soft limit is 1024 (for select()
+ * users; this process polls); the hard limit is the administrator's ceiling. Before the
+ * engine exists: libwebsockets sizes its fd table from the limit when its context is made. */
+static void raise_fd_limit(void) {
+        struct rlimit rl;
+
+        if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= rl.rlim_max)
+                return;
+        rl.rlim_cur = rl.rlim_max;
+        (void) setrlimit(RLIMIT_NOFILE, &rl);
+}
 
 static void help(void) {
         printf("Usage: gpprobed [--config FILE] [--once [--json]] [--check-config] [--version] [--help]\n"
@@ -216,6 +229,7 @@ int main(int argc, char *argv[]) {
                 return EXIT_USAGE;
         }
 
+        raise_fd_limit();
         switch (m) {
         case MODE_ONCE:
                 return run_once(path, json);
