@@ -41,16 +41,17 @@ async def login(request: web.Request) -> web.StreamResponse:
     if hop is not None:  # a client following login_redirect_loop
         return redirect_loop(int(hop) if hop.isdigit() else 0)
     sim.stats["logins"] += 1
-    scenario = sim.control.take("login")
+    try:
+        body = await request.json()
+    except ValueError:
+        body = None
+    email = body.get("email") if isinstance(body, dict) else None
+    scenario = sim.control.take("login", email if isinstance(email, str) else None)
     if scenario.fault:
         sim.note_fault(scenario)
         resp = await FAULTS[scenario.fault].action(request, scenario.params, sim)
         if resp is not None:
             return resp
-    try:
-        body = await request.json()
-    except ValueError:
-        body = None
     if not (isinstance(body, dict) and isinstance(body.get("email"), str)
             and isinstance(body.get("password"), str)):
         return web.json_response({"detail": "want JSON {\"email\": ..., \"password\": ...}"},
@@ -81,10 +82,11 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     ws = SimWebSocketResponse(protocols=("jwt-auth",), autoclose=False, autoping=False)
     if not ws.can_prepare(request):
         return web.json_response({"detail": "not a WebSocket upgrade"}, status=400)
-    if not sim.valid_token(presented_token(request)):
+    token = presented_token(request)
+    if not sim.valid_token(token):
         sim.stats["ws_rejected"] += 1
         return web.json_response({"detail": "Not authenticated"}, status=401)
-    scenario = sim.control.take("ws")
+    scenario = sim.control.take("ws", sim.tokens.email(token))
     sim.note_fault(scenario)
     fault = FAULTS.get(scenario.fault)
     if fault is not None and fault.stage == "upgrade":

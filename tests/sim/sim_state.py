@@ -3,6 +3,7 @@ plane's rules for applying it, counters, the event log and issued tokens."""
 
 import asyncio
 import collections
+import fnmatch
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Optional
@@ -167,20 +168,23 @@ class Control:
 
     A scenario with `count` applies to the next `count` logins (login faults) or
     accepted WebSocket sessions (every other fault, or no fault), then reverts to the
-    startup options and delays with no fault."""
+    startup options and delays with no fault. With `user` (a glob), the fault applies
+    only to logins and sessions of matching emails (a session's email is its token's);
+    the others get the options and delays without the fault, and do not count."""
 
     def __init__(self, startup: Scenario):
         self.startup = startup
         self.current = startup
         self.remaining: Optional[int] = None
+        self.user: Optional[str] = None
 
     def reset(self) -> None:
-        self.current, self.remaining = self.startup, None
+        self.current, self.remaining, self.user = self.startup, None, None
 
     def configure(self, body: Any) -> None:
         if not isinstance(body, dict):
             raise ConfigError("want a JSON object")
-        unknown = set(body) - {"fault", "params", "options", "delays", "count"}
+        unknown = set(body) - {"fault", "params", "options", "delays", "count", "user"}
         if unknown:
             raise ConfigError(f"unknown keys: {', '.join(sorted(unknown))}")
         for k in ("params", "options", "delays"):
@@ -201,23 +205,31 @@ class Control:
         if count is not None and (isinstance(count, bool) or not isinstance(count, int)
                                   or count < 1):
             raise ConfigError("count must be a positive integer or null")
+        user = body.get("user", self.user)
+        if user is not None and not isinstance(user, str):
+            raise ConfigError("user must be a string (a glob) or null")
         self.current = Scenario(fault, params, options, delays)
         self.remaining = count
+        self.user = user
 
-    def take(self, group: str) -> Scenario:
-        """The scenario for one login ("login") or one WebSocket session ("ws")."""
+    def take(self, group: str, email: Optional[str] = None) -> Scenario:
+        """The scenario for one login ("login") or one WebSocket session ("ws") of the
+        user `email` (None when unknown)."""
         cur = self.current
         if stage_group(cur.fault) != group:
+            return cur.without_fault()
+        if self.user is not None and not (
+                email and fnmatch.fnmatchcase(email.lower(), self.user.lower())):
             return cur.without_fault()
         if self.remaining is not None:
             self.remaining -= 1
             if self.remaining <= 0:
                 self.current = Scenario(None, {}, self.startup.options, self.startup.delays)
-                self.remaining = None
+                self.remaining, self.user = None, None
         return cur
 
     def to_json(self) -> Dict[str, Any]:
-        return {**self.current.to_json(), "count": self.remaining}
+        return {**self.current.to_json(), "count": self.remaining, "user": self.user}
 
 
 class EventLog:
@@ -269,6 +281,9 @@ class Tokens:
 
     def __contains__(self, token: str) -> bool:
         return token in self._tokens
+
+    def email(self, token: Optional[str]) -> Optional[str]:
+        return self._tokens.get(token) if token else None
 
 
 def mono_ns() -> int:

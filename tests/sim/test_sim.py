@@ -837,6 +837,22 @@ def test_login_fault_count_is_used_by_logins_not_sessions(sim):
     sim.login()
 
 
+def test_user_aims_the_fault_at_matching_emails_only(sim):
+    assert sim.configure(fault="events_missing", user="probe3@example.com")["user"] \
+        == "probe3@example.com"
+    assert types(sim.run()) == EXPECT  # probe@example.com's session: no fault
+    with sim.ws(token=sim.login("probe3@example.com")) as ws:
+        ws.user_message("run-3")
+        assert "tool_completed" not in types(ws.collect())
+    sim.configure(fault="login_500", user="probe2@*", count=1)
+    sim.login()  # another user: logs in, and does not use up the count
+    status = sim.request("POST", "/auth/login",
+                         {"email": "probe2@example.com", "password": PASSWORD})[0]
+    assert status == 500
+    cfg = sim.json("GET", "/_sim/config")
+    assert cfg["fault"] is None and cfg["user"] is None  # reverted with the count
+
+
 def test_null_count_keeps_the_fault_until_changed(sim):
     sim.configure(fault="ws_403")
     for _ in range(3):
@@ -857,6 +873,7 @@ def test_null_count_keeps_the_fault_until_changed(sim):
     {"count": 0},
     {"surprise": 1},
     {"fault": None, "params": {"ms": 5}},
+    {"user": 3},
 ])
 def test_control_rejects_invalid_config_with_400(sim, body):
     status, _, _, data = sim.request("POST", "/_sim/config", body)
