@@ -28,7 +28,7 @@ struct gp_manager {
         sd_event_source *timer;
         sd_event_source *stop_timer;
         usec_t started_at;          /* CLOCK_REALTIME */
-        usec_t planned;             /* CLOCK_MONOTONIC start of the current/last scheduled slot */
+        usec_t slot;                /* CLOCK_MONOTONIC: when the current/last run was due */
         usec_t run_started;         /* CLOCK_MONOTONIC */
         unsigned skipped;
         bool stopping;
@@ -71,19 +71,20 @@ static int start_run(gp_manager *m, const char *why);
 static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         gp_manager *m = userdata;
 
-        start_run(m, "scheduled");
+        if (start_run(m, "scheduled") == 0)
+                m->slot = usec;
         return 0;
 }
 
-/* Arms the timer for the next slot after `from`: Interval= plus a random Jitter=. A slot that
- * is already past (a run overran it) is skipped, counted and logged; the next run then starts
- * at once. */
+/* Arms the timer for the slot after the last one: Interval= plus a random Jitter=. Slots that
+ * already passed (a run overran them) are skipped, counted and logged; the next run then
+ * starts at once. Does not move the last slot, so re-arming (on reload) never postpones. */
 static void schedule_next(gp_manager *m) {
         usec_t now = now_usec(CLOCK_MONOTONIC);
-        usec_t next = m->planned + m->cfg->interval + jitter_of(m->cfg);
+        usec_t next = m->slot + m->cfg->interval + jitter_of(m->cfg);
 
         if (next < now) {
-                unsigned missed = (unsigned) ((now - m->planned) / m->cfg->interval);
+                unsigned missed = (unsigned) ((now - m->slot) / m->cfg->interval);
                 char d[32];
 
                 if (missed > 0) {
@@ -97,7 +98,6 @@ static void schedule_next(gp_manager *m) {
                 }
                 next = now;
         }
-        m->planned = next;
         if (sd_event_source_set_time(m->timer, next) < 0 || sd_event_source_set_enabled(m->timer, SD_EVENT_ONESHOT) < 0)
                 gp_log(NULL, LOG_ERR, NULL, "%s: cannot arm the run timer", m->cfg->name);
 }
@@ -194,7 +194,7 @@ static int on_usr1(sd_event_source *s, const struct signalfd_siginfo *si, void *
         if (start_run(m, "SIGUSR1") == 0) {
                 gp_log(NULL, LOG_INFO, (gp_log_field[]) { { "GPPROBE_NAME", m->cfg->name }, { 0 } },
                        "%s: run started on SIGUSR1", m->cfg->name);
-                m->planned = now_usec(CLOCK_MONOTONIC);
+                m->slot = now_usec(CLOCK_MONOTONIC);
         }
         return 0;
 }
@@ -350,7 +350,7 @@ int gp_manager_run(gp_manager *m) {
         int r;
 
         status_write(m);
-        m->planned = now_usec(CLOCK_MONOTONIC);
+        m->slot = now_usec(CLOCK_MONOTONIC);
         start_run(m, "first");
         gp_log(GP_MID_STARTED, LOG_INFO, (gp_log_field[]) { { "GPPROBE_NAME", m->cfg->name }, { 0 } },
                "gpprobed %s started: probe %s every %s, status in %s", GP_VERSION, m->cfg->name,

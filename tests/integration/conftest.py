@@ -20,7 +20,7 @@ SIM_PASSWORD = "s3cret-pass"
 
 
 def gpprobed_path():
-    p = os.environ.get("GPPROBED") or str(ROOT / "build" / "daemon" / "gpprobed")
+    p = os.path.abspath(os.environ.get("GPPROBED") or str(ROOT / "build" / "daemon" / "gpprobed"))
     if not os.access(p, os.X_OK):
         pytest.fail(f"gpprobed binary not found at {p} (build first, or set GPPROBED)")
     return p

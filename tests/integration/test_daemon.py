@@ -469,8 +469,9 @@ def test_watchdog_pings_keep_coming_during_a_stalled_run(sim, daemon, notify):
     assert pings and all(m.pid == d.pid for m in notify.messages() if m.get("WATCHDOG") == "1")
     gaps = [b - a for a, b in zip([t0] + pings, pings + [t1])]
     print(f"\nwatchdog: {len(pings)} pings in {t1 - t0:.1f}s, max gap {max(gaps):.3f}s")
-    # WATCHDOG_USEC=2s: at least every second (half the timeout), with 100ms of scheduling slack
-    assert max(gaps) <= 1.1, f"a {max(gaps):.3f}s gap between WATCHDOG=1 pings ({len(pings)} pings)"
+    # WATCHDOG_USEC=2s: sd_event_set_watchdog pings between 1/2 and 3/4 of the timeout, like
+    # systemd's own daemons: at most 1.5s apart, with 100ms of scheduling slack; well inside 2s.
+    assert max(gaps) <= 1.6, f"a {max(gaps):.3f}s gap between WATCHDOG=1 pings ({len(pings)} pings)"
     d.stop()
 
 
