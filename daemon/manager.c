@@ -11,6 +11,7 @@
 #include "journal-ids.h"
 #include "journal.h"
 #include "manager.h"
+#include "metrics-exporter.h"
 #include "runner.h"
 #include "status.h"
 
@@ -24,6 +25,7 @@ struct gp_manager {
         gp_runner *runner;
         gp_history *history;
         gp_result *last;
+        gp_metrics_exporter *metrics;  /* NULL when it could not start: the probe runs on */
         sd_event_source *runner_source;
         sd_event_source *timer;
         sd_event_source *stop_timer;
@@ -53,6 +55,26 @@ static void state_save(gp_manager *m) {
 
         if (m->cfg->state_file && gp_history_save(m->history, m->cfg->state_file, &err) < 0)
                 gp_log(NULL, LOG_ERR, NULL, "%s: cannot write the state file: %s", m->cfg->name, strempty(err));
+}
+
+/* Metrics (MetricsListen=, MetricsFile=): at start, after each run and reload; up=false at a
+ * clean stop. */
+static void metrics_update(gp_manager *m, bool up) {
+        gp_daemon_info d = {
+                .version = GP_VERSION,
+                .pid = getpid(),
+                .started_at = m->started_at,
+                .interval = m->cfg->interval,
+        };
+
+        gp_metrics_exporter_update(m->metrics, m->cfg, &d, m->history, m->last, m->skipped, up);
+}
+
+static void metrics_start(gp_manager *m) {
+        _cleanup_free_ char *err = NULL;
+
+        if (gp_metrics_exporter_new(&m->metrics, &err) < 0)
+                gp_log(NULL, LOG_ERR, NULL, "%s: metrics disabled: %s", m->cfg->name, strempty(err));
 }
 
 static usec_t jitter_of(const gp_config *c) {
@@ -136,6 +158,7 @@ static void finish_run(gp_manager *m, gp_result *res) {
                 gp_log_transition(m->cfg, t, res, m->history);
         status_write(m);
         state_save(m);
+        metrics_update(m, true);
         status = gp_status_line(res, m->history);
         if (status)
                 sd_notifyf(false, "STATUS=%s", status);
@@ -247,6 +270,7 @@ static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void
                                (gp_log_field[]) { { "GPPROBE_NAME", cfg->name }, { 0 } },
                                "%s: configuration reloaded from %s", cfg->name, m->config_path);
                         status_write(m);
+                        metrics_update(m, true);
                         if (!gp_runner_busy(m->runner))
                                 schedule_next(m);  /* a new Interval= applies from the last slot */
                 }
@@ -299,6 +323,8 @@ int gp_manager_new(const char *config_path, gp_config *cfg, gp_manager **ret) {
         sigaddset(&mask, SIGUSR1);
         sigprocmask(SIG_BLOCK, &mask, NULL);
 
+        /* Its libwebsockets context must exist before the network thread's first TLS handshake. */
+        metrics_start(m);
         r = gp_runner_new(&m->runner, &err);
         if (r < 0) {
                 gp_log(NULL, LOG_ERR, NULL, "cannot start the network thread: %s", strempty(err));
@@ -318,6 +344,8 @@ int gp_manager_new(const char *config_path, gp_config *cfg, gp_manager **ret) {
                 r = sd_event_add_io(m->event, &m->runner_source, gp_runner_fd(m->runner), EPOLLIN, on_runner, m);
         if (r >= 0)
                 r = sd_event_add_time(m->event, &m->timer, CLOCK_MONOTONIC, 0, 1, on_timer, m);  /* accuracy 1us: not the 250ms default */
+        if (r >= 0 && m->metrics)
+                r = gp_metrics_exporter_attach(m->metrics, m->event);
         if (r >= 0)
                 /* WATCHDOG=1 from the loop itself: a stuck loop stops the pings. */
                 r = sd_event_set_watchdog(m->event, true);
@@ -333,6 +361,7 @@ gp_manager *gp_manager_free(gp_manager *m) {
         if (!m)
                 return NULL;
         gp_runner_free(m->runner);  /* before the loop: its thread may still be finishing */
+        gp_metrics_exporter_free(m->metrics);
         sd_event_source_unref(m->runner_source);
         sd_event_source_unref(m->timer);
         sd_event_source_unref(m->stop_timer);
@@ -350,6 +379,7 @@ int gp_manager_run(gp_manager *m) {
         int r;
 
         status_write(m);
+        metrics_update(m, true);
         m->slot = now_usec(CLOCK_MONOTONIC);
         start_run(m, "first");
         gp_log(GP_MID_STARTED, LOG_INFO, (gp_log_field[]) { { "GPPROBE_NAME", m->cfg->name }, { 0 } },
@@ -357,5 +387,6 @@ int gp_manager_run(gp_manager *m) {
                format_duration(d, sizeof(d), m->cfg->interval), m->cfg->status_file);
         sd_notifyf(false, "READY=1\nSTATUS=first run in progress\nMAINPID=%d", (int) getpid());
         r = sd_event_loop(m->event);
+        metrics_update(m, false);
         return r < 0 ? r : m->exit_code;
 }

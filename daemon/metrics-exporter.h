@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* The metrics exporter of the manager: renders the metrics (metrics.c) after each run, writes
+ * MetricsFile=, and hands the metrics and the status document to the MetricsListen= server
+ * (metrics-server.c). Logs like the rest of the manager layer. */
+
+#include <stdbool.h>
+#include <systemd/sd-event.h>
+
+#include "config.h"
+#include "history.h"
+#include "result.h"
+#include "status.h"
+
+typedef struct gp_metrics_exporter gp_metrics_exporter;
+
+/* Creates the server's thread and libwebsockets context, listening nowhere yet. Call it
+ * before the network thread starts: a context created while another one is in a TLS handshake
+ * breaks that handshake (docs/architecture.md). */
+int gp_metrics_exporter_new(gp_metrics_exporter **ret, char **ret_error);
+/* The loop's heartbeat (for /healthz) and the server's listening reports. */
+int gp_metrics_exporter_attach(gp_metrics_exporter *x, sd_event *e);
+gp_metrics_exporter *gp_metrics_exporter_free(gp_metrics_exporter *x);
+
+/* At start, after each run and after a reload: applies MetricsListen= and MetricsFile= of
+ * cfg, renders, writes MetricsFile= and publishes /metrics and /status. up=false once, at a
+ * clean stop: the MetricsFile= left behind says gpprobe_up 0. */
+void gp_metrics_exporter_update(gp_metrics_exporter *x, const gp_config *cfg, const gp_daemon_info *d,
+                                const gp_history *h, const gp_result *last, unsigned skipped, bool up);
