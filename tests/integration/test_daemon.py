@@ -627,8 +627,11 @@ def test_runs_are_spaced_by_interval_plus_jitter(sim, daemon, interval, jitter, 
     durs = [x["duration_ms"] / 1000 for x in h]
     gaps = [b - a for a, b in zip(starts, starts[1:])]
     for g, dur in zip(gaps, durs):
-        # start to start: at least Interval=, at most Interval= + Jitter= + the run (60ms slack)
-        assert ival - 0.002 <= g <= ival + jmax + dur + 0.06, \
+        # start to start: at least Interval=, at most Interval= + Jitter= + the run. Slots do not
+        # drift, but a run's recorded start includes the hand-off to the network thread (a few ms,
+        # more on a loaded 2-core machine), so one late start makes the next gap shorter: 20ms
+        # slack below, 100ms above.
+        assert ival - 0.02 <= g <= ival + jmax + dur + 0.1, \
             f"gap {g:.3f}s outside [{ival}, {ival + jmax:.3f} + run]: gaps {gaps}, runs {durs}"
     if jmax:
         # uniform over [0, jmax]: six draws are not all within 20ms of each other
