@@ -37,7 +37,7 @@ int step_preflight(run *r) {
                                 .max_reply = LOGIN_MAX_REPLY, .tls = &tls,
                         };
         t = now_usec(CLOCK_MONOTONIC);
-        k = gp_http_perform(r->engine->http, reqs, reps, n, r->deadline);
+        k = gp_http_perform(r->engine->http, reqs, reps, n, fd_budget(), r->deadline);
         t = now_usec(CLOCK_MONOTONIC) - t;
         if (k < 0) {
                 for (size_t i = 0; i < n; i++)
@@ -157,7 +157,7 @@ int step_login(run *r) {
                 };
                 who[n++] = s;
         }
-        k = gp_http_perform(r->engine->http, reqs, reps, n, r->deadline);
+        k = gp_http_perform(r->engine->http, reqs, reps, n, fd_budget(), r->deadline);
         if (k >= 0)
                 for (size_t i = 0; i < n; i++)
                         check_login_reply(who[i], &reps[i]);

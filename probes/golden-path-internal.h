@@ -75,6 +75,9 @@ void trace(run *r, const char *fmt, ...) _printf_(2, 3);
 /* A trace line of one session: prefixed "[3] " when Users > 1. */
 void strace(const session *s, const char *fmt, ...) _printf_(2, 3);
 char *fmt_dur(char buf[32], usec_t u);
+/* Sockets a run may hold at once: the soft RLIMIT_NOFILE (gpprobed raised it to the hard one)
+ * less a reserve for lws's pipe, the journal, the status files and libraries. */
+size_t fd_budget(void);
 /* Fails the session (first failure wins) and traces it. */
 void session_fail(session *s, const char *stage, const char *code, const char *fmt, ...) _printf_(4, 5);
 /* Expands a template with the session's variables; a bad template fails the session. */

@@ -4,7 +4,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
-#include <sys/resource.h>
 
 #include "golden-path-internal.h"
 #include "jsonpath.h"
@@ -228,16 +227,6 @@ static unsigned lookup_session(const char *id, void *ud) {
         return 0;
 }
 
-/* Sockets the WebSockets may use: the soft RLIMIT_NOFILE (gpprobed raised it to the hard one)
- * less a reserve for libcurl, lws's own pipe, the journal and the status files. */
-static size_t max_connections(void) {
-        struct rlimit rl;
-
-        if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
-                return SIZE_MAX;
-        return rl.rlim_cur > 64 ? (size_t) rl.rlim_cur - 64 : 1;
-}
-
 /* Resolves once per run; prefers IPv4 like most clients on a dual-stack loopback. */
 static int resolve(const char *host, int port, char *ret, size_t retlen, usec_t *ret_took, char **ret_error) {
         struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res = NULL, *pick = NULL;
@@ -420,7 +409,7 @@ int step_websocket(run *r) {
                 return 0;
         }
         trace(r, "WebSocket %s (%s port %d)", c->ws_url, address, url.port);
-        r->max_conns = max_connections();
+        r->max_conns = fd_budget();
 
         for (size_t i = 0; i < r->n; i++) {
                 session *s = &r->sessions[i];

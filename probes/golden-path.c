@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <malloc.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 
 #include "golden-path-internal.h"
 
@@ -47,6 +48,14 @@ static void uuid4(char out[37]) {
         b[8] = (b[8] & 0x3f) | 0x80;
         snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
                  b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+}
+
+size_t fd_budget(void) {
+        struct rlimit rl;
+
+        if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+                return SIZE_MAX;
+        return rl.rlim_cur > 64 ? (size_t) rl.rlim_cur - 64 : 1;
 }
 
 char *fmt_dur(char buf[32], usec_t u) {

@@ -310,10 +310,13 @@ static void end_transfer(gp_http *h, transfer *t) {
 }
 
 int gp_http_perform(gp_http *h, const gp_http_request *reqs, gp_http_reply *replies, size_t n,
-                    usec_t deadline) {
+                    size_t max_in_flight, usec_t deadline) {
         transfer *ts;
         size_t running = 0, next = 0;
         int r = 0;
+
+        if (max_in_flight == 0 || max_in_flight > GP_HTTP_MAX_IN_FLIGHT)
+                max_in_flight = GP_HTTP_MAX_IN_FLIGHT;
 
         ts = calloc(n ? n : 1, sizeof(transfer));
         if (!ts)
@@ -332,7 +335,7 @@ int gp_http_perform(gp_http *h, const gp_http_request *reqs, gp_http_reply *repl
 
                 /* Each request's times start when it starts, so the window only bounds the
                  * work and memory in flight (a TLS handshake holds ~70 KiB). */
-                while (running < GP_HTTP_MAX_IN_FLIGHT && next < n) {
+                while (running < max_in_flight && next < n) {
                         r = start_transfer(h, &ts[next], &reqs[next], deadline);
                         if (r < 0)
                                 goto out;
@@ -361,7 +364,7 @@ int gp_http_perform(gp_http *h, const gp_http_request *reqs, gp_http_reply *repl
                 }
                 if (running == 0 && next == n)
                         break;
-                if (running < GP_HTTP_MAX_IN_FLIGHT && next < n)
+                if (running < max_in_flight && next < n)
                         continue;  /* start more before waiting */
                 now = now_usec(CLOCK_MONOTONIC);
                 if (now >= deadline + 100 * USEC_PER_MSEC) {

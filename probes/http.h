@@ -47,15 +47,15 @@ typedef struct gp_http gp_http;
 gp_http *gp_http_new(void);
 gp_http *gp_http_free(gp_http *h);
 
-/* Requests in flight at once; the others start as earlier ones finish. */
+/* Requests in flight at once by default; the others start as earlier ones finish. */
 #define GP_HTTP_MAX_IN_FLIGHT 128
 
-/* Performs the n requests concurrently (at most GP_HTTP_MAX_IN_FLIGHT at a time), each on a
- * fresh connection, until all finished, the monotonic deadline passed (those still running
- * fail with net.timeout), or gp_http_cancel. Blocks the calling thread. 0, or -ENOMEM /
- * -ECANCELED. */
+/* Performs the n requests concurrently (at most max_in_flight at a time, 0 for the default),
+ * each on a fresh connection, until all finished, the monotonic deadline passed (those still
+ * running fail with net.timeout), or gp_http_cancel. Blocks the calling thread. 0, or
+ * -ENOMEM / -ECANCELED. */
 int gp_http_perform(gp_http *h, const gp_http_request *reqs, gp_http_reply *replies, size_t n,
-                    usec_t deadline);
+                    size_t max_in_flight, usec_t deadline);
 
 /* Any thread: makes a running gp_http_perform return -ECANCELED soon. Sticky until reset. */
 void gp_http_cancel(gp_http *h);
