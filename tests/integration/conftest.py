@@ -3,6 +3,7 @@ over real TLS (a CA made at test time)."""
 import json
 import os
 import pathlib
+import shutil
 import signal
 import ssl
 import subprocess
@@ -29,8 +30,10 @@ def gpprobed_path():
 @pytest.fixture(scope="session")
 def certs():
     d = tempfile.mkdtemp(prefix="gpprobe-certs-")
+    os.chmod(d, 0o755)  # readable by a DynamicUser= service in the systemd tests
     subprocess.run(["bash", str(MKCERTS), d], check=True, capture_output=True)
-    return pathlib.Path(d)
+    yield pathlib.Path(d)
+    shutil.rmtree(d, ignore_errors=True)
 
 
 class Sim:
@@ -89,7 +92,9 @@ class Sim:
             self.proc.wait(10)
         except subprocess.TimeoutExpired:
             self.proc.kill()
+            self.proc.wait()
         self.log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
