@@ -341,6 +341,11 @@ int gp_engine_new(gp_engine **ret, char **ret_error) {
 
         if (!e)
                 return -ENOMEM;
+        /* A hostile server's big message (up to WS_MAX_MESSAGE) grows one buffer by realloc. With
+         * glibc's dynamic threshold, freeing that mmap raises the threshold, the next big buffer
+         * comes from the thread's arena, and the process keeps it: 15 MiB held for good after a
+         * second 100 MiB frame. A fixed threshold returns every big buffer when it is freed. */
+        mallopt(M_MMAP_THRESHOLD, 1024 * 1024);
         e->http = gp_http_new();
         if (!e->http) {
                 free(e);
