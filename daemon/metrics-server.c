@@ -77,6 +77,9 @@ struct gp_metrics_server {
         int listen_fd;                 /* owned by listen_wsi */
         struct lws *listen_wsi;
         bool accepting;
+        bool paused;                   /* out of descriptors: accept again after a pause */
+        bool closing;                  /* the context is being destroyed */
+        lws_sorted_usec_list_t resume;
         unsigned conns;
         unsigned applied_gen;
         char *last_error;
@@ -256,9 +259,9 @@ static void report(gp_metrics_server *s, const char *address, const char *error)
 }
 
 static void set_accepting(gp_metrics_server *s) {
-        bool on = s->conns < GP_METRICS_MAX_CONNECTIONS;
+        bool on = !s->paused && s->conns < GP_METRICS_MAX_CONNECTIONS;
 
-        if (s->listen_wsi && on != s->accepting) {
+        if (s->listen_wsi && !s->closing && on != s->accepting) {
                 lws_rx_flow_control(s->listen_wsi, on);
                 s->accepting = on;
         }
@@ -273,11 +276,23 @@ static void connection_gone(gp_metrics_server *s, struct lws *wsi) {
         set_accepting(s);
 }
 
+static void on_resume(lws_sorted_usec_list_t *sul) {
+        gp_metrics_server *s = lws_container_of(sul, gp_metrics_server, resume);
+
+        s->paused = false;
+        set_accepting(s);
+}
+
 static void accept_all(gp_metrics_server *s) {
         while (s->conns < GP_METRICS_MAX_CONNECTIONS) {
                 int fd = accept4(s->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
                 struct lws *wsi;
 
+                if (fd < 0 && (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)) {
+                        /* The listening socket stays readable: without a pause, a busy loop. */
+                        s->paused = true;
+                        lws_sul_schedule(s->ctx, 0, &s->resume, on_resume, LWS_US_PER_SEC);
+                }
                 if (fd < 0)
                         break;  /* EAGAIN, or a connection reset before it was accepted */
                 wsi = lws_adopt_socket_vhost(s->vhost, fd);  /* closes fd when it fails */
@@ -540,6 +555,9 @@ gp_metrics_server *gp_metrics_server_free(gp_metrics_server *s) {
                 lws_cancel_service(s->ctx);
                 pthread_join(s->thread, NULL);
         }
+        /* The thread is gone: its part of s is ours now. */
+        s->closing = true;
+        close_listener(s);
         if (s->ctx)
                 lws_context_destroy(s->ctx);
         if (s->efd >= 0)
