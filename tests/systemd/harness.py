@@ -151,6 +151,7 @@ class SystemdNamespace:
         self.sysconfdir = prefix / opts["sysconfdir"]   # an absolute sysconfdir wins
         self.confdir = self.sysconfdir / "gpprobe"
         self.sbindir = prefix / opts["sbindir"]
+        self.bindir = prefix / opts["bindir"]
         self.docdir = prefix / opts["datadir"] / "doc" / "gpprobe"
 
     # ---- lifecycle --------------------------------------------------------------------------

@@ -235,7 +235,7 @@ URL=wss://api.staging.example.com/ws
 # ---- under systemd -------------------------------------------------------------------------------
 
 def test_install_puts_units_catalog_example_and_binaries_in_place(ns):
-    for path in (ns.sbindir / "gpprobed", "/lib/systemd/system/gpprobe.service",
+    for path in (ns.sbindir / "gpprobed", ns.bindir / "gpprobectl", "/lib/systemd/system/gpprobe.service",
                  "/lib/systemd/system/gpprobe@.service", "/usr/lib/systemd/catalog/gpprobe.catalog",
                  "/usr/lib/sysusers.d/gpprobe.conf", ns.confdir / "gpprobe.conf.example",
                  ns.docdir / "gpprobe.conf.example", ns.docdir / "runbook.md", ns.docdir / "systemd.md"):
