@@ -262,9 +262,11 @@ def test_instance_is_active_after_ready_and_writes_a_status_file_anyone_can_read
     st = ns.root_path("/run/gpprobe/sim.json").stat()
     assert stat.S_IMODE(st.st_mode) == 0o644, oct(st.st_mode)
     assert stat.S_IMODE(ns.root_path("/run/gpprobe").stat().st_mode) == 0o755
-    r = ns.run("setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
-               "cat", "/run/gpprobe/sim.json")
+    deploy_user = ("setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups")
+    r = ns.run(*deploy_user, "cat", "/run/gpprobe/sim.json")
     assert json.loads(r.stdout)["name"] == "sim"
+    r = ns.run(*deploy_user, str(ns.bindir / "gpprobectl"), "gate", "sim", check=False)
+    assert r.returncode == 0, r  # a deploy pipeline's gate, unprivileged, on the default directory
     p = ns.show(unit, "StatusText", "WatchdogUSec")
     assert p["StatusText"].startswith("pass"), p  # STATUS= after the run
     assert p["WatchdogUSec"] == "30s", p  # the shipped watchdog (a drop-in shortens it below)
