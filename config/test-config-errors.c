@@ -294,6 +294,11 @@ static void test_invalid_regex_and_listen(void **state) {
                 { AFTER_MINIMAL("[Events]\nResponseMatch=(ready\n"), 6,
                   "ResponseMatch: invalid regular expression '(ready': " },
                 { AFTER_MINIMAL("[Events]\nResponseMatch=a{2,1}\n"), 6, "invalid regular expression" },
+                /* regcomp would take gigabytes for these (fuzz-config) */
+                { AFTER_MINIMAL("[Events]\nResponseMatch=^re(a|b>++++++++++++++++++++++++++++++++++++++++++\n"), 6,
+                  "too complex" },
+                { AFTER_MINIMAL("[Events]\nResponseMatch=((a{99}){99}){99}\n"), 6, "too complex" },
+                { AFTER_MINIMAL("[Events]\nResponseMatch=(a{99}){99}{99}\n"), 6, "too complex" },
                 { AFTER_MINIMAL("[Output]\nMetricsListen=9477\n"), 6,
                   "MetricsListen: invalid listen address '9477'" },
                 { AFTER_MINIMAL("[Output]\nMetricsListen=:9477\n"), 6, "no host" },

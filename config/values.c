@@ -495,10 +495,116 @@ int gp_check_listen(const char *v, char **ret_msg) {
         return 0;
 }
 
+/* glibc's regcomp copies the operand of every repetition before it builds the automaton
+ * (x{2,5}: five copies, x+: two), so nested or stacked repetitions cost exponential memory:
+ * "a++++...+" or "((a{99}){99}){99}" took over 2 GiB (found by fuzz-config). This bounds the
+ * nodes it would build, without building them; a regex for a one-word response needs few. */
+#define REGEX_MAX_NODES 20000.0
+
+static const char *skip_bracket(const char *p) {  /* p after '['; returns the ']' or the end */
+        if (*p == '^')
+                p++;
+        if (*p == ']')
+                p++;
+        for (; *p && *p != ']'; p++)
+                if (*p == '[' && (p[1] == ':' || p[1] == '.' || p[1] == '=')) {
+                        const char *end = strchr(p + 2, p[1]);
+
+                        while (end && end[1] != ']')
+                                end = strchr(end + 1, p[1]);
+                        if (!end)
+                                return p + strlen(p);
+                        p = end + 1;
+                }
+        return p;
+}
+
+static double regex_nodes(const char *p) {
+        /* Per open group: the nodes of its finished elements, and of the last one (which a
+         * following repetition applies to). */
+        double sum[64] = {0}, last[64] = {0};
+        size_t depth = 0;
+
+        for (; *p; p++) {
+                double atom = 1;
+                unsigned long m = 0, n = 0;
+                char *end;
+
+                switch (*p) {
+                case '*':
+                case '?':
+                        last[depth] += 1;
+                        continue;
+                case '+':
+                        last[depth] = 2 * last[depth] + 1;
+                        continue;
+                case '{':
+                        if (!is_digit(p[1]))
+                                break;
+                        m = n = strtoul(p + 1, &end, 10);
+                        if (*end == ',') {
+                                end++;
+                                /* {m,}: m copies and a starred one */
+                                n = is_digit(*end) ? strtoul(end, &end, 10) : m + 1;
+                        }
+                        if (*end != '}')
+                                break;
+                        last[depth] = last[depth] * (double) MAX(MAX(m, n), 1UL) + 1;
+                        p = end;
+                        continue;
+                case '|':
+                        sum[depth] += last[depth] + 1;
+                        last[depth] = 0;
+                        continue;
+                case '(':
+                        if (depth + 1 >= ELEMENTSOF(sum))
+                                return REGEX_MAX_NODES + 1;
+                        sum[depth] += last[depth];
+                        last[depth] = 0;
+                        depth++;
+                        sum[depth] = last[depth] = 0;
+                        continue;
+                case ')':
+                        if (depth == 0)
+                                break;
+                        atom = sum[depth] + last[depth] + 1;
+                        depth--;
+                        sum[depth] += last[depth];
+                        last[depth] = atom;
+                        continue;
+                case '[':
+                        p = skip_bracket(p + 1);
+                        if (!*p)
+                                p--;
+                        break;
+                case '\\':
+                        if (p[1])
+                                p++;
+                        break;
+                default:
+                        break;
+                }
+                sum[depth] += last[depth];
+                last[depth] = atom;
+                if (sum[depth] + last[depth] > REGEX_MAX_NODES)
+                        return REGEX_MAX_NODES + 1;
+        }
+        while (depth > 0) {  /* unbalanced: regcomp refuses it, after building what came before */
+                last[depth - 1] += sum[depth] + last[depth];
+                depth--;
+        }
+        return sum[0] + last[0];
+}
+
 int gp_check_regex(const char *v, char **ret_msg) {
         regex_t re;
         char err[256];
-        int r = regcomp(&re, v, REG_EXTENDED);
+        int r;
+
+        if (regex_nodes(v) > REGEX_MAX_NODES)
+                return msg(ret_msg, "regular expression '%.*s%s' too complex: its repetitions would expand "
+                           "to more than %.0f nodes", ECHO(v), REGEX_MAX_NODES);
+        r = regcomp(&re, v, REG_EXTENDED);
 
         if (r == 0) {
                 regfree(&re);
