@@ -21,6 +21,8 @@ typedef struct transfer {
         atomic_bool *cancelled;
         bool too_large;
         bool done;
+        bool cert_requested;    /* the server sent a TLS CertificateRequest */
+        bool client_cert;       /* ClientCertificate= is set */
         char errbuf[CURL_ERROR_SIZE];
 } transfer;
 
@@ -83,11 +85,23 @@ static int on_progress(void *userdata, curl_off_t dltotal, curl_off_t dlnow, cur
         return atomic_load(t->cancelled) ? 1 : 0;
 }
 
+static void on_tls_message(int write_p, int version, int content_type, const void *buf, size_t len, SSL *ssl,
+                           void *arg) {
+        transfer *t = arg;
+
+        if (!write_p && content_type == SSL3_RT_HANDSHAKE && len > 0 &&
+            ((const unsigned char *) buf)[0] == SSL3_MT_CERTIFICATE_REQUEST)
+                t->cert_requested = true;
+}
+
 /* A TLS connection idles while it waits for the server: without this each one holds a read and a
  * write buffer of ~16 KiB, 33 MB at Users=1000. libcurl here is built on OpenSSL (the probes
  * link it for the WebSocket side too). */
 static CURLcode on_ssl_ctx(CURL *easy, void *ssl_ctx, void *userdata) {
         SSL_CTX_set_mode((SSL_CTX *) ssl_ctx, SSL_MODE_RELEASE_BUFFERS);
+        /* See classify(): whether the server asked for a client certificate. */
+        SSL_CTX_set_msg_callback((SSL_CTX *) ssl_ctx, on_tls_message);
+        SSL_CTX_set_msg_callback_arg((SSL_CTX *) ssl_ctx, userdata);
         return CURLE_OK;
 }
 
@@ -175,6 +189,17 @@ static void classify(transfer *t, CURLcode rc) {
         case CURLE_GOT_NOTHING:
         case CURLE_RECV_ERROR:
         case CURLE_SEND_ERROR:
+                /* TLS 1.3 authenticates the client after the handshake looks done to libcurl: a
+                 * server that refuses our certificate (or its absence) just ends the connection,
+                 * and the request gets no reply. */
+                if (t->cert_requested) {
+                        set_error(r, "tls.handshake", "the server asked for a client certificate and closed the "
+                                  "connection (%s): %s", t->client_cert ? "ClientCertificate= not accepted" :
+                                  "no ClientCertificate= configured", detail);
+                        return;
+                }
+                set_error(r, "no_reply", "%s", detail);
+                return;
         case CURLE_PARTIAL_FILE:
         case CURLE_WEIRD_SERVER_REPLY:
         case CURLE_HTTP2:
@@ -243,6 +268,7 @@ static int setup(transfer *t, const gp_http_request *req, usec_t timeout) {
         curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 4096L);
         curl_easy_setopt(e, CURLOPT_UPLOAD_BUFFERSIZE, 16384L);
         curl_easy_setopt(e, CURLOPT_SSL_CTX_FUNCTION, on_ssl_ctx);
+        curl_easy_setopt(e, CURLOPT_SSL_CTX_DATA, t);
         if (tls) {
                 /* libcurl caches the parsed trust store across connections only without a CA
                  * directory, and Debian's libcurl sets one by default: every connection would
@@ -256,6 +282,7 @@ static int setup(transfer *t, const gp_http_request *req, usec_t timeout) {
                         curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
                 }
                 if (tls->client_certificate) {
+                        t->client_cert = true;
                         curl_easy_setopt(e, CURLOPT_SSLCERT, tls->client_certificate);
                         curl_easy_setopt(e, CURLOPT_SSLKEY, tls->client_key);
                 }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <libwebsockets.h>
+#include <openssl/ssl.h>
 #include <openssl/x509.h>
 
 #include "util.h"
@@ -44,6 +45,8 @@ struct gp_ws_conn {
 
 /* See emit_log(). */
 static _Thread_local char last_info[160];
+/* SSL ex_data slot: set when the server sent a CertificateRequest (see on_tls_message). */
+static int cert_request_index = -1;
 static _Thread_local char rx_error[160];
 
 static int protocol_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len);
@@ -81,12 +84,31 @@ static void conn_closed(gp_ws_conn *c) {
                 c->handler->closed(c->ud, 1006, "connection dropped without a close frame");
 }
 
+static void on_tls_message(int write_p, int version, int content_type, const void *buf, size_t len, SSL *ssl,
+                           void *arg) {
+        if (!write_p && content_type == SSL3_RT_HANDSHAKE && len > 0 &&
+            ((const unsigned char *) buf)[0] == SSL3_MT_CERTIFICATE_REQUEST && cert_request_index >= 0)
+                SSL_set_ex_data(ssl, cert_request_index, (void *) 1);
+}
+
+static bool cert_requested(struct lws *wsi) {
+        SSL *ssl = wsi ? lws_get_ssl(wsi) : NULL;
+
+        return ssl && cert_request_index >= 0 && SSL_get_ex_data(ssl, cert_request_index);
+}
+
 static void classify_connection_error(gp_ws_conn *c, struct lws *wsi, const char *msg) {
         int status = wsi ? (int) lws_http_client_http_response(wsi) : 0;
 
         if (c->verify_error != 0)
                 conn_fail(c, "tls.verify", "certificate verification failed: %s (depth %d)",
                           X509_verify_cert_error_string(c->verify_error), c->verify_depth);
+        else if (status <= 0 && cert_requested(wsi))
+                /* TLS 1.3 authenticates the client after the handshake looks done to the client: a
+                 * server that refuses our certificate (or its absence) just ends the connection. */
+                conn_fail(c, "tls.handshake", "the server asked for a client certificate and closed the connection "
+                          "(%s): %s", c->ws->vh_cert ? "ClientCertificate= not accepted" :
+                          "no ClientCertificate= configured", msg);
         else if (startswith(msg, "HS: ws upgrade") && status > 0)
                 conn_fail(c, "ws.upgrade", "upgrade refused with HTTP %d", status);
         else if (startswith(msg, "HS: PROTOCOL malformed"))
@@ -169,6 +191,11 @@ static int on_writeable(gp_ws_conn *c, struct lws *wsi) {
 static int protocol_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len) {
         gp_ws_conn *c = wsi ? lws_get_opaque_user_data(wsi) : NULL;
 
+        if (reason == LWS_CALLBACK_OPENSSL_LOAD_EXTRA_CLIENT_VERIFY_CERTS) {
+                /* Once per client SSL_CTX (user), with a stand-in wsi: see classify_connection_error(). */
+                SSL_CTX_set_msg_callback(user, on_tls_message);
+                return 0;
+        }
         if (!c)
                 return 0;
 
@@ -267,6 +294,8 @@ int gp_ws_new(gp_ws **ret, char **ret_error) {
         ws = calloc(1, sizeof(*ws));
         if (!ws)
                 return -ENOMEM;
+        if (cert_request_index < 0)
+                cert_request_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
         ws->wake_when = USEC_INFINITY;
         /* RFC 6455 8.1: a text message that is not UTF-8 fails the connection. lws checks it only
          * when asked, on the context ("utf8 error" in its log, then the drop: ws.protocol). */
