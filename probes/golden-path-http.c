@@ -88,14 +88,14 @@ static void check_login_reply(session *s, const gp_http_reply *rep) {
                 return;
         }
         if (rep->status != c->login_expect_status) {
-                _cleanup_free_ char *body = excerpt(rep->body, rep->len, 120);
+                _cleanup_free_ char *body = excerpt(s, rep->body, rep->len, 120);
                 session_fail(s, "login", "login.status", "login answered HTTP %ld (expected %ld): %s",
                              rep->status, c->login_expect_status, strempty(body));
                 return;
         }
         root = json_loadb(rep->body, rep->len, JSON_REJECT_DUPLICATES, &jerr);
         if (!root) {
-                _cleanup_free_ char *body = excerpt(rep->body, rep->len, 60);
+                _cleanup_free_ char *body = excerpt(s, rep->body, rep->len, 60);
                 session_fail(s, "login", "login.token", "login reply is not JSON (Content-Type %s; %s): %s",
                              rep->content_type ? rep->content_type : "none", jerr.text, strempty(body));
                 return;

@@ -83,8 +83,11 @@ void session_fail(session *s, const char *stage, const char *code, const char *f
 /* Expands a template with the session's variables; a bad template fails the session. */
 int expand(session *s, const char *tmpl, gp_template_flags flags, char **ret);
 int expand_list(session *s, char * const *l, char ***ret);
-/* A printable, bounded excerpt of a server reply for a reason. */
-char *excerpt(const char *s, size_t len, size_t max);
+/* A printable, bounded excerpt of a server reply for a reason, without the run's secrets. */
+char *excerpt(const session *s, const char *data, size_t len, size_t max);
+/* A copy of len bytes of data (up to a NUL) with every form of the session's password and tokens
+ * replaced by "(redacted)". NULL on ENOMEM. */
+char *redact_secrets(const session *s, const char *data, size_t len);
 
 /* The steps, in order; each skips sessions that already failed. -ENOMEM/-ECANCELED/-EIO. */
 int step_preflight(run *r);

@@ -62,6 +62,104 @@ char *fmt_dur(char buf[32], usec_t u) {
         return format_duration(buf, 32, u);
 }
 
+/* ---- secrets in what servers say ----------------------------------------------------------
+ * A server may echo what it was sent: FastAPI's 422 quotes the login body, password included; an
+ * agent error may quote the token. Reasons go to stderr, the journal, the status file and
+ * alerts, so every reason (and every reply excerpt, before it is cut) loses the run's secrets:
+ * as sent, as JSON or a URL would encode them, and a prefix of one cut off by "...". */
+
+#define REDACTED "(redacted)"
+
+static void json_escape_to(gp_buf *b, const char *v, bool ascii) {
+        for (const unsigned char *p = (const unsigned char *) v; *p; p++) {
+                if (*p == '"' || *p == '\\')
+                        gp_buf_printf(b, "\\%c", *p);
+                else if (*p < 0x20)
+                        gp_buf_printf(b, "\\u%04x", *p);
+                else if (*p >= 0x80 && ascii) {
+                        /* a code point as \uXXXX (a surrogate pair past U+FFFF) */
+                        uint32_t c;
+                        size_t n = *p >= 0xf0 ? 4 : *p >= 0xe0 ? 3 : *p >= 0xc0 ? 2 : 1;
+
+                        c = n == 1 ? *p : *p & (0xff >> (n + 1));
+                        for (size_t i = 1; i < n && p[1]; i++)
+                                c = (c << 6) | (*++p & 0x3f);
+                        if (c >= 0x10000)
+                                gp_buf_printf(b, "\\u%04x\\u%04x", 0xd800 + ((c - 0x10000) >> 10),
+                                              0xdc00 + ((c - 0x10000) & 0x3ff));
+                        else
+                                gp_buf_printf(b, "\\u%04x", c);
+                } else
+                        gp_buf_append(b, p, 1);
+        }
+}
+
+static void url_escape_to(gp_buf *b, const char *v) {
+        for (const unsigned char *p = (const unsigned char *) v; *p; p++)
+                if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+                    strchr("-._~", *p))
+                        gp_buf_append(b, p, 1);
+                else
+                        gp_buf_printf(b, "%%%02X", *p);
+}
+
+/* Replaces each occurrence of v in *text, then a tail of v's prefix (3 bytes or more) cut off
+ * right before an ellipsis. */
+static void redact_one(char **text, const char *v) {
+        size_t n = strlen(v);
+        gp_buf out = {0};
+        const char *p, *hit;
+
+        if (n == 0 || !*text)
+                return;
+        for (p = *text; (hit = strstr(p, v)); p = hit + n) {
+                gp_buf_append(&out, p, (size_t) (hit - p));
+                gp_buf_append(&out, REDACTED, strlen(REDACTED));
+        }
+        if (p == *text)
+                gp_buf_free(&out);
+        else {
+                gp_buf_append(&out, p, strlen(p));
+                if (!out.data)
+                        return;  /* out of memory: the caller drops the text */
+                free(*text);
+                *text = out.data;
+        }
+        for (char *dots = strstr(*text, "..."); dots; dots = strstr(dots + 3, "..."))
+                for (size_t k = MIN(n - 1, (size_t) (dots - *text)); k >= 3; k--)
+                        if (memcmp(dots - k, v, k) == 0) {
+                                memcpy(dots - k, "...", 3);
+                                memmove(dots - k + 3, dots + 3, strlen(dots + 3) + 1);
+                                dots -= k;
+                                break;
+                        }
+}
+
+char *redact_secrets(const session *s, const char *data, size_t len) {
+        const gp_config *c = s->run->cfg;
+        const char *secrets[] = { c->password, s->token, c->token };
+        char *text = strndup(data, len);
+
+        for (size_t i = 0; text && i < ELEMENTSOF(secrets); i++) {
+                gp_buf forms[3] = {{0}};
+
+                if (isempty(secrets[i]))
+                        continue;
+                json_escape_to(&forms[0], secrets[i], false);
+                json_escape_to(&forms[1], secrets[i], true);
+                url_escape_to(&forms[2], secrets[i]);
+                redact_one(&text, secrets[i]);
+                for (size_t f = 0; f < ELEMENTSOF(forms); f++) {
+                        if (text && forms[f].data && !streq(forms[f].data, secrets[i]))
+                                redact_one(&text, forms[f].data);
+                        if (forms[f].data)
+                                explicit_bzero(forms[f].data, forms[f].len);
+                        gp_buf_free(&forms[f]);
+                }
+        }
+        return text;
+}
+
 void session_fail(session *s, const char *stage, const char *code, const char *fmt, ...) {
         _cleanup_free_ char *reason = NULL;
         va_list ap;
@@ -72,6 +170,12 @@ void session_fail(session *s, const char *stage, const char *code, const char *f
         if (vasprintf(&reason, fmt, ap) < 0)
                 reason = NULL;
         va_end(ap);
+        if (reason) {
+                char *clean = redact_secrets(s, reason, strlen(reason));
+
+                free(reason);
+                reason = clean;  /* NULL on ENOMEM: the reason is then the code alone */
+        }
         gp_session_fail(s->res, stage, code, "%s", reason ? reason : code);
         s->fail_seq = ++s->run->fail_seq;
         strace(s, "FAIL %s (%s): %s", code, stage, strempty(reason));
@@ -126,8 +230,14 @@ int expand_list(session *s, char * const *l, char ***ret) {
 }
 
 
-char *excerpt(const char *s, size_t len, size_t max) {
+char *excerpt(const session *sess, const char *data, size_t len, size_t max) {
+        _cleanup_free_ char *clean = redact_secrets(sess, data, len);
+        const char *s = clean;
         gp_buf b = {0};
+
+        if (!clean)
+                return NULL;
+        len = strlen(clean);  /* a NUL in a reply ends the excerpt */
 
         for (size_t i = 0; i < len && i < max; i++) {
                 unsigned char c = (unsigned char) s[i];

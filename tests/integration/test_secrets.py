@@ -1,0 +1,234 @@
+"""Secrets are never printed, logged, or written to any output (SPEC section 4): every mode
+(--once, --check-config, the daemon) runs with a known password and a known token, passing and
+failing, including servers that echo what they were sent (FastAPI's 422 quotes the login body;
+an agent error or a close reason may quote the token). Every output is searched: stdout, stderr,
+the journal, the status file, the state file, the metrics file and HTTP endpoints, and the running
+daemon's /proc/PID/cmdline and /proc/PID/environ."""
+import http.server
+import json
+import os
+import re
+import signal
+import socket
+import threading
+import time
+import urllib.parse
+import urllib.request
+
+import pytest
+
+from conftest import SIM_PASSWORD, Sim, base_config
+
+TOKEN = "tok.secret-matrix-" + "9f" * 20
+PASSWORD = SIM_PASSWORD  # the sim's users' password; the login server below accepts it too
+SECRET_FORMS = [PASSWORD, TOKEN, TOKEN[4:], json.dumps(PASSWORD)[1:-1],
+                urllib.parse.quote(PASSWORD, safe=""), urllib.parse.quote(TOKEN, safe="")]
+
+
+def assert_no_secret(what, text):
+    for s in SECRET_FORMS:
+        assert s not in text, f"{what} holds a secret ({s[:6]}...): ...{text[max(0, text.find(s) - 200):text.find(s) + 60]}..."
+    # a cut-off prefix of one (reasons are bounded): 8 characters or more
+    for s in (PASSWORD, TOKEN):
+        for m in re.finditer(re.escape(s[:8]), text):
+            k = 8
+            while k < len(s) and m.start() + k < len(text) and text[m.start() + k] == s[k]:
+                k += 1
+            raise AssertionError(f"{what} holds {k} characters of a secret: {text[m.start():m.start() + k + 3]!r}")
+
+
+@pytest.fixture(scope="module")
+def token_sim(certs):
+    """A simulator that accepts TOKEN without a login."""
+    s = Sim(certs, ["--static-token", TOKEN])
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+def tsim(token_sim):
+    token_sim.reset()
+    yield token_sim
+    token_sim.reset()
+
+
+class LoginHandler(http.server.BaseHTTPRequestHandler):
+    """POST /auth/login: TOKEN for the right password (401 otherwise). /auth/echo-json answers 422
+    quoting the body as FastAPI does; /auth/echo-form answers 400 quoting it as a form; /auth/echo-
+    header answers 401 quoting the headers."""
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        path = urllib.parse.urlsplit(self.path).path
+        if path == "/auth/echo-json":
+            status, out = 422, {"detail": [{"loc": ["body"], "input": json.loads(body or b"null")}]}
+        elif path == "/auth/echo-form":
+            status, out = 400, {"detail": "could not parse " + urllib.parse.urlencode(
+                json.loads(body or b"{}"))}
+        elif path == "/auth/echo-header":
+            status, out = 401, {"detail": "bad headers", "headers": dict(self.headers)}
+        else:
+            try:
+                ok = json.loads(body).get("password") == PASSWORD
+            except ValueError:
+                ok = False
+            status, out = (200, {"access_token": TOKEN}) if ok else (401, {"detail": "no"})
+        data = json.dumps(out).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def login_server():
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), LoginHandler)
+    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t.start()
+    yield f"http://127.0.0.1:{srv.server_address[1]}"
+    srv.shutdown()
+    srv.server_close()
+
+
+def cfg(tsim, login_server, path="/auth/login", **sections):
+    login = {"URL": f"{login_server}{path}", "Header": ["Content-Type: application/json",
+                                                        "X-Api-Key: ${password}"]}
+    login.update(sections.pop("Login", {}))
+    return base_config(tsim, Login=login, **sections)
+
+
+# ---- --once: a pass, then every way a server can echo a secret ------------------------------------
+
+def test_once_pass_shows_no_secret(tsim, login_server, probe):
+    res = probe(cfg(tsim, login_server))
+    assert res.rc == 0, res
+    assert_no_secret("stdout", res.stdout)
+    assert_no_secret("stderr", res.stderr)
+
+
+ECHOES = [
+    # login path, sim fault, params, config overrides, code
+    ("/auth/echo-json", None, {}, {}, "login.status"),
+    ("/auth/echo-form", None, {}, {}, "login.status"),
+    ("/auth/echo-header", None, {}, {}, "login.status"),
+    ("/auth/login", "agent_error", {"message": f"token {TOKEN} is not allowed to run tools"}, {},
+     "events.error"),
+    ("/auth/login", "ws_close", {"code": 4001, "reason": f"bad {TOKEN}"}, {}, "ws.closed"),
+    ("/auth/login", "wrong_response", {"text": f"your password is {PASSWORD}"},
+     {"Events": {"ResponseMatch": "^ready$"}}, "response.mismatch"),
+    ("/auth/login", "non_json", {"text": f"{'x' * 60}{TOKEN}"}, {"Events": {"Strict": "yes"}},
+     "events.malformed"),
+    ("/auth/login", "unknown_type", {"type": f"type-{TOKEN}"}, {"Events": {"Strict": "yes"}},
+     "events.unexpected"),
+    ("/auth/login", "ws_403", {}, {"WebSocket": {"Auth": "query"}}, "ws.upgrade"),
+]
+
+
+@pytest.mark.parametrize("path,fault,params,overrides,code", ECHOES,
+                         ids=[f"{e[4]}:{e[0].split('/')[-1]}" for e in ECHOES])
+def test_once_failure_echoing_a_secret_shows_no_secret(tsim, login_server, probe, path, fault,
+                                                       params, overrides, code):
+    if fault:
+        tsim.configure(fault=fault, params=params)
+    res = probe(cfg(tsim, login_server, path, **overrides))
+    assert res.json is not None and res.json["code"] == code, res
+    assert_no_secret("stdout", res.stdout)
+    assert_no_secret("stderr", res.stderr)
+    if path in ("/auth/echo-json", "/auth/echo-form") or fault in ("agent_error", "ws_close",
+                                                                   "wrong_response"):
+        assert "(redacted)" in res.json["reason"], res.json["reason"]  # it was echoed, and hidden
+
+
+def test_check_config_redacts_inline_password_and_token(tsim, login_server, probe):
+    res = probe(cfg(tsim, login_server, Login={"PasswordFile": None, "Password": PASSWORD,
+                                               "Token": TOKEN, "URL": None, "User": None}),
+                "--check-config")
+    assert res.rc == 0, res
+    assert "[Login]" in res.stdout
+    assert_no_secret("stdout", res.stdout)
+    assert_no_secret("stderr", res.stderr)
+
+
+@pytest.mark.parametrize("mode,warned", [(0o600, False), (0o640, True), (0o644, True)])
+def test_config_holding_password_readable_by_others_is_warned_about(tsim, login_server, tmp_path,
+                                                                    mode, warned):
+    from conftest import gpprobed_path, render
+    import subprocess
+    path = tmp_path / "inline.conf"
+    path.write_text(render(cfg(tsim, login_server, Login={"PasswordFile": None, "Password": PASSWORD})))
+    path.chmod(mode)
+    for args in (["--check-config"], ["--once"]):
+        r = subprocess.run([gpprobed_path(), "--config", str(path), *args], capture_output=True,
+                           text=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+        assert ("readable by group or others" in r.stderr) == warned, (oct(mode), args, r.stderr)
+        assert_no_secret("stderr", r.stderr)
+        assert_no_secret("stdout", r.stdout)
+
+
+# ---- the daemon: every output it has -----------------------------------------------------------------
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def http_get(url):
+    try:
+        with urllib.request.urlopen(url, timeout=5) as r:
+            return r.read().decode(errors="replace")
+    except (OSError, ValueError) as e:
+        return f"({e})"
+
+
+def test_daemon_outputs_and_proc_show_no_secret(tsim, login_server, daemon, journal, tmp_path):
+    port = free_port()
+    metrics_file = tmp_path / "metrics.prom"
+    c = cfg(tsim, login_server, Probe={"Interval": "1h", "Jitter": "0"},
+            Output={"MetricsListen": f"127.0.0.1:{port}", "MetricsFile": str(metrics_file)})
+    d = daemon(c, journal=journal, env={"GPPROBE_TEST_MARKER": "1"})
+    d.wait_runs(1, timeout=15)
+    seen = 1
+    procs = {}
+    # a pass, then failures that echo the secrets, each one run on SIGUSR1
+    steps = [(None, {}, "/auth/login"), (None, {}, "/auth/echo-json"),
+             ("agent_error", {"message": f"token {TOKEN} refused"}, "/auth/login"),
+             ("ws_close", {"code": 4001, "reason": f"bad {TOKEN}"}, "/auth/login")]
+    for fault, params, path in steps:
+        tsim.configure(fault=fault, params=params)
+        if c["Login"]["URL"] != f"{login_server}{path}":
+            c["Login"]["URL"] = f"{login_server}{path}"
+            d.write_config(c)
+            d.signal(signal.SIGHUP)
+            time.sleep(0.5)
+        d.signal(signal.SIGUSR1)
+        seen += 1
+        d.wait_runs(seen, timeout=15)
+        for what in ("cmdline", "environ"):
+            with open(f"/proc/{d.pid}/{what}", "rb") as f:
+                procs[f"/proc/PID/{what} after run {seen}"] = f.read().decode(errors="replace")
+    codes = [h["code"] for h in d.status()["history"]]
+    assert {"login.status", "events.error", "ws.closed"} <= set(codes), codes
+    assert "GPPROBE_TEST_MARKER" in procs[f"/proc/PID/environ after run {seen}"]  # really read
+
+    outputs = dict(procs)
+    outputs["GET /metrics"] = http_get(f"http://127.0.0.1:{port}/metrics")
+    outputs["GET /status"] = http_get(f"http://127.0.0.1:{port}/status")
+    d.stop()
+    outputs["journal"] = json.dumps(journal.entries(), ensure_ascii=False)
+    outputs["stderr"] = d.stderr()
+    outputs["stdout"] = d.stdout_path.read_text(errors="replace")
+    outputs["status file"] = d.status_path.read_text()
+    outputs["state file"] = d.state_path.read_text() if d.state_path.exists() else ""
+    outputs["metrics file"] = metrics_file.read_text() if metrics_file.exists() else ""
+    print("  searched: " + ", ".join(f"{k} ({len(v)} bytes)" for k, v in outputs.items()))
+    assert "(redacted)" in outputs["journal"]
+    for what, text in outputs.items():
+        assert_no_secret(what, text)
