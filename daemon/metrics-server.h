@@ -25,7 +25,7 @@ gp_blob *gp_blob_unref(gp_blob *b);  /* NULL-safe; returns NULL */
 const char *gp_blob_data(const gp_blob *b);
 size_t gp_blob_size(const gp_blob *b);
 
-#define GP_METRICS_MAX_CONNECTIONS 48     /* more wait in the kernel's accept queue */
+#define GP_METRICS_MAX_CONNECTIONS 32     /* more wait in the kernel's accept queue */
 #define GP_METRICS_MAX_HEADER_BYTES 4096  /* a bigger request head is refused */
 #define GP_METRICS_TIMEOUT_SECONDS 5      /* for a request head, and for an idle keep-alive */
 #define GP_METRICS_RETRY_SECONDS 10       /* between attempts to listen when it failed */
