@@ -20,6 +20,22 @@ char *strdup_printf(const char *fmt, ...) {
         return r < 0 ? NULL : s;
 }
 
+int set_errorf(char **ret_error, const char *fmt, ...) {
+        va_list ap;
+        char *s = NULL;
+
+        if (!ret_error)
+                return -EINVAL;
+        va_start(ap, fmt);
+        if (vasprintf(&s, fmt, ap) < 0)
+                s = NULL;
+        va_end(ap);
+        if (!s)
+                return -ENOMEM;
+        *ret_error = s;
+        return -EINVAL;
+}
+
 void secret_free(char *s) {
         if (!s)
                 return;

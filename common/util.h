@@ -72,6 +72,10 @@ const char *startswith(const char *s, const char *prefix) _pure_;
 /* Formatted allocation; returns NULL on allocation failure. */
 char *strdup_printf(const char *fmt, ...) _printf_(1, 2);
 
+/* Sets *ret_error (when ret_error is not NULL) to a new formatted message. Returns -EINVAL, or
+ * -ENOMEM when the message could not be made: `return set_errorf(ret_error, "...", ...);` */
+int set_errorf(char **ret_error, const char *fmt, ...) _printf_(2, 3);
+
 /* Frees and wipes a secret (password, token). NULL-safe. */
 void secret_free(char *s);
 static inline void secret_freep(char **s) {

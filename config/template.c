@@ -53,33 +53,16 @@ static bool env_name_valid(const char *s, size_t n) {
         return true;
 }
 
-static int set_error(char **ret_error, const char *fmt, ...) _printf_(2, 3);
-static int set_error(char **ret_error, const char *fmt, ...) {
-        va_list ap;
-        char *s = NULL;
-
-        if (!ret_error)
-                return -EINVAL;
-        va_start(ap, fmt);
-        if (vasprintf(&s, fmt, ap) < 0)
-                s = NULL;
-        va_end(ap);
-        if (!s)
-                return -ENOMEM;
-        *ret_error = s;
-        return -EINVAL;
-}
-
 static int name_to_var(const char *name, size_t n, tpiece *p, char **ret_error) {
         const char *env = n >= 4 && strncmp(name, "env:", 4) == 0 ? name + 4 : NULL;
         int echo = (int) MIN(n, (size_t) NAME_ECHO_MAX);
         const char *more = n > NAME_ECHO_MAX ? "..." : "";
 
         if (n == 0)
-                return set_error(ret_error, "empty variable name ${}");
+                return set_errorf(ret_error, "empty variable name ${}");
         if (env) {
                 if (!env_name_valid(env, n - 4))
-                        return set_error(ret_error, "invalid environment variable name in ${%.*s%s}",
+                        return set_errorf(ret_error, "invalid environment variable name in ${%.*s%s}",
                                          echo, name, more);
                 p->var = TVAR_ENV;
                 p->env_name = strndup(env, n - 4);
@@ -90,7 +73,7 @@ static int name_to_var(const char *name, size_t n, tpiece *p, char **ret_error) 
                         p->var = (tvar) i;
                         return 0;
                 }
-        return set_error(ret_error, "unknown variable ${%.*s%s}", echo, name, more);
+        return set_errorf(ret_error, "unknown variable ${%.*s%s}", echo, name, more);
 }
 
 /* Splits tmpl into pieces. "$$" is a literal "$"; a "$" not followed by "{" or "$" is literal. */
@@ -126,7 +109,7 @@ static int template_walk(const char *tmpl, piece_cb cb, void *userdata, char **r
 
                         if (!end) {
                                 size_t n = strlen(name);
-                                return set_error(ret_error, "unterminated ${%.*s%s (missing '}')",
+                                return set_errorf(ret_error, "unterminated ${%.*s%s (missing '}')",
                                                  (int) MIN(n, (size_t) NAME_ECHO_MAX), name,
                                                  n > NAME_ECHO_MAX ? "..." : "");
                         }
@@ -152,7 +135,7 @@ bool gp_template_is_json(const char *tmpl) {
 
 static int validate_piece(const tpiece *p, void *userdata, char **ret_error) {
         if (p->is_var && p->var == TVAR_ENV && !getenv(p->env_name))
-                return set_error(ret_error, "environment variable %s is not set (${env:%s})",
+                return set_errorf(ret_error, "environment variable %s is not set (${env:%s})",
                                  p->env_name, p->env_name);
         return 0;
 }
@@ -263,9 +246,9 @@ static int expand_piece(const tpiece *p, void *userdata, char **ret_error) {
                 /* Never echo the value: it may be the password. */
                 if (gp_utf8_invalid_at(value, strlen(value)) != strlen(value)) {
                         if (p->var == TVAR_ENV)
-                                return set_error(ret_error, "the value of ${env:%s} is not valid UTF-8",
+                                return set_errorf(ret_error, "the value of ${env:%s} is not valid UTF-8",
                                                  p->env_name);
-                        return set_error(ret_error, "the value of ${%s} is not valid UTF-8",
+                        return set_errorf(ret_error, "the value of ${%s} is not valid UTF-8",
                                          tvar_names[p->var]);
                 }
                 return append_json_escaped(&x->out, value);

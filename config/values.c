@@ -14,21 +14,6 @@
 /* The value, shortened for a message: printf("'%.*s%s'", ECHO(v)). */
 #define ECHO(v) (int) MIN(strlen(v), (size_t) ECHO_MAX), (v), (strlen(v) > ECHO_MAX ? "..." : "")
 
-static int msg(char **ret_msg, const char *fmt, ...) _printf_(2, 3);
-static int msg(char **ret_msg, const char *fmt, ...) {
-        va_list ap;
-        char *s = NULL;
-
-        va_start(ap, fmt);
-        if (vasprintf(&s, fmt, ap) < 0)
-                s = NULL;
-        va_end(ap);
-        if (!s)
-                return -ENOMEM;
-        *ret_msg = s;
-        return -EINVAL;
-}
-
 static bool is_digit(char c) {
         return c >= '0' && c <= '9';
 }
@@ -271,18 +256,18 @@ static int check_url(const char *v, const char *scheme, char **ret_msg) {
 
         /* URLs are literal: expanding them per session would hide typos until run time. */
         if (strstr(v, "${"))
-                return msg(ret_msg, "URLs are not templates; '${' is not allowed in '%.*s%s'", ECHO(v));
+                return set_errorf(ret_msg, "URLs are not templates; '${' is not allowed in '%.*s%s'", ECHO(v));
         secure = strncasecmp(v, scheme, slen) == 0 && (v[slen] == 's' || v[slen] == 'S');
         if (strncasecmp(v, scheme, slen) != 0 || v[slen + secure] != ':')
-                return msg(ret_msg, "'%.*s%s' is not a %s:// or %ss:// URL", ECHO(v), scheme, scheme);
+                return set_errorf(ret_msg, "'%.*s%s' is not a %s:// or %ss:// URL", ECHO(v), scheme, scheme);
         rest = v + slen + secure + 1;
         if (!startswith(rest, "//"))
-                return msg(ret_msg, "'%.*s%s' is not a %s:// or %ss:// URL", ECHO(v), scheme, scheme);
+                return set_errorf(ret_msg, "'%.*s%s' is not a %s:// or %ss:// URL", ECHO(v), scheme, scheme);
         if (has_blank_or_control(v))
-                return msg(ret_msg, "URL '%.*s%s' contains a blank or a control character", ECHO(v));
+                return set_errorf(ret_msg, "URL '%.*s%s' contains a blank or a control character", ECHO(v));
         for (const char *p = v; *p; p++)
                 if ((unsigned char) *p >= 0x80)
-                        return msg(ret_msg,
+                        return set_errorf(ret_msg,
                                    "URL '%.*s%s' contains non-ASCII characters; percent-encode them",
                                    ECHO(v));
 
@@ -290,27 +275,27 @@ static int check_url(const char *v, const char *scheme, char **ret_msg) {
         end = host + strcspn(host, "/?#");
         if (memchr(host, '@', (size_t) (end - host)))
                 /* They would be printed by --check-config and logged: use the secret keys. */
-                return msg(ret_msg, "credentials in URLs are not supported (URL '%.*s...')",
+                return set_errorf(ret_msg, "credentials in URLs are not supported (URL '%.*s...')",
                            (int) (host - v), v);
         if (*host == '[') {
                 const char *close = memchr(host, ']', (size_t) (end - host));
                 if (!close || close == host + 1)
-                        return msg(ret_msg, "URL '%.*s%s' has an invalid IPv6 host", ECHO(v));
+                        return set_errorf(ret_msg, "URL '%.*s%s' has an invalid IPv6 host", ECHO(v));
                 for (const char *p = host + 1; p < close; p++)
                         if (!is_alnum(*p) && *p != ':' && *p != '.' && *p != '%')
-                                return msg(ret_msg, "URL '%.*s%s' has an invalid IPv6 host", ECHO(v));
+                                return set_errorf(ret_msg, "URL '%.*s%s' has an invalid IPv6 host", ECHO(v));
                 if (close + 1 < end) {
                         if (close[1] != ':')
-                                return msg(ret_msg, "URL '%.*s%s' has an invalid host", ECHO(v));
+                                return set_errorf(ret_msg, "URL '%.*s%s' has an invalid host", ECHO(v));
                         port = close + 2;
                 }
         } else {
                 const char *p;
                 for (p = host; p < end && *p != ':'; p++)
                         if (!is_alnum(*p) && !strchr("-._~%", *p))
-                                return msg(ret_msg, "URL '%.*s%s' has an invalid host", ECHO(v));
+                                return set_errorf(ret_msg, "URL '%.*s%s' has an invalid host", ECHO(v));
                 if (p == host)
-                        return msg(ret_msg, "URL '%.*s%s' has no host", ECHO(v));
+                        return set_errorf(ret_msg, "URL '%.*s%s' has no host", ECHO(v));
                 if (p < end)
                         port = p + 1;
         }
@@ -320,7 +305,7 @@ static int check_url(const char *v, const char *scheme, char **ret_msg) {
                 for (p = port; p < end && is_digit(*p) && pn <= 65535; p++)
                         pn = pn * 10 + (unsigned long) (*p - '0');
                 if (p == port || p != end || pn < 1 || pn > 65535)
-                        return msg(ret_msg, "URL '%.*s%s' has an invalid port (1-65535)", ECHO(v));
+                        return set_errorf(ret_msg, "URL '%.*s%s' has an invalid port (1-65535)", ECHO(v));
         }
         return 0;
 }
@@ -334,7 +319,7 @@ int gp_check_ws_url(const char *v, char **ret_msg) {
         if (r < 0)
                 return r;
         if (strchr(v, '#'))  /* RFC 6455 3. */
-                return msg(ret_msg, "WebSocket URL '%.*s%s' must not have a fragment ('#')", ECHO(v));
+                return set_errorf(ret_msg, "WebSocket URL '%.*s%s' must not have a fragment ('#')", ECHO(v));
         return 0;
 }
 
@@ -343,7 +328,7 @@ static int check_template_text(const char *v, char **ret_msg) {
         int r = gp_template_validate(v, &err);
 
         if (r == -EINVAL)
-                return msg(ret_msg, "%s", err);
+                return set_errorf(ret_msg, "%s", err);
         return r;
 }
 
@@ -353,20 +338,20 @@ int gp_check_header(const char *v, char **ret_msg) {
 
         /* Only the name is echoed: a header value may be a credential. */
         if (v[n] != ':')
-                return msg(ret_msg, "expected 'Name: value', got no ':' in header");
+                return set_errorf(ret_msg, "expected 'Name: value', got no ':' in header");
         if (!is_token(v, n))
-                return msg(ret_msg, "invalid header name '%.*s%s' (RFC 7230 token characters only)",
+                return set_errorf(ret_msg, "invalid header name '%.*s%s' (RFC 7230 token characters only)",
                            (int) MIN(n, (size_t) ECHO_MAX), v, n > ECHO_MAX ? "..." : "");
         while (is_blank(*value))
                 value++;
         if (!*value)
-                return msg(ret_msg, "header '%.*s' has an empty value", (int) MIN(n, (size_t) ECHO_MAX), v);
+                return set_errorf(ret_msg, "header '%.*s' has an empty value", (int) MIN(n, (size_t) ECHO_MAX), v);
         return check_template_text(value, ret_msg);
 }
 
 int gp_check_http_token(const char *v, char **ret_msg) {
         if (!is_token(v, strlen(v)))
-                return msg(ret_msg, "invalid HTTP method '%.*s%s'", ECHO(v));
+                return set_errorf(ret_msg, "invalid HTTP method '%.*s%s'", ECHO(v));
         return 0;
 }
 
@@ -376,20 +361,20 @@ int gp_check_json_path(const char *v, char **ret_msg) {
         for (;;) {
                 size_t n = strcspn(p, ".");
                 if (n == 0)
-                        return msg(ret_msg, "invalid JSON path '%.*s%s': empty segment", ECHO(v));
+                        return set_errorf(ret_msg, "invalid JSON path '%.*s%s': empty segment", ECHO(v));
                 p += n;
                 if (!*p)
                         break;
                 p++;
         }
         if (has_blank_or_control(v))
-                return msg(ret_msg, "invalid JSON path '%.*s%s': blanks are not allowed", ECHO(v));
+                return set_errorf(ret_msg, "invalid JSON path '%.*s%s': blanks are not allowed", ECHO(v));
         return 0;
 }
 
 int gp_check_event_type(const char *v, char **ret_msg) {
         if (!*v || has_blank_or_control(v))
-                return msg(ret_msg, "invalid event type '%.*s%s'", ECHO(v));
+                return set_errorf(ret_msg, "invalid event type '%.*s%s'", ECHO(v));
         return 0;
 }
 
@@ -397,15 +382,15 @@ int gp_check_absolute_path(const char *v, char **ret_msg) {
         size_t n = strlen(v);
 
         if (v[0] != '/')
-                return msg(ret_msg, "'%.*s%s' is not an absolute path", ECHO(v));
+                return set_errorf(ret_msg, "'%.*s%s' is not an absolute path", ECHO(v));
         if (v[n - 1] == '/')
-                return msg(ret_msg, "'%.*s%s' names a directory, not a file", ECHO(v));
+                return set_errorf(ret_msg, "'%.*s%s' names a directory, not a file", ECHO(v));
         return 0;
 }
 
 int gp_check_credential_name(const char *v, char **ret_msg) {
         if (strchr(v, '/') || streq(v, ".") || streq(v, "..") || strlen(v) > 255 || has_blank_or_control(v))
-                return msg(ret_msg, "invalid credential name '%.*s%s'", ECHO(v));
+                return set_errorf(ret_msg, "invalid credential name '%.*s%s'", ECHO(v));
         return 0;
 }
 
@@ -414,11 +399,11 @@ int gp_check_probe_name(const char *v, char **ret_msg) {
 
         /* It names files (NAME.json) and is a metrics label and a journal field. */
         if (n == 0 || n > 128 || v[0] == '.')
-                return msg(ret_msg, "invalid probe name '%.*s%s' (1-128 characters, not starting with '.')",
+                return set_errorf(ret_msg, "invalid probe name '%.*s%s' (1-128 characters, not starting with '.')",
                            ECHO(v));
         for (const char *p = v; *p; p++)
                 if (!is_alnum(*p) && !strchr("-_.", *p))
-                        return msg(ret_msg,
+                        return set_errorf(ret_msg,
                                    "invalid probe name '%.*s%s' (letters, digits, '-', '_', '.' only)",
                                    ECHO(v));
         return 0;
@@ -440,7 +425,7 @@ int gp_check_template(const char *v, char **ret_msg) {
         /* A JSON template must still be JSON once expanded. */
         r = gp_template_expand(v, &sample, GP_TEMPLATE_JSON, &expanded, &err);
         if (r == -EINVAL)
-                return msg(ret_msg, "%s", err);
+                return set_errorf(ret_msg, "%s", err);
         if (r < 0)
                 return r;
         j = json_loads(expanded, 0, &jerr);
@@ -449,7 +434,7 @@ int gp_check_template(const char *v, char **ret_msg) {
                 char *near = strstr(jerr.text, " near ");
                 if (near)
                         *near = '\0';
-                return msg(ret_msg, "not valid JSON (it starts with '%c'): %s at column %d",
+                return set_errorf(ret_msg, "not valid JSON (it starts with '%c'): %s at column %d",
                            *(v + strspn(v, " \t")), jerr.text, jerr.column);
         }
         json_decref(j);
@@ -459,7 +444,7 @@ int gp_check_template(const char *v, char **ret_msg) {
 int gp_check_query_param(const char *v, char **ret_msg) {
         for (const char *p = v; *p; p++)
                 if (!is_alnum(*p) && !strchr("-._~", *p))
-                        return msg(ret_msg,
+                        return set_errorf(ret_msg,
                                    "invalid query parameter name '%.*s%s' (letters, digits, '-._~')",
                                    ECHO(v));
         return 0;
@@ -470,27 +455,27 @@ int gp_check_listen(const char *v, char **ret_msg) {
         unsigned port;
 
         if (!colon || gp_parse_unsigned(colon + 1, 1, 65535, &port) < 0)
-                return msg(ret_msg, "invalid listen address '%.*s%s': expected host:port or [IPv6]:port "
+                return set_errorf(ret_msg, "invalid listen address '%.*s%s': expected host:port or [IPv6]:port "
                            "with a port 1-65535", ECHO(v));
         hend = colon;
         if (*v == '[') {
                 if (hend[-1] != ']' || hend - v < 3)
-                        return msg(ret_msg, "invalid listen address '%.*s%s': unbalanced '['", ECHO(v));
+                        return set_errorf(ret_msg, "invalid listen address '%.*s%s': unbalanced '['", ECHO(v));
                 for (const char *p = v + 1; p < hend - 1; p++)
                         if (!is_alnum(*p) && *p != ':' && *p != '.' && *p != '%')
-                                return msg(ret_msg, "invalid listen address '%.*s%s': bad IPv6 address",
+                                return set_errorf(ret_msg, "invalid listen address '%.*s%s': bad IPv6 address",
                                            ECHO(v));
                 return 0;
         }
         if (host == hend)
-                return msg(ret_msg, "invalid listen address '%.*s%s': no host (use 0.0.0.0 or [::])",
+                return set_errorf(ret_msg, "invalid listen address '%.*s%s': no host (use 0.0.0.0 or [::])",
                            ECHO(v));
         for (const char *p = host; p < hend; p++) {
                 if (*p == ':')
-                        return msg(ret_msg, "invalid listen address '%.*s%s': put IPv6 addresses in []",
+                        return set_errorf(ret_msg, "invalid listen address '%.*s%s': put IPv6 addresses in []",
                                    ECHO(v));
                 if (!is_alnum(*p) && *p != '.' && *p != '-' && *p != '_')
-                        return msg(ret_msg, "invalid listen address '%.*s%s': bad host", ECHO(v));
+                        return set_errorf(ret_msg, "invalid listen address '%.*s%s': bad host", ECHO(v));
         }
         return 0;
 }
@@ -602,7 +587,7 @@ int gp_check_regex(const char *v, char **ret_msg) {
         int r;
 
         if (regex_nodes(v) > REGEX_MAX_NODES)
-                return msg(ret_msg, "regular expression '%.*s%s' too complex: its repetitions would expand "
+                return set_errorf(ret_msg, "regular expression '%.*s%s' too complex: its repetitions would expand "
                            "to more than %.0f nodes", ECHO(v), REGEX_MAX_NODES);
         r = regcomp(&re, v, REG_EXTENDED);
 
@@ -613,12 +598,12 @@ int gp_check_regex(const char *v, char **ret_msg) {
         if (r == REG_ESPACE)
                 return -ENOMEM;
         regerror(r, &re, err, sizeof(err));
-        return msg(ret_msg, "invalid regular expression '%.*s%s': %s", ECHO(v), err);
+        return set_errorf(ret_msg, "invalid regular expression '%.*s%s': %s", ECHO(v), err);
 }
 
 int gp_check_secret(const char *v, char **ret_msg) {
         if (has_blank_or_control(v))
-                return msg(ret_msg, "the value contains blanks (not shown: it is a secret)");
+                return set_errorf(ret_msg, "the value contains blanks (not shown: it is a secret)");
         return 0;
 }
 

@@ -12,20 +12,6 @@
 #define STATE_SCHEMA 1
 #define STATE_FILE_MAX ((size_t) 64 * 1024 * 1024)
 
-static void set_error(char **ret_error, const char *fmt, ...) _printf_(2, 3);
-static void set_error(char **ret_error, const char *fmt, ...) {
-        va_list ap;
-        char *s;
-
-        if (!ret_error)
-                return;
-        va_start(ap, fmt);
-        if (vasprintf(&s, fmt, ap) < 0)
-                s = NULL;
-        va_end(ap);
-        *ret_error = s;
-}
-
 /* Microseconds, unlike the status file's milliseconds: a restart restores the exact values. */
 static json_t *state_time(usec_t t) {
         time_t sec = (time_t) (t / USEC_PER_SEC);
@@ -92,13 +78,13 @@ int gp_history_save(const gp_history *h, const char *path, char **ret_error) {
         if (o)
                 s = json_dumps(o, JSON_COMPACT);
         if (!s) {
-                set_error(ret_error, "%s: out of memory", path);
+                set_errorf(ret_error, "%s: out of memory", path);
                 return -ENOMEM;
         }
         len = strlen(s);
         p = realloc(s, len + 2);
         if (!p) {
-                set_error(ret_error, "%s: out of memory", path);
+                set_errorf(ret_error, "%s: out of memory", path);
                 return -ENOMEM;
         }
         s = p;
@@ -397,42 +383,42 @@ int gp_history_load(gp_history *h, const char *path, char **ret_error) {
                 return -EINVAL;
         r = read_file_bounded(path, STATE_FILE_MAX, &data, &len);
         if (r == -EFBIG) {
-                set_error(ret_error, "%s: invalid state file: larger than %zu MiB", path,
+                set_errorf(ret_error, "%s: invalid state file: larger than %zu MiB", path,
                           STATE_FILE_MAX / 1024 / 1024);
                 return -EINVAL;
         }
         if (r == -EBADFD) {
-                set_error(ret_error, "%s: invalid state file: not a regular file", path);
+                set_errorf(ret_error, "%s: invalid state file: not a regular file", path);
                 return -EINVAL;
         }
         if (r < 0) {
-                set_error(ret_error, "%s: %s", path, strerror(-r));
+                set_errorf(ret_error, "%s: %s", path, strerror(-r));
                 return r;
         }
         if (len == 0) {
-                set_error(ret_error, "%s: invalid state file: empty", path);
+                set_errorf(ret_error, "%s: invalid state file: empty", path);
                 return -EINVAL;
         }
         root = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
         if (!root) {
                 sanitize(jerr.text);
-                set_error(ret_error, "%s: invalid state file: not JSON (line %d, column %d: %s)", path,
+                set_errorf(ret_error, "%s: invalid state file: not JSON (line %d, column %d: %s)", path,
                           jerr.line, jerr.column, jerr.text);
                 return -EINVAL;
         }
 
         tmp = gp_history_new(h->capacity);
         if (!tmp) {
-                set_error(ret_error, "%s: out of memory", path);
+                set_errorf(ret_error, "%s: out of memory", path);
                 return -ENOMEM;
         }
         r = state_from_json(&rd, root, tmp);
         if (r == -ENOMEM) {
-                set_error(ret_error, "%s: out of memory", path);
+                set_errorf(ret_error, "%s: out of memory", path);
                 return r;
         }
         if (r < 0) {
-                set_error(ret_error, "%s: %s", path, rd.error);
+                set_errorf(ret_error, "%s: %s", path, rd.error);
                 return r;
         }
 

@@ -65,20 +65,6 @@ json_t *gp_status_build(const gp_config *cfg, const gp_daemon_info *d, const gp_
         return TAKE_PTR(o);
 }
 
-static void set_error(char **ret_error, const char *fmt, ...) _printf_(2, 3);
-static void set_error(char **ret_error, const char *fmt, ...) {
-        va_list ap;
-        char *s;
-
-        if (!ret_error)
-                return;
-        va_start(ap, fmt);
-        if (vasprintf(&s, fmt, ap) < 0)
-                s = NULL;
-        va_end(ap);
-        *ret_error = s;
-}
-
 static int write_all(int fd, const void *data, size_t len) {
         const char *p = data;
 
@@ -155,27 +141,27 @@ int gp_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
         int fd, r;
 
         if (isempty(path) || (!data && len > 0)) {
-                set_error(ret_error, "%s: invalid arguments", strempty(path));
+                set_errorf(ret_error, "%s: invalid arguments", strempty(path));
                 return -EINVAL;
         }
         r = split_path(path, &dir, &base);
         if (r == -ENOMEM) {
-                set_error(ret_error, "%s: out of memory", path);
+                set_errorf(ret_error, "%s: out of memory", path);
                 return r;
         }
         if (r < 0) {
-                set_error(ret_error, "%s: not a file name", path);
+                set_errorf(ret_error, "%s: not a file name", path);
                 return r;
         }
         tmp = strdup_printf("%s/.%s.XXXXXX", dir, base);
         if (!tmp) {
-                set_error(ret_error, "%s: out of memory", path);
+                set_errorf(ret_error, "%s: out of memory", path);
                 return -ENOMEM;
         }
         fd = mkostemp(tmp, O_CLOEXEC);
         if (fd < 0) {
                 r = -errno;
-                set_error(ret_error, "%s: cannot create a temporary file in %s: %s", path, dir,
+                set_errorf(ret_error, "%s: cannot create a temporary file in %s: %s", path, dir,
                           strerror(-r));
                 return r;
         }
@@ -190,12 +176,12 @@ int gp_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
         }
         if (r < 0) {
                 (void) unlink(tmp);
-                set_error(ret_error, "%s: cannot %s: %s", path, what, strerror(-r));
+                set_errorf(ret_error, "%s: cannot %s: %s", path, what, strerror(-r));
                 return r;
         }
         r = fsync_directory(dir);
         if (r < 0) {
-                set_error(ret_error, "%s: written, but cannot fsync directory %s: %s", path, dir,
+                set_errorf(ret_error, "%s: written, but cannot fsync directory %s: %s", path, dir,
                           strerror(-r));
                 return r;
         }
@@ -210,20 +196,20 @@ int gp_status_write(const char *path, const gp_config *cfg, const gp_daemon_info
         char *p;
 
         if (!cfg || !d || !h) {
-                set_error(ret_error, "%s: invalid arguments", strempty(path));
+                set_errorf(ret_error, "%s: invalid arguments", strempty(path));
                 return -EINVAL;
         }
         o = gp_status_build(cfg, d, h, last);
         if (o)
                 s = json_dumps(o, STATUS_DUMP_FLAGS);
         if (!s) {
-                set_error(ret_error, "%s: out of memory", strempty(path));
+                set_errorf(ret_error, "%s: out of memory", strempty(path));
                 return -ENOMEM;
         }
         len = strlen(s);
         p = realloc(s, len + 2);
         if (!p) {
-                set_error(ret_error, "%s: out of memory", strempty(path));
+                set_errorf(ret_error, "%s: out of memory", strempty(path));
                 return -ENOMEM;
         }
         s = p;
