@@ -21,10 +21,11 @@ import urllib.request
 
 import pytest
 
-from conftest import base_config
+from conftest import ROOT, base_config
 
 PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
 PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"
+DOCS = ROOT / "docs" / "prometheus"
 SANITIZER = re.compile(r"ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:|ThreadSanitizer")
 
 
@@ -125,13 +126,17 @@ def run_now(d, n_before):
 # ---- a real Prometheus --------------------------------------------------------------------------
 
 class Prometheus:
+    """Scrapes targets every interval and evaluates docs/prometheus/alerts.yml."""
+
     def __init__(self, tmp, targets, interval="1s"):
         self.dir = tmp / "prometheus"
         self.dir.mkdir()
         self.port = free_port()
         conf = self.dir / "prometheus.yml"
+        shutil.copy(DOCS / "alerts.yml", self.dir / "alerts.yml")
         conf.write_text(json.dumps({  # YAML is a superset of JSON
             "global": {"scrape_interval": interval, "scrape_timeout": interval, "evaluation_interval": interval},
+            "rule_files": ["alerts.yml"],
             "scrape_configs": [{"job_name": "gpprobe", "static_configs": [{"targets": targets}]}],
         }))
         self.log = open(self.dir / "prometheus.log", "w")
@@ -174,6 +179,22 @@ class Prometheus:
                 raise AssertionError(f"{expr} = {got}, expected {expected}; targets: {self.targets()}")
             time.sleep(0.25)
 
+    def api(self, path):
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/api/v1/{path}", timeout=5) as r:
+            doc = json.loads(r.read())
+        assert doc["status"] == "success", doc
+        return doc["data"]
+
+    def wait_alert(self, name, state="firing", timeout=20):
+        deadline = time.monotonic() + timeout
+        while True:
+            alerts = [a for a in self.api("alerts")["alerts"] if a["labels"]["alertname"] == name]
+            if any(a["state"] == state for a in alerts):
+                return alerts
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{name} not {state}: {self.api('alerts')}")
+            time.sleep(0.25)
+
     def targets(self):
         with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/api/v1/targets", timeout=5) as r:
             return [(t["scrapeUrl"], t["health"], t["lastError"]) for t in json.loads(r.read())["data"]["activeTargets"]]
@@ -199,6 +220,29 @@ def prometheus(tmp_path):
     yield start
     for p in started:
         p.stop()
+
+
+# ---- docs/prometheus ----------------------------------------------------------------------------
+
+def test_alert_rules_pass_their_unit_tests_and_the_example_config_is_valid():
+    for argv in (["check", "rules", "alerts.yml"], ["test", "rules", "alerts_test.yml"],
+                 ["check", "config", "prometheus.yml"]):
+        p = subprocess.run([PROMTOOL, *argv], cwd=DOCS, capture_output=True, text=True)
+        assert p.returncode == 0, f"promtool {' '.join(argv)}:\n{p.stdout}{p.stderr}"
+
+
+def test_the_grafana_dashboard_is_json_with_a_panel_for_each_view():
+    d = json.loads((DOCS / "grafana-dashboard.json").read_text())
+    titles = " | ".join(p["title"].lower() for p in d["panels"])
+    for view in ("succeeded", "runs by result", "duration", "phases", "events", "consecutive failures",
+                 "failures by code"):
+        assert view in titles, f"no panel for {view}: {titles}"
+    names = {v["name"] for v in d["templating"]["list"]}
+    assert {"datasource", "probe", "instance"} <= names
+    ids = [p["id"] for p in d["panels"]]
+    assert len(ids) == len(set(ids))
+    for p in d["panels"]:
+        assert p["targets"] and all(t["expr"] and t["refId"] for t in p["targets"]), p["title"]
 
 
 # ---- what Prometheus sees ----------------------------------------------------------------------
@@ -255,6 +299,21 @@ def test_prometheus_scrapes_success_runs_by_result_failures_and_the_histogram(si
     volatile = ("gpprobe_start_time_seconds",)
     drop = lambda s: {k: v for k, v in s.items() if not k.startswith(volatile)}  # noqa: E731
     assert drop(samples(file_text)) == drop(samples(text))
+
+    # Every query of the Grafana dashboard is valid PromQL with data from a real daemon, and
+    # every alerting rule evaluates without error.
+    dashboard = json.loads((DOCS / "grafana-dashboard.json").read_text())
+    exprs = [t["expr"] for panel in dashboard["panels"] for t in panel["targets"]]
+    assert len(exprs) >= 10
+    time.sleep(2)  # two scrapes more: rate() needs two samples in its window
+    for expr in exprs:
+        q = expr.replace("$probe", ".*").replace("$instance", ".*").replace("$__rate_interval", "1m")
+        result = p.query(q)
+        if "> 0" not in q:  # "failures by code > 0" is empty once increases fall back to 0
+            assert result, f"dashboard query returns nothing: {q}"
+    groups = p.api("rules")["groups"]
+    rules = [r for g in groups for r in g["rules"]]
+    assert len(rules) == 8 and all(r["health"] == "ok" for r in rules), rules
     d.stop()
 
 
@@ -272,6 +331,10 @@ def test_a_failing_probe_shows_success_zero_and_the_failure_streak(sim, daemon, 
     assert p.value('gpprobe_failures_total{code="ws.upgrade"}') == 3
     assert p.value("gpprobe_last_success_timestamp_seconds") is None  # never succeeded: absent
     assert p.value('gpprobe_phase_seconds{phase="complete"}') is None  # did not happen: absent
+    # the shipped alerting rule pages, with the labels of the probe host
+    alert = p.wait_alert("GpprobeFailing")[0]
+    assert alert["labels"]["probe"] == "sim" and alert["labels"]["severity"] == "page"
+    assert alert["labels"]["instance"] == f"127.0.0.1:{port}"
     d.stop()
 
 
