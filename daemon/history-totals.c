@@ -239,8 +239,8 @@ static int histogram_from_json(json_t *o, const char *key, gp_duration_histogram
                             GP_DURATION_BUCKETS + 1);
         for (size_t b = 0; b <= GP_DURATION_BUCKETS; b++) {
                 if (!is_count(json_array_get(a, b), INT64_MAX))
-                        return fail(error, size, "durations.%s.buckets[%zu]: expected a non-negative integer",
-                                    key, b);
+                        return fail(error, size,
+                                    "durations.%s.buckets[%zu]: expected a non-negative integer", key, b);
                 d.buckets[b] = (uint64_t) json_integer_value(json_array_get(a, b));
         }
         sum = json_object_get(o, "sum_us");
@@ -267,7 +267,8 @@ static int durations_from_json(gp_history *h, json_t *state, char *error, size_t
         if (!bounds_match(bounds))
                 return 0;
         for (gp_verdict v = GP_VERDICT_PASS; v <= GP_VERDICT_FAIL; v++) {
-                r = histogram_from_json(json_object_get(o, verdict_keys[v]), verdict_keys[v], &d[v], error, size);
+                r = histogram_from_json(json_object_get(o, verdict_keys[v]), verdict_keys[v], &d[v], error,
+                                        size);
                 if (r < 0)
                         return r;
         }

@@ -60,7 +60,8 @@ typedef struct gp_duration_histogram {
         uint64_t buckets[GP_DURATION_BUCKETS + 1]; /* runs per bucket, not cumulative; last: +Inf */
         usec_t sum;                                /* saturates at INT64_MAX */
 } gp_duration_histogram;
-const gp_duration_histogram *gp_history_durations(const gp_history *h, gp_verdict v); /* NULL: not recordable */
+/* NULL for a verdict that is never recorded (CANCELLED). */
+const gp_duration_histogram *gp_history_durations(const gp_history *h, gp_verdict v);
 
 /* Non-passing runs by code since the state began (persisted): failed runs by their code ("unknown"
  * when none), degraded runs by their slo.* code. At most GP_HISTORY_CODES_MAX distinct codes;

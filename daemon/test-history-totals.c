@@ -204,16 +204,26 @@ static void write_doc(fixture *f, json_t *doc) {
         assert_int_equal(json_dump_file(doc, f->path, JSON_COMPACT), 0);
 }
 
+/* json_object_get along a path of keys. */
+static json_t *at(json_t *o, const char *k1, const char *k2, const char *k3) {
+        o = json_object_get(o, k1);
+        if (k2)
+                o = json_object_get(o, k2);
+        if (k3)
+                o = json_object_get(o, k3);
+        return o;
+}
+
 static void test_the_state_file_names_codes_and_buckets(void **state) {
         fixture *f = *state;
         json_auto_t *doc = saved(f);
-        json_t *d = json_object_get(doc, "durations");
 
-        assert_int_equal(json_integer_value(json_object_get(json_object_get(doc, "failures_total"), "net.dns")), 2);
-        assert_int_equal(json_integer_value(json_object_get(json_object_get(doc, "degraded_total"), "slo.login")), 1);
-        assert_int_equal(json_array_size(json_object_get(d, "bounds_us")), GP_DURATION_BUCKETS);
-        assert_int_equal(json_integer_value(json_array_get(json_object_get(d, "bounds_us"), 0)), 100000);
-        assert_int_equal(json_integer_value(json_object_get(json_object_get(d, "fail"), "sum_us")), 30019000);
+        assert_int_equal(json_integer_value(at(doc, "failures_total", "net.dns", NULL)), 2);
+        assert_int_equal(json_integer_value(at(doc, "degraded_total", "slo.login", NULL)), 1);
+        assert_int_equal(json_array_size(at(doc, "durations", "bounds_us", NULL)), GP_DURATION_BUCKETS);
+        assert_int_equal(json_integer_value(json_array_get(at(doc, "durations", "bounds_us", NULL), 0)),
+                         100000);
+        assert_int_equal(json_integer_value(at(doc, "durations", "fail", "sum_us")), 30019000);
 }
 
 static void test_a_state_file_from_before_the_totals_loads_with_zeros(void **state) {
@@ -238,7 +248,7 @@ static void test_other_bucket_bounds_restart_the_histograms_and_keep_the_codes(v
         json_auto_t *doc = saved(f);
         gp_history *h;
 
-        json_array_set_new(json_object_get(json_object_get(doc, "durations"), "bounds_us"), 0, json_integer(50000));
+        json_array_set_new(at(doc, "durations", "bounds_us", NULL), 0, json_integer(50000));
         write_doc(f, doc);
         h = load(f, 0, NULL);
         assert_int_equal(gp_history_code_count(h, GP_VERDICT_FAIL, "net.dns"), 2);
@@ -271,14 +281,13 @@ static void m_histogram_missing(json_t *doc) {
         json_object_del(json_object_get(doc, "durations"), "degraded");
 }
 static void m_buckets_short(json_t *doc) {
-        json_array_remove(json_object_get(json_object_get(json_object_get(doc, "durations"), "fail"), "buckets"), 0);
+        json_array_remove(at(doc, "durations", "fail", "buckets"), 0);
 }
 static void m_bucket_negative(json_t *doc) {
-        json_array_set_new(json_object_get(json_object_get(json_object_get(doc, "durations"), "pass"), "buckets"), 3,
-                           json_integer(-5));
+        json_array_set_new(at(doc, "durations", "pass", "buckets"), 3, json_integer(-5));
 }
 static void m_sum_real(json_t *doc) {
-        json_object_set_new(json_object_get(json_object_get(doc, "durations"), "pass"), "sum_us", json_real(1.5));
+        json_object_set_new(at(doc, "durations", "pass", NULL), "sum_us", json_real(1.5));
 }
 
 static void test_load_rejects_invalid_totals_and_keeps_the_old_state(void **state) {
