@@ -57,7 +57,7 @@ int gp_metrics_exporter_new(gp_metrics_exporter **ret, char **ret_error) {
 static int on_heartbeat(sd_event_source *s, uint64_t usec, void *userdata) {
         gp_metrics_exporter *x = userdata;
 
-        gp_metrics_server_heartbeat(x->server);
+        gp_metrics_server_heartbeat(x->server, now_usec(CLOCK_MONOTONIC));
         if (sd_event_source_set_time_relative(s, HEARTBEAT_USEC) < 0 ||
             sd_event_source_set_enabled(s, SD_EVENT_ONESHOT) < 0)
                 gp_log(NULL, LOG_ERR, LOG_FIELDS(x), "%s: metrics: cannot re-arm the heartbeat timer",
@@ -163,7 +163,7 @@ void gp_metrics_exporter_update(gp_metrics_exporter *x, const gp_config *cfg, co
         if (!x)
                 return;
         (void) set_string(&x->name, cfg->name);
-        gp_metrics_server_heartbeat(x->server);
+        gp_metrics_server_heartbeat(x->server, now_usec(CLOCK_MONOTONIC));
         apply_listen(x, up ? cfg->metrics_listen : NULL);
         apply_file(x, cfg->metrics_file);
         if (!x->listen && !x->file)

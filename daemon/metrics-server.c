@@ -16,45 +16,6 @@
 
 #define CHUNK 16384
 
-struct gp_blob {
-        atomic_uint refs;
-        size_t len;
-        char data[];
-};
-
-gp_blob *gp_blob_new(const void *data, size_t len) {
-        gp_blob *b = malloc(sizeof(*b) + len + 1);
-
-        if (!b)
-                return NULL;
-        atomic_init(&b->refs, 1);
-        b->len = len;
-        if (len > 0)
-                memcpy(b->data, data, len);
-        b->data[len] = 0;
-        return b;
-}
-
-gp_blob *gp_blob_ref(gp_blob *b) {
-        if (b)
-                atomic_fetch_add(&b->refs, 1);
-        return b;
-}
-
-gp_blob *gp_blob_unref(gp_blob *b) {
-        if (b && atomic_fetch_sub(&b->refs, 1) == 1)
-                free(b);
-        return NULL;
-}
-
-const char *gp_blob_data(const gp_blob *b) {
-        return b->data;
-}
-
-size_t gp_blob_size(const gp_blob *b) {
-        return b->len;
-}
-
 struct gp_metrics_server {
         struct lws_context *ctx;
         pthread_t thread;
@@ -166,7 +127,7 @@ static int respond_blob(gp_metrics_server *s, struct lws *wsi, conn *c, gp_blob 
 static int on_request(gp_metrics_server *s, struct lws *wsi, conn *c, const char *path) {
         bool get = lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) > 0;
         bool head = lws_hdr_total_length(wsi, WSI_TOKEN_HEAD_URI) > 0;
-        usec_t age;
+        usec_t beat, now, age;
 
         /* Another method may come with a body, never read: close after the answer. */
         if (!get && !head)
@@ -177,7 +138,9 @@ static int on_request(gp_metrics_server *s, struct lws *wsi, conn *c, const char
         if (streq(path, "/status"))
                 return respond_blob(s, wsi, c, &s->status, "application/json", head);
         if (streq(path, "/healthz")) {
-                age = now_usec(CLOCK_MONOTONIC) - atomic_load(&s->beat);
+                beat = atomic_load(&s->beat);
+                now = now_usec(CLOCK_MONOTONIC);
+                age = now > beat ? now - beat : 0;
                 if (age > GP_METRICS_HEARTBEAT_MAX_AGE_SECONDS * USEC_PER_SEC)
                         return respond_text(wsi, c, HTTP_STATUS_SERVICE_UNAVAILABLE, "event loop stalled\n",
                                             head, false);
@@ -626,6 +589,6 @@ void gp_metrics_server_publish(gp_metrics_server *s, gp_blob *metrics, gp_blob *
         gp_blob_unref(old_status);
 }
 
-void gp_metrics_server_heartbeat(gp_metrics_server *s) {
-        atomic_store(&s->beat, now_usec(CLOCK_MONOTONIC));
+void gp_metrics_server_heartbeat(gp_metrics_server *s, usec_t now) {
+        atomic_store(&s->beat, now);
 }

@@ -16,14 +16,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-typedef struct gp_blob gp_blob;
-
-/* A copy of data (len bytes), with one reference. NULL on ENOMEM. */
-gp_blob *gp_blob_new(const void *data, size_t len);
-gp_blob *gp_blob_ref(gp_blob *b);
-gp_blob *gp_blob_unref(gp_blob *b);  /* NULL-safe; returns NULL */
-const char *gp_blob_data(const gp_blob *b);
-size_t gp_blob_size(const gp_blob *b);
+#include "blob.h"
+#include "time-util.h"
 
 #define GP_METRICS_MAX_CONNECTIONS 32     /* more wait in the kernel's accept queue */
 #define GP_METRICS_MAX_HEADER_BYTES 4096  /* a bigger request head is refused */
@@ -56,5 +50,5 @@ int gp_metrics_server_take_report(gp_metrics_server *s, char **ret_address, char
  * later publish). Never blocks on the server thread beyond a pointer swap. */
 void gp_metrics_server_publish(gp_metrics_server *s, gp_blob *metrics, gp_blob *status);
 
-/* The event loop is alive (called from a timer of the loop). */
-void gp_metrics_server_heartbeat(gp_metrics_server *s);
+/* The event loop was alive at now (CLOCK_MONOTONIC; called from a timer of the loop). */
+void gp_metrics_server_heartbeat(gp_metrics_server *s, usec_t now);

@@ -159,10 +159,23 @@ static void test_healthz_is_ok_while_the_heartbeat_is_fresh(void **state) {
         fixture *f = *state;
         _cleanup_free_ char *a = NULL;
 
-        gp_metrics_server_heartbeat(f->s);
+        gp_metrics_server_heartbeat(f->s, now_usec(CLOCK_MONOTONIC));
         a = request(f->port, "GET", "/healthz");
         assert_has(a, "HTTP/1.1 200 OK\r\n");
         assert_string_equal(body_of(a), "ok\n");
+}
+
+static void test_healthz_is_503_when_the_loop_stopped_beating(void **state) {
+        fixture *f = *state;
+        _cleanup_free_ char *a = NULL, *b = NULL;
+
+        gp_metrics_server_heartbeat(f->s, now_usec(CLOCK_MONOTONIC) - 6 * USEC_PER_SEC);
+        a = request(f->port, "GET", "/healthz");
+        assert_has(a, "HTTP/1.1 503 ");
+        assert_string_equal(body_of(a), "event loop stalled\n");
+        gp_metrics_server_heartbeat(f->s, now_usec(CLOCK_MONOTONIC) - 4 * USEC_PER_SEC);
+        b = request(f->port, "GET", "/healthz");
+        assert_has(b, "HTTP/1.1 200 OK\r\n");
 }
 
 static void test_nothing_published_yet_is_503(void **state) {
@@ -349,6 +362,7 @@ int main(void) {
                 T(test_metrics_and_status_are_served_with_their_types),
                 T(test_head_answers_the_length_without_a_body),
                 T(test_healthz_is_ok_while_the_heartbeat_is_fresh),
+                T(test_healthz_is_503_when_the_loop_stopped_beating),
                 T(test_nothing_published_yet_is_503),
                 T(test_unknown_paths_are_404_and_the_root_lists_the_paths),
                 T(test_other_methods_are_405_and_the_body_is_never_read),
