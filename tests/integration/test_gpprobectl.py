@@ -4,6 +4,8 @@ code, fail-closed on anything unreadable, `wait` driven by an atomic writer like
 import datetime
 import json
 import os
+import shutil
+import tempfile
 import pathlib
 import subprocess
 import threading
@@ -293,12 +295,23 @@ def test_unusual_files_are_unknown_without_hanging(sdir, ctl):
     assert_gate(ctl("gate", NAME), 2, "too large")
 
 
-def test_unreadable_file_is_unknown(sdir, ctl):
-    if os.geteuid() == 0:
-        pytest.skip("root reads everything")
-    put(sdir, status_doc(recent("pass")))
-    (sdir / f"{NAME}.json").chmod(0)
-    assert_gate(ctl("gate", NAME), 2, "Permission denied")
+def test_unreadable_file_is_unknown(tmp_path):
+    """A status file the caller may not read: exit 2. Root reads everything, so as root the
+    check runs gpprobectl as nobody, in a directory nobody can enter."""
+    d = pathlib.Path(tempfile.mkdtemp(prefix="gpprobectl-unreadable-"))
+    try:
+        d.chmod(0o755)
+        put(d, status_doc(recent("pass")))
+        (d / f"{NAME}.json").chmod(0)
+        binary = d / "gpprobectl"  # a copy nobody can run, wherever the build tree is
+        shutil.copy(gpprobectl_path(), binary)
+        argv = [str(binary), "--status-dir", str(d), "gate", NAME]
+        if os.geteuid() == 0:
+            argv = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", *argv]
+        res = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+        assert_gate(res, 2, "Permission denied")
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
 
 
 def test_status_dir_comes_from_the_environment(sdir, ctl):
