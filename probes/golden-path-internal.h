@@ -30,6 +30,7 @@ typedef enum session_state {
         S_QUEUED,      /* waiting for a connect slot (WS_MAX_CONNECTING) */
         S_CONNECTING,
         S_WAIT_READY,
+        S_READY,       /* connected (and Ready= seen): waits until every session is */
         S_SENDING,
         S_EVENTS,
         S_CLOSING,     /* verdict known; waiting for the connection to go */

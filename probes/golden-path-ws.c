@@ -14,6 +14,16 @@
 
 /* ---- WebSocket ---------------------------------------------------------------------------- */
 
+/* The session failed while its connection may still be up: close it, with a grace period. */
+static void abandon(session *s) {
+        if (s->conn && gp_ws_conn_alive(s->conn)) {
+                gp_ws_close(s->conn);
+                s->state = S_CLOSING;
+                s->deadline = now_usec(CLOCK_MONOTONIC) + CLOSE_GRACE;
+        } else
+                s->state = S_GONE;
+}
+
 static void send_request(session *s) {
         const gp_config *c = s->run->cfg;
         _cleanup_free_ char *msg = NULL;
@@ -22,15 +32,18 @@ static void send_request(session *s) {
         k = expand(s, c->message, gp_template_is_json(c->message) ? GP_TEMPLATE_JSON : GP_TEMPLATE_PLAIN, &msg);
         if (k < 0) {
                 session_fail(s, "request", "internal", "expanding Message= failed");
+                abandon(s);
                 return;
         }
         k = gp_ws_send_text(s->conn, msg, strlen(msg));
         if (k < 0) {
                 session_fail(s, "request", k == -ENOTCONN ? "ws.closed" : "internal", "sending the request failed: %s",
                              strerror(-k));
+                abandon(s);
                 return;
         }
         s->state = S_SENDING;
+        s->deadline = MIN(now_usec(CLOCK_MONOTONIC) + c->connect_timeout, s->run->deadline);
 }
 
 static void on_established(void *ud, const char *selected) {
@@ -46,7 +59,8 @@ static void on_established(void *ud, const char *selected) {
                 return;
         }
         s->res->phases[GP_PHASE_WS_CONNECT] = now - s->connect_start;
-        send_request(s);
+        s->state = S_READY;
+        s->deadline = s->run->deadline;
 }
 
 static bool is_ready_message(session *s, const char *data, size_t len) {
@@ -109,7 +123,8 @@ static void on_message(void *ud, const char *data, size_t len, bool binary, usec
                 if (!binary && is_ready_message(s, data, len)) {
                         s->res->phases[GP_PHASE_WS_CONNECT] = at - s->connect_start;
                         strace(s, "ready: %s received", c->ready);
-                        send_request(s);
+                        s->state = S_READY;
+                        s->deadline = s->run->deadline;
                 }
                 return;
         }
@@ -158,6 +173,7 @@ static const char *stage_of(const session *s) {
         case S_CONNECTING:
         case S_WAIT_READY:
                 return "ws_connect";
+        case S_READY:
         case S_SENDING:
                 return "request";
         default:
@@ -194,7 +210,9 @@ static void on_closed(void *ud, int code, const char *reason) {
         awaiting = s->matcher ? gp_matcher_awaiting(s->matcher) : NULL;
         session_fail(s, stage_of(s), "ws.closed", "connection closed (code %d%s%s) while waiting for %s; saw %s",
                      code, isempty(reason) ? "" : ": ", strempty(reason),
-                     awaiting ? awaiting : (s->state == S_WAIT_READY ? s->run->cfg->ready : "the terminal event"),
+                     awaiting ? awaiting :
+                     s->state == S_WAIT_READY ? s->run->cfg->ready :
+                     s->state == S_READY ? "the other sessions to connect" : "the terminal event",
                      strempty(seen));
         s->state = S_CLOSING;
         s->deadline = now_usec(CLOCK_MONOTONIC) + CLOSE_GRACE;
@@ -352,6 +370,11 @@ static void check_deadline(session *s, usec_t now) {
                 session_fail(s, "ws_connect", "events.timeout", "no %s within %s after connecting", c->ready,
                              fmt_dur(d, s->deadline - s->connect_start));
                 break;
+        case S_READY:
+                session_fail(s, "request", "net.timeout",
+                             "the run's Timeout= (%s) passed while waiting for the other sessions to connect",
+                             fmt_dur(d, c->timeout));
+                break;
         case S_SENDING:
                 session_fail(s, "request", "net.timeout", "the request could not be written within the deadline");
                 break;
@@ -433,7 +456,7 @@ int step_websocket(run *r) {
 
         for (;;) {
                 usec_t now = now_usec(CLOCK_MONOTONIC), next = USEC_INFINITY;
-                size_t connecting = 0;
+                size_t connecting = 0, unready = 0, ready = 0;
                 bool busy = false;
 
                 for (size_t i = 0; i < r->n; i++) {
@@ -447,6 +470,10 @@ int step_websocket(run *r) {
                         check_deadline(s, now);
                         if (s->state == S_CONNECTING)
                                 connecting++;
+                        if (s->state == S_QUEUED || s->state == S_CONNECTING || s->state == S_WAIT_READY)
+                                unready++;
+                        else if (s->state == S_READY)
+                                ready++;
                         if (s->state != S_GONE && s->state != S_IDLE) {
                                 busy = true;
                                 next = MIN(next, s->deadline);
@@ -467,6 +494,15 @@ int step_websocket(run *r) {
                                 connecting++;
                                 next = MIN(next, s->deadline);
                         }
+                }
+                /* Lockstep: every request goes out once every session is connected, so all
+                 * sessions run at once (isolation is checked between live sessions) and no
+                 * handshake competes with the reading of events. */
+                if (unready == 0 && ready > 0) {
+                        for (size_t i = 0; i < r->n; i++)
+                                if (r->sessions[i].state == S_READY)
+                                        send_request(&r->sessions[i]);
+                        continue;  /* their deadlines changed */
                 }
                 if (!busy)
                         break;
