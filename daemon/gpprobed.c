@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -33,6 +34,13 @@ static void raise_fd_limit(void) {
                 return;
         rl.rlim_cur = rl.rlim_max;
         (void) setrlimit(RLIMIT_NOFILE, &rl);
+}
+
+/* The network thread would get a malloc arena of its own, and with Users=1000 the freed TLS
+ * state of one run sits in it beside the main arena's: one arena for all threads keeps the
+ * peak ~6 MB lower. The threads seldom allocate at the same time. */
+static void one_malloc_arena(void) {
+        (void) mallopt(M_ARENA_MAX, 1);
 }
 
 static void help(void) {
@@ -230,6 +238,7 @@ int main(int argc, char *argv[]) {
         }
 
         raise_fd_limit();
+        one_malloc_arena();
         switch (m) {
         case MODE_ONCE:
                 return run_once(path, json);
