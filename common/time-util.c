@@ -108,6 +108,12 @@ char *format_duration(char *buf, size_t len, usec_t d) {
         const usec_t min = 60 * USEC_PER_SEC, hour = 60 * min;
         size_t o = 0;
 
+        /* Below a second, three significant digits are plenty for a human: 908ms, 9.65ms. */
+        if (d >= USEC_PER_MSEC && d < USEC_PER_SEC) {
+                usec_t unit = d >= 100 * USEC_PER_MSEC ? 1000 : d >= 10 * USEC_PER_MSEC ? 100 : 10;
+                d = (d + unit / 2) / unit * unit;
+        }
+
         if (d == USEC_INFINITY)
                 snprintf(buf, len, "infinity");
         else if (d < USEC_PER_MSEC)
