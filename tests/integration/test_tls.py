@@ -12,6 +12,8 @@ import pytest
 from conftest import Sim, base_config
 
 STATIC_TOKEN = "tls-matrix-static-token-0123456789"
+# The TLS 1.0 server is deliberately obsolete.
+pytestmark = pytest.mark.filterwarnings("ignore:ssl.TLSVersion.TLSv1 is deprecated:DeprecationWarning")
 
 
 @pytest.fixture(scope="module")
