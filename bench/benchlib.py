@@ -209,8 +209,8 @@ def _thread_cpu(pid):
 
 def measure(argv, env=None, timeout=600, stop_when=None, poll=0.05):
     """Runs argv to its end (or, with stop_when, until stop_when() is true, then SIGTERM).
-    user+sys CPU and peak RSS are wait4's for argv alone (bench/rusage.c); RssAnon is the
-    peak seen by polling /proc."""
+    user+sys CPU, peak RSS and wall time are argv's alone (bench/rusage.c: wait4 and
+    CLOCK_MONOTONIC around it); RssAnon is the peak seen by polling /proc."""
     e = dict(os.environ)
     e.update(env or {})
     report = pathlib.Path(tempfile.mkstemp(prefix="gpprobe-bench-rusage-")[1])
@@ -243,9 +243,9 @@ def measure(argv, env=None, timeout=600, stop_when=None, poll=0.05):
         return Measured(proc.returncode, out.read().decode(), err.read().decode(), float("nan"),
                         float("nan"), wall)
     i = last.index("exit")
-    rc, utime, stime, maxrss = (int(x) for x in last[i + 1:i + 5])
+    rc, utime, stime, maxrss, wall_us = (int(x) for x in last[i + 1:i + 6])
     return Measured(rc, out.read().decode(), err.read().decode(), (utime + stime) / 1e6, maxrss,
-                    wall, anon or None, threads)
+                    wall_us / 1e6, anon or None, threads)
 
 
 def sessions_of(res):

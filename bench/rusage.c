@@ -5,7 +5,7 @@
  * process's resident set, and ru_maxrss keeps the pre-exec high-water mark (Linux carries
  * it across execve). Forked from this small program, the mark is the command's own.
  *
- * OUT gets "pid N" once CMD runs, then "exit STATUS utime_us stime_us maxrss_kib". SIGTERM and
+ * OUT gets "pid N" once CMD runs, then "exit STATUS utime_us stime_us maxrss_kib wall_us". SIGTERM and
  * SIGINT are passed on to CMD. Built by bench/benchlib.py with the system C compiler. */
 #include <errno.h>
 #include <signal.h>
@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static volatile pid_t child;
@@ -25,6 +26,7 @@ static void forward(int sig) {
 int main(int argc, char *argv[]) {
         struct sigaction sa = { .sa_handler = forward };
         struct rusage ru;
+        struct timespec t0, t1;
         FILE *out;
         int status;
 
@@ -39,6 +41,7 @@ int main(int argc, char *argv[]) {
         }
         sigaction(SIGTERM, &sa, NULL);
         sigaction(SIGINT, &sa, NULL);
+        clock_gettime(CLOCK_MONOTONIC, &t0);
         child = fork();
         if (child < 0) {
                 perror("fork");
@@ -56,10 +59,12 @@ int main(int argc, char *argv[]) {
                         perror("wait4");
                         return 70;
                 }
-        fprintf(out, "exit %d %lld %lld %ld\n",
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        fprintf(out, "exit %d %lld %lld %ld %lld\n",
                 WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status),
                 (long long) ru.ru_utime.tv_sec * 1000000 + ru.ru_utime.tv_usec,
-                (long long) ru.ru_stime.tv_sec * 1000000 + ru.ru_stime.tv_usec, ru.ru_maxrss);
+                (long long) ru.ru_stime.tv_sec * 1000000 + ru.ru_stime.tv_usec, ru.ru_maxrss,
+                (long long) (t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000);
         fclose(out);
         return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
