@@ -85,12 +85,7 @@ static void finish_events(session *s) {
         else if (st == GP_MATCH_FAILED)
                 session_fail(s, gp_matcher_stage(s->matcher), gp_matcher_code(s->matcher), "%s",
                              strempty(gp_matcher_reason(s->matcher)));
-        if (s->conn && gp_ws_conn_alive(s->conn)) {
-                gp_ws_close(s->conn);
-                s->state = S_CLOSING;
-                s->deadline = now_usec(CLOCK_MONOTONIC) + CLOSE_GRACE;
-        } else
-                s->state = S_GONE;
+        abandon(s);
 }
 
 /* What the matcher saw goes into the result whatever ended the session. */
