@@ -14,8 +14,8 @@
 
 /* ---- WebSocket ---------------------------------------------------------------------------- */
 
-/* The session failed while its connection may still be up: close it, with a grace period. */
-static void abandon(session *s) {
+/* The session's verdict is known: close its connection (within CLOSE_GRACE), or mark it gone. */
+static void end_session(session *s) {
         if (s->conn && gp_ws_conn_alive(s->conn)) {
                 gp_ws_close(s->conn);
                 s->state = S_CLOSING;
@@ -32,14 +32,14 @@ static void send_request(session *s) {
         k = expand(s, c->message, gp_template_is_json(c->message) ? GP_TEMPLATE_JSON : GP_TEMPLATE_PLAIN, &msg);
         if (k < 0) {
                 session_fail(s, "request", "internal", "expanding Message= failed");
-                abandon(s);
+                end_session(s);
                 return;
         }
         k = gp_ws_send_text(s->conn, msg, strlen(msg));
         if (k < 0) {
                 session_fail(s, "request", k == -ENOTCONN ? "ws.closed" : "internal", "sending the request failed: %s",
                              strerror(-k));
-                abandon(s);
+                end_session(s);
                 return;
         }
         s->state = S_SENDING;
@@ -85,7 +85,7 @@ static void finish_events(session *s) {
         else if (st == GP_MATCH_FAILED)
                 session_fail(s, gp_matcher_stage(s->matcher), gp_matcher_code(s->matcher), "%s",
                              strempty(gp_matcher_reason(s->matcher)));
-        abandon(s);
+        end_session(s);
 }
 
 /* What the matcher saw goes into the result whatever ended the session. */
