@@ -470,8 +470,11 @@ def test_watchdog_pings_keep_coming_during_a_stalled_run(sim, daemon, notify):
     gaps = [b - a for a, b in zip([t0] + pings, pings + [t1])]
     print(f"\nwatchdog: {len(pings)} pings in {t1 - t0:.1f}s, max gap {max(gaps):.3f}s")
     # WATCHDOG_USEC=2s: sd_event_set_watchdog pings between 1/2 and 3/4 of the timeout, like
-    # systemd's own daemons: at most 1.5s apart, with 100ms of scheduling slack; well inside 2s.
-    assert max(gaps) <= 1.6, f"a {max(gaps):.3f}s gap between WATCHDOG=1 pings ({len(pings)} pings)"
+    # systemd's own daemons (1.0-1.5s apart). What matters is that no gap reaches the timeout,
+    # at which systemd would kill the service: allow scheduling delays on a loaded machine up to
+    # 1.9s, still short of 2s.
+    assert max(gaps) < 1.9, f"a {max(gaps):.3f}s gap between WATCHDOG=1 pings ({len(pings)} pings)"
+    assert len(pings) >= 30 / 1.5 - 1, f"only {len(pings)} pings in 30s"
     d.stop()
 
 
