@@ -474,7 +474,7 @@ def test_watchdog_pings_keep_coming_during_a_stalled_run(sim, daemon, notify):
     # at which systemd would kill the service: allow scheduling delays on a loaded machine up to
     # 1.9s, still short of 2s.
     assert max(gaps) < 1.9, f"a {max(gaps):.3f}s gap between WATCHDOG=1 pings ({len(pings)} pings)"
-    assert len(pings) >= 30 / 1.5 - 1, f"only {len(pings)} pings in 30s"
+    assert len(pings) >= 15, f"only {len(pings)} pings in 30s"
     d.stop()
 
 
