@@ -307,6 +307,16 @@ def test_slow_login_over_slo_is_degraded(sim, probe):
     assert "login took" in res.json["reason"] and "SLO 500ms" in res.json["reason"]
 
 
+def test_slow_websocket_handshake_over_slo_is_degraded(sim, probe):
+    sim.configure(fault="trickle_handshake", params={"ms": 1200})
+    res = probe(base_config(sim, SLO={"Connect": "500ms"}))
+    assert res.rc == 2, res
+    assert res.json["result"] == "degraded"
+    assert res.json["code"] == "slo.connect" and res.json["stage"] == "ws_connect"
+    assert res.json["phases_ms"]["ws_connect"] >= 1200
+    assert "WebSocket connect took" in res.json["reason"] and "SLO 500ms" in res.json["reason"]
+
+
 def test_slow_first_event_over_slo_is_degraded(sim, probe):
     sim.configure(delays={"agent_started": 700})
     res = probe(base_config(sim, SLO={"FirstEvent": "300ms"}))
