@@ -6,6 +6,7 @@
 
 #include "jsonpath.h"
 #include "matcher.h"
+#include "utf8.h"
 #include "util.h"
 
 /* Reasons end up in the journal, the status file and alerts: one printable line, bounded. */
@@ -39,41 +40,6 @@ struct gp_matcher {
         unsigned n_malformed;
 };
 
-/* Length of the valid UTF-8 sequence at s (n > 0 bytes available) and its code point; 0 if invalid. */
-static size_t utf8_decode(const char *s, size_t n, uint32_t *ret) {
-        const unsigned char *u = (const unsigned char *) s;
-        size_t len;
-        uint32_t c;
-
-        if (u[0] < 0x80) {
-                *ret = u[0];
-                return 1;
-        }
-        if (u[0] >= 0xc2 && u[0] <= 0xdf) {
-                len = 2;
-                c = u[0] & 0x1f;
-        } else if (u[0] >= 0xe0 && u[0] <= 0xef) {
-                len = 3;
-                c = u[0] & 0x0f;
-        } else if (u[0] >= 0xf0 && u[0] <= 0xf4) {
-                len = 4;
-                c = u[0] & 0x07;
-        } else
-                return 0;
-        if (n < len)
-                return 0;
-        for (size_t i = 1; i < len; i++) {
-                if ((u[i] & 0xc0) != 0x80)
-                        return 0;
-                c = (c << 6) | (u[i] & 0x3f);
-        }
-        if ((len == 3 && c < 0x800) || (len == 4 && (c < 0x10000 || c > 0x10ffff)) ||
-            (c >= 0xd800 && c <= 0xdfff))
-                return 0;
-        *ret = c;
-        return len;
-}
-
 static void reason_put(gp_matcher *m, const char *s, size_t n) {
         if (m->reason_cut)
                 return;
@@ -95,7 +61,7 @@ static void reason_add(gp_matcher *m, const char *s, size_t n, size_t max) {
                 char esc[16];
                 uint32_t c;
 
-                k = utf8_decode(s + i, n - i, &c);
+                k = gp_utf8_decode(s + i, n - i, &c);
                 if (i + MAX(k, (size_t) 1) > max) {
                         reason_put(m, ELLIPSIS, strlen(ELLIPSIS));
                         return;

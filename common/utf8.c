@@ -8,15 +8,17 @@ static bool is_continuation(unsigned char c) {
         return (c & 0xc0) == 0x80;
 }
 
-size_t gp_utf8_sequence(const char *s, size_t n) {
+size_t gp_utf8_decode(const char *s, size_t n, uint32_t *ret) {
         const unsigned char *u = (const unsigned char *) s;
         uint32_t cp;
         size_t len;
 
         if (n == 0)
                 return 0;
-        if (u[0] < 0x80)
+        if (u[0] < 0x80) {
+                *ret = u[0];
                 return 1;
+        }
         if (u[0] >= 0xc2 && u[0] <= 0xdf) {
                 len = 2;
                 cp = u[0] & 0x1f;
@@ -38,7 +40,14 @@ size_t gp_utf8_sequence(const char *s, size_t n) {
         if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10ffff ||
             (cp >= 0xd800 && cp <= 0xdfff))
                 return 0;
+        *ret = cp;
         return len;
+}
+
+size_t gp_utf8_sequence(const char *s, size_t n) {
+        uint32_t cp;
+
+        return gp_utf8_decode(s, n, &cp);
 }
 
 size_t gp_utf8_invalid_at(const char *s, size_t n) {
