@@ -174,10 +174,28 @@ int gp_buf_printf(gp_buf *b, const char *fmt, ...) {
         return gp_buf_append(b, s, (size_t) r);
 }
 
+bool strv_equal(char * const *a, char * const *b) {
+        size_t n = strv_length(a);
+
+        if (n != strv_length(b))
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (!streq(a[i], b[i]))
+                        return false;
+        return true;
+}
+
 void gp_buf_reset(gp_buf *b) {
         b->len = 0;
         if (b->data)
                 b->data[0] = '\0';
+}
+
+void gp_buf_truncate(gp_buf *b, size_t len) {
+        if (len < b->len) {
+                b->len = len;
+                b->data[len] = '\0';
+        }
 }
 
 void gp_buf_free(gp_buf *b) {

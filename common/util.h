@@ -97,8 +97,13 @@ bool strv_contains(char * const *l, const char *s) _pure_;
 char **strv_copy(char * const *l);
 /* Splits on runs of blanks; NULL on ENOMEM. */
 char **strv_split_blank(const char *s);
+/* Same length and the same strings in the same order (NULL equals an empty list). */
+bool strv_equal(char * const *a, char * const *b);
 /* Joins with sep; NULL on ENOMEM. */
 char *strv_join(char * const *l, const char *sep);
+
+/* A NULL-terminated string list literal, for calls and tests. */
+#define STRV_MAKE(...) ((char * const *) ((const char * const[]) { __VA_ARGS__, NULL }))
 
 #define STRV_FOREACH(s, l) for (char * const *s = (l); s && *s; s++)
 
@@ -111,4 +116,5 @@ typedef struct gp_buf {
 int gp_buf_append(gp_buf *b, const void *data, size_t len);  /* -ENOMEM */
 int gp_buf_printf(gp_buf *b, const char *fmt, ...) _printf_(2, 3);
 void gp_buf_reset(gp_buf *b);
+void gp_buf_truncate(gp_buf *b, size_t len);  /* to len bytes, when shorter */
 void gp_buf_free(gp_buf *b);

@@ -29,12 +29,20 @@ typedef enum key_id {
         K_LOGIN_EXPECT_STATUS,
         K_LOGIN_TOKEN_PATH,
         K_LOGIN_TOKEN,
+        K_LOGIN_CAPTURE,
+        K_LOGIN_CAPTURE_SECRET,
         K_WS_URL,
         K_WS_AUTH,
         K_WS_SUBPROTOCOL,
         K_WS_QUERY_PARAM,
         K_WS_HEADER,
+        K_WS_QUERY,
         K_WS_READY,
+        K_WS_READY_PATH,
+        K_WS_AUTH_FAIL,
+        K_WS_REQUIRE_SUBPROTOCOL,
+        K_WS_IDENTITY_PATH,
+        K_WS_IDENTITY,
         K_WS_CONNECT_TIMEOUT,
         K_REQUEST_MESSAGE,
         K_REQUEST_PROMPT,
@@ -45,10 +53,14 @@ typedef enum key_id {
         K_EVENTS_ERROR_PATH,
         K_EVENTS_STRICT,
         K_EVENTS_CORRELATE_PATH,
+        K_EVENTS_CORRELATE,
         K_EVENTS_CORRELATE_WITH,
+        K_EVENTS_END,
         K_EVENTS_EVENT_TIMEOUT,
         K_EVENTS_RESPONSE_PATH,
         K_EVENTS_RESPONSE_MATCH,
+        K_EVENTS_RESPONSE_REJECT,
+        K_EVENTS_RESPONSE_ERROR_PATH,
         K_SLO_LOGIN,
         K_SLO_CONNECT,
         K_SLO_FIRST_EVENT,
@@ -136,6 +148,15 @@ typedef struct gp_parse_info {
         gp_secret_line *secret_lines;   /* caller-allocated, one per source; filled */
         gp_key_where where[_K_MAX];     /* filled */
 } gp_parse_info;
+
+/* [Step] sections (config-steps.c). A [Step] header starts a step; its keys go to the last
+ * one. gp_config_step_assign: 0, -ENOMEM, or -EINVAL with *ret_msg. */
+int gp_config_step_start(gp_config *c, const char *file, unsigned line);
+int gp_config_step_assign(gp_config *c, const char *key, const char *value, char **ret_msg);
+void gp_config_steps_free(gp_config *c);
+bool gp_config_steps_equal(const gp_config *a, const gp_config *b);
+void gp_config_steps_print(const gp_config *c, FILE *f,
+                           void (*print_header)(FILE *f, const char *key, const char *header));
 
 /* gp_config_parse, plus what gp_config_load needs to check the files and load the secrets:
  * which file holds a secret, and where each key was set. info may be NULL. */

@@ -57,6 +57,9 @@ const key_def gp_config_keys[_K_MAX] = {
         KEY(K_LOGIN_TOKEN_PATH, "Login", "TokenPath", KIND_STRING, token_path, .check = gp_check_json_path,
             .def = "access_token", .flags = KEY_MANDATORY),
         KEY(K_LOGIN_TOKEN, "Login", "Token", KIND_SECRET, token, .check = gp_check_secret),
+        KEY(K_LOGIN_CAPTURE, "Login", "Capture", KIND_REPEATABLE, login_captures, .check = gp_check_capture),
+        KEY(K_LOGIN_CAPTURE_SECRET, "Login", "CaptureSecret", KIND_REPEATABLE, login_secret_captures,
+            .check = gp_check_capture),
 
         KEY(K_WS_URL, "WebSocket", "URL", KIND_STRING, ws_url, .check = gp_check_ws_url),
         KEY(K_WS_AUTH, "WebSocket", "Auth", KIND_AUTH, ws_auth, .def = "subprotocol",
@@ -66,8 +69,18 @@ const key_def gp_config_keys[_K_MAX] = {
         KEY(K_WS_QUERY_PARAM, "WebSocket", "QueryParam", KIND_STRING, query_param,
             .check = gp_check_query_param, .def = "token"),
         KEY(K_WS_HEADER, "WebSocket", "Header", KIND_REPEATABLE, ws_headers, .check = gp_check_header),
-        KEY(K_WS_READY, "WebSocket", "Ready", KIND_STRING, ready, .check = gp_check_event_type,
-            .def = "connection_established"),
+        KEY(K_WS_QUERY, "WebSocket", "Query", KIND_REPEATABLE, ws_query, .check = gp_check_query),
+        KEY(K_WS_READY, "WebSocket", "Ready", KIND_LIST, ready, .check = gp_check_event_type,
+            .def = "connection_established connect"),
+        KEY(K_WS_READY_PATH, "WebSocket", "ReadyPath", KIND_LIST, ready_paths, .check = gp_check_json_path),
+        KEY(K_WS_AUTH_FAIL, "WebSocket", "AuthFail", KIND_LIST, auth_fail, .check = gp_check_event_condition,
+            .def = "authentication_error error_message[error_code=AUTH_FAILED] "
+                   "error_message[data.error_code=AUTH_FAILED]"),
+        KEY(K_WS_REQUIRE_SUBPROTOCOL, "WebSocket", "RequireSubprotocol", KIND_BOOL, require_subprotocol,
+            .def = "yes", .flags = KEY_MANDATORY),
+        KEY(K_WS_IDENTITY_PATH, "WebSocket", "IdentityPath", KIND_LIST, identity_paths,
+            .check = gp_check_json_path),
+        KEY(K_WS_IDENTITY, "WebSocket", "Identity", KIND_STRING, identity, .check = gp_check_template),
         KEY(K_WS_CONNECT_TIMEOUT, "WebSocket", "ConnectTimeout", KIND_DURATION, connect_timeout,
             .def = "10s", .flags = KEY_MANDATORY | KEY_POSITIVE),
 
@@ -80,7 +93,7 @@ const key_def gp_config_keys[_K_MAX] = {
         KEY(K_EVENTS_EXPECT, "Events", "Expect", KIND_LIST, expect, .check = gp_check_event_type,
             .def = "agent_started agent_thinking tool_executing tool_completed agent_completed"),
         KEY(K_EVENTS_REPEATABLE, "Events", "Repeatable", KIND_LIST, repeatable, .check = gp_check_event_type,
-            .def = "agent_thinking tool_executing tool_completed"),
+            .def = "agent_started agent_thinking tool_executing tool_completed agent_completed"),
         KEY(K_EVENTS_FAIL, "Events", "Fail", KIND_LIST, fail, .check = gp_check_event_type,
             .def = "agent_error agent_death error_message error"),
         KEY(K_EVENTS_ERROR_PATH, "Events", "ErrorPath", KIND_LIST, error_paths, .check = gp_check_json_path,
@@ -88,14 +101,23 @@ const key_def gp_config_keys[_K_MAX] = {
         KEY(K_EVENTS_STRICT, "Events", "Strict", KIND_BOOL, strict, .def = "no", .flags = KEY_MANDATORY),
         KEY(K_EVENTS_CORRELATE_PATH, "Events", "CorrelatePath", KIND_LIST, correlate_paths,
             .check = gp_check_json_path, .def = "run_id data.run_id payload.run_id"),
+        KEY(K_EVENTS_CORRELATE, "Events", "Correlate", KIND_STRING, correlate, .check = gp_check_correlate,
+            .def = "learned", .flags = KEY_MANDATORY),
         KEY(K_EVENTS_CORRELATE_WITH, "Events", "CorrelateWith", KIND_STRING, correlate_with,
             .check = gp_check_template, .def = "${run_id}", .flags = KEY_MANDATORY),
+        KEY(K_EVENTS_END, "Events", "End", KIND_LIST, end, .check = gp_check_event_condition,
+            .def = "agent_completed[payload.supervisor_result] agent_completed[data.supervisor_result] "
+                   "agent_completed[supervisor_result]"),
         KEY(K_EVENTS_EVENT_TIMEOUT, "Events", "EventTimeout", KIND_DURATION, event_timeout, .def = "30s",
             .flags = KEY_MANDATORY | KEY_POSITIVE),
         KEY(K_EVENTS_RESPONSE_PATH, "Events", "ResponsePath", KIND_LIST, response_paths,
             .check = gp_check_json_path, .def = "final_response result data.result payload.result"),
         KEY(K_EVENTS_RESPONSE_MATCH, "Events", "ResponseMatch", KIND_STRING, response_match,
             .check = gp_check_regex),
+        KEY(K_EVENTS_RESPONSE_REJECT, "Events", "ResponseReject", KIND_STRING, response_reject,
+            .check = gp_check_regex, .def = "^[[:space:]]*(Task completed\\.?)?[[:space:]]*$"),
+        KEY(K_EVENTS_RESPONSE_ERROR_PATH, "Events", "ResponseErrorPath", KIND_LIST, response_error_paths,
+            .check = gp_check_json_path),
 
         KEY(K_SLO_LOGIN, "SLO", "Login", KIND_DURATION, slo_login, .def = "2s"),
         KEY(K_SLO_CONNECT, "SLO", "Connect", KIND_DURATION, slo_connect, .def = "2s"),
@@ -356,17 +378,6 @@ int gp_config_key_assign(gp_config *c, key_id k, const char *value, char **ret_m
                 return assign_simple(c, k, value, ret_msg);
         }
         return -EINVAL;
-}
-
-static bool strv_equal(char * const *a, char * const *b) {
-        size_t n = strv_length(a);
-
-        if (n != strv_length(b))
-                return false;
-        for (size_t i = 0; i < n; i++)
-                if (!streq(a[i], b[i]))
-                        return false;
-        return true;
 }
 
 bool gp_config_key_equal(const gp_config *a, const gp_config *b, key_id k) {

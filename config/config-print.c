@@ -73,4 +73,5 @@ void gp_config_print(const gp_config *c, FILE *f) {
                 v = gp_config_key_format(c, k);
                 fprintf(f, "%s=%s\n", d->name, v ? v : "(out of memory)");
         }
+        gp_config_steps_print(c, f, print_header);
 }

@@ -3,7 +3,9 @@
 #include <errno.h>
 
 #include "config-internal.h"
+#include "event-cond.h"
 #include "ini.h"
+#include "template.h"
 #include "util.h"
 
 typedef struct parse_ctx {
@@ -83,6 +85,9 @@ gp_config *gp_config_unref(gp_config *c) {
                 return NULL;
         if (c->response_match)
                 regfree(&c->response_regex);
+        if (c->response_reject)
+                regfree(&c->response_reject_regex);
+        gp_config_steps_free(c);
         for (size_t k = 0; k < _K_MAX; k++)
                 gp_config_key_free(c, (key_id) k);
         free(c->path);
@@ -98,7 +103,7 @@ bool gp_config_equal(const gp_config *a, const gp_config *b) {
         for (size_t k = 0; k < _K_MAX; k++)
                 if (!gp_config_key_equal(a, b, (key_id) k))
                         return false;
-        return a->status_file_explicit == b->status_file_explicit &&
+        return gp_config_steps_equal(a, b) && a->status_file_explicit == b->status_file_explicit &&
                a->state_file_explicit == b->state_file_explicit && a->password_inline == b->password_inline;
 }
 
@@ -134,12 +139,22 @@ static key_id later(parse_ctx *ctx, key_id a, key_id b) {
         return ctx->where[b].seq > ctx->where[a].seq ? b : a;
 }
 
+#define STEP_SECTION "Step"
+
 static bool on_section_known(const char *section, void *userdata) {
-        return gp_config_section_known(section);
+        return streq(section, STEP_SECTION) || gp_config_section_known(section);
+}
+
+static int on_section_start(const char *file, unsigned line, const char *section, void *userdata) {
+        parse_ctx *ctx = userdata;
+
+        if (!streq(section, STEP_SECTION))
+                return 0;
+        return gp_config_step_start(ctx->cfg, file, line);
 }
 
 static const char *on_section_hint(const char *section, void *userdata) {
-        return gp_config_section_hint(section);
+        return strcaseeq(section, STEP_SECTION) ? STEP_SECTION : gp_config_section_hint(section);
 }
 
 static int on_assign(const char *file, unsigned line, const char *section, const char *key,
@@ -149,6 +164,14 @@ static int on_assign(const char *file, unsigned line, const char *section, const
         const char *hint;
         int k, r;
 
+        if (streq(section, STEP_SECTION)) {
+                r = gp_config_step_assign(ctx->cfg, key, value, &m);
+                if (r == -ENOMEM)
+                        return r;
+                if (r < 0)
+                        gp_diags_add(ctx->diags, file, line, false, "%s", strempty(m));
+                return 0;
+        }
         k = gp_config_key_lookup(section, key, &hint);
         if (k < 0) {
                 gp_diags_add(ctx->diags, file, line, false, "unknown key '%.60s%s' in section [%s]%s%s%s",
@@ -258,6 +281,118 @@ static void check_transport(parse_ctx *ctx) {
         }
 }
 
+static void check_end(parse_ctx *ctx) {
+        gp_config *c = ctx->cfg;
+
+        c->correlate_learned = streq_ptr(c->correlate, "learned");
+        if (ctx->where[K_EVENTS_END].line == 0) {
+                /* The default End= speaks of agent_completed: with an Expect= without it, the
+                 * last expected type ends the run, as it always did. */
+                bool any = false;
+
+                STRV_FOREACH(e, c->end)
+                        if (strv_contains(c->expect, "agent_completed"))
+                                any = true;
+                if (!any)
+                        gp_config_key_free(c, K_EVENTS_END);
+        }
+        STRV_FOREACH(e, c->end) {
+                gp_event_cond cond = {0};
+
+                if (gp_event_cond_parse(*e, &cond, NULL) < 0)
+                        continue;  /* checked when assigned; only memory can fail here */
+                if (!strv_contains(c->expect, cond.type))
+                        diag_key(ctx, later(ctx, K_EVENTS_EXPECT, K_EVENTS_END), false,
+                                 "End=%s: event type '%s' is not in Expect=", *e, cond.type);
+                gp_event_cond_done(&cond);
+        }
+        if ((c->identity || c->identity_paths) && strv_length(c->ready) == 0)
+                diag_key(ctx, later(ctx, K_WS_READY, c->identity ? K_WS_IDENTITY : K_WS_IDENTITY_PATH), false,
+                         "the identity check reads the welcome: set Ready=");
+        if (c->identity && strv_length(c->identity_paths) == 0)
+                diag_key(ctx, K_WS_IDENTITY, false, "Identity= needs IdentityPath= (where the welcome names the user)");
+}
+
+/* Adds the names of a list of NAME=PATH captures to *names; a name captured twice is an error. */
+static int add_captures(parse_ctx *ctx, char ***names, char * const *captures, const char *file, unsigned line,
+                        key_id k) {
+        STRV_FOREACH(cap, captures) {
+                _cleanup_free_ char *name = strndup(*cap, strcspn(*cap, "="));
+                int r;
+
+                if (!name)
+                        return -ENOMEM;
+                if (strv_contains(*names, name)) {
+                        if (file)
+                                gp_diags_add(ctx->diags, file, line, false, "'%s' is captured twice", name);
+                        else
+                                diag_key(ctx, k, false, "'%s' is captured twice", name);
+                        continue;
+                }
+                r = strv_extend(names, name);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static void check_template_captures(parse_ctx *ctx, const char *tmpl, char * const *names, const char *file,
+                                    unsigned line, key_id k) {
+        _cleanup_free_ char *err = NULL;
+
+        if (gp_template_check_captures(tmpl, names, &err) != -EINVAL)
+                return;
+        if (file)
+                gp_diags_add(ctx->diags, file, line, false, "[Step]: %s", err);
+        else
+                diag_key(ctx, k, false, "%s: %s", gp_config_keys[k].name, err);
+}
+
+static void check_template_list_captures(parse_ctx *ctx, char * const *l, char * const *names, key_id k) {
+        STRV_FOREACH(t, l)
+                check_template_captures(ctx, *t, names, NULL, 0, k);
+}
+
+/* Every ${NAME} that is not built in must be captured by an earlier step: the login (for the
+ * steps and what follows), or an earlier [Step]. */
+static int check_captures(parse_ctx *ctx) {
+        gp_config *c = ctx->cfg;
+        _cleanup_strv_free_ char **names = NULL;
+        int r;
+
+        check_template_captures(ctx, c->user, NULL, NULL, 0, K_LOGIN_USER);
+        check_template_captures(ctx, c->login_body, NULL, NULL, 0, K_LOGIN_BODY);
+        check_template_list_captures(ctx, c->login_headers, NULL, K_LOGIN_HEADER);
+        r = add_captures(ctx, &names, c->login_captures, NULL, 0, K_LOGIN_CAPTURE);
+        if (r >= 0)
+                r = add_captures(ctx, &names, c->login_secret_captures, NULL, 0, K_LOGIN_CAPTURE_SECRET);
+        for (size_t i = 0; r >= 0 && i < c->n_steps; i++) {
+                const gp_step *s = &c->steps[i];
+
+                if (!s->url)
+                        gp_diags_add(ctx->diags, s->file, s->line, false, "[Step] needs URL=");
+                check_template_captures(ctx, s->url, names, s->file, s->line, K_LOGIN_URL);
+                check_template_captures(ctx, s->body, names, s->file, s->line, K_LOGIN_URL);
+                STRV_FOREACH(h, s->headers)
+                        check_template_captures(ctx, *h, names, s->file, s->line, K_LOGIN_URL);
+                r = add_captures(ctx, &names, s->captures, s->file, s->line, K_LOGIN_URL);
+                if (r >= 0)
+                        r = add_captures(ctx, &names, s->secret_captures, s->file, s->line, K_LOGIN_URL);
+        }
+        if (r < 0)
+                return r;
+        check_template_list_captures(ctx, c->subprotocols, names, K_WS_SUBPROTOCOL);
+        check_template_list_captures(ctx, c->ws_headers, names, K_WS_HEADER);
+        STRV_FOREACH(q, c->ws_query)
+                check_template_captures(ctx, strchr(*q, '=') + 1, names, NULL, 0, K_WS_QUERY);
+        check_template_captures(ctx, c->identity, names, NULL, 0, K_WS_IDENTITY);
+        check_template_captures(ctx, c->message, names, NULL, 0, K_REQUEST_MESSAGE);
+        check_template_captures(ctx, c->correlate_with, names, NULL, 0, K_EVENTS_CORRELATE_WITH);
+        if (c->token && c->n_steps == 0 && (c->login_captures || c->login_secret_captures))
+                diag_key(ctx, K_LOGIN_CAPTURE, true, "Capture= is ignored: Token= is set, so there is no login step");
+        return 0;
+}
+
 /* The first directory of a systemd *_DIRECTORY variable (they may hold several, ':'-separated). */
 static char *directory_file(const char *env, const char *name, const char *suffix) {
         const char *dir = getenv(env);
@@ -317,13 +452,21 @@ static int compile_regex(parse_ctx *ctx) {
         gp_config *c = ctx->cfg;
         int r;
 
-        if (!c->response_match)
-                return 0;
-        r = regcomp(&c->response_regex, c->response_match, REG_EXTENDED);
-        if (r != 0) {
-                /* Checked when assigned: only memory can fail here. */
-                gp_config_key_free(c, K_EVENTS_RESPONSE_MATCH);
-                return -ENOMEM;
+        if (c->response_match) {
+                r = regcomp(&c->response_regex, c->response_match, REG_EXTENDED);
+                if (r != 0) {
+                        /* Checked when assigned: only memory can fail here. */
+                        gp_config_key_free(c, K_EVENTS_RESPONSE_MATCH);
+                        gp_config_key_free(c, K_EVENTS_RESPONSE_REJECT);
+                        return -ENOMEM;
+                }
+        }
+        if (c->response_reject) {
+                r = regcomp(&c->response_reject_regex, c->response_reject, REG_EXTENDED | REG_NOSUB);
+                if (r != 0) {
+                        gp_config_key_free(c, K_EVENTS_RESPONSE_REJECT);
+                        return -ENOMEM;
+                }
         }
         return 0;
 }
@@ -333,6 +476,7 @@ int gp_config_parse_full(const char *main_path, const gp_config_source *sources,
         static const gp_ini_handler handler = {
                 .section_known = on_section_known,
                 .section_hint = on_section_hint,
+                .section_start = on_section_start,
                 .assign = on_assign,
         };
         gp_diags local = { 0 };
@@ -369,15 +513,21 @@ int gp_config_parse_full(const char *main_path, const gp_config_source *sources,
         }
         if (r >= 0) {
                 check_events(&ctx);
+                check_end(&ctx);
+                r = check_captures(&ctx);
+        }
+        if (r >= 0) {
                 check_login(&ctx);
                 check_transport(&ctx);
                 r = resolve_defaults(&ctx);
         }
         if (r >= 0 && ctx.diags->n_errors == errors_before)
                 r = compile_regex(&ctx);
-        else
-                /* Not compiled: the free must not regfree() it. */
+        else {
+                /* Not compiled: the free must not regfree() them. */
                 gp_config_key_free(c, K_EVENTS_RESPONSE_MATCH);
+                gp_config_key_free(c, K_EVENTS_RESPONSE_REJECT);
+        }
 
         if (r >= 0 && ctx.diags->oom)
                 r = -ENOMEM;

@@ -21,6 +21,21 @@ typedef enum gp_ws_auth {
 
 const char *gp_ws_auth_to_string(gp_ws_auth a);
 
+/* An HTTP step between the login and the WebSocket ([Step] sections, in order): the
+ * frontend's own calls, such as the ticket a WebSocket connects with. */
+typedef struct gp_step {
+        char *name;                 /* for reasons and traces */
+        char *url;                  /* template */
+        char *method;
+        char **headers;             /* strv of "Name: value" templates */
+        char *body;                 /* template, or NULL */
+        long expect_status;
+        char **captures;            /* strv of "NAME=PATH" */
+        char **secret_captures;     /* the same, values redacted like the token */
+        unsigned line;              /* of the [Step] header, for diagnostics */
+        const char *file;
+} gp_step;
+
 typedef struct gp_config {
         unsigned refcount;
         char *path;                 /* main file, as given */
@@ -53,6 +68,12 @@ typedef struct gp_config {
         long login_expect_status;
         char *token_path;
         char *token;                /* fixed token (secret); never printed */
+        char **login_captures;      /* strv of "NAME=PATH" (Capture=) */
+        char **login_secret_captures; /* CaptureSecret= */
+
+        /* [Step] sections, in order */
+        gp_step *steps;
+        size_t n_steps;
 
         /* [WebSocket] */
         char *ws_url;
@@ -60,7 +81,13 @@ typedef struct gp_config {
         char **subprotocols;        /* strv of templates */
         char *query_param;
         char **ws_headers;          /* strv of "Name: value" templates */
-        char *ready;                /* event type to wait for, or NULL */
+        char **ws_query;            /* strv of "name=template" added to the URL's query */
+        char **ready;               /* welcome types to wait for (any), or NULL */
+        char **ready_paths;         /* where the welcome's type is; NULL: TypePath= */
+        char **auth_fail;           /* types that, before the request, mean ws.auth */
+        bool require_subprotocol;   /* offered subprotocols: the server must select one */
+        char **identity_paths;      /* in the welcome: who the server thinks we are */
+        char *identity;             /* template: who we are (e.g. ${user_id}), or NULL */
         usec_t connect_timeout;
 
         /* [Request] */
@@ -75,11 +102,17 @@ typedef struct gp_config {
         char **error_paths;
         bool strict;
         char **correlate_paths;
+        char *correlate;            /* "learned" or "client" */
+        bool correlate_learned;     /* Correlate=learned */
         char *correlate_with;       /* template */
+        char **end;                 /* End= conditions: TYPE, TYPE[PATH] or TYPE[PATH=VALUE] */
         usec_t event_timeout;
         char **response_paths;
         char *response_match;       /* source text, or NULL */
         regex_t response_regex;     /* compiled when response_match != NULL */
+        char *response_reject;      /* source text, or NULL */
+        regex_t response_reject_regex;
+        char **response_error_paths;
 
         /* [SLO]: 0 = no limit */
         usec_t slo_login;
@@ -170,6 +203,9 @@ bool gp_config_equal(const gp_config *a, const gp_config *b);
 /* The largest random delay added to Interval=: Jitter= as a duration, or its percentage of
  * Interval=. */
 usec_t gp_config_jitter_max(const gp_config *c);
+
+/* A step's name for reasons: Name=, or "step N" (1-based) in buf. */
+const char *gp_step_name(const gp_step *s, size_t index, char buf[32]);
 
 /* Parsers used by the config and by gpprobectl; pure, return 0 or -EINVAL. */
 int gp_parse_duration(const char *s, usec_t *ret);           /* "500ms", "1min 30s", "2h" */

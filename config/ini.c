@@ -87,7 +87,7 @@ static int handle_section(ini_state *st, unsigned line, char *s, size_t n) {
         if (!st->section)
                 return -ENOMEM;
         st->skipping = false;
-        return 0;
+        return st->h->section_start ? st->h->section_start(st->file, line, s, st->userdata) : 0;
 }
 
 static int handle_assignment(ini_state *st, unsigned line, char *s, size_t n) {

@@ -24,6 +24,9 @@ typedef struct gp_ini_handler {
         bool (*section_known)(const char *section, void *userdata);
         /* A close match for an unknown section (e.g. another case), or NULL. */
         const char *(*section_hint)(const char *section, void *userdata);
+        /* Optional: a known section's header line (a section may appear several times, e.g.
+         * one [Step] per step); returns -ENOMEM or 0. */
+        int (*section_start)(const char *file, unsigned line, const char *section, void *userdata);
         /* One assignment; returns -ENOMEM or 0 (problems go to diags). */
         int (*assign)(const char *file, unsigned line, const char *section, const char *key,
                       const char *value, void *userdata);

@@ -18,8 +18,14 @@ typedef enum tvar {
         TVAR_INDEX,
         TVAR_NAME,
         TVAR_ENV,
+        TVAR_CAPTURE,  /* a value captured from an earlier step's reply (Capture=) */
         _TVAR_INVALID = -1,
 } tvar;
+
+typedef enum ttransform {
+        TRANSFORM_NONE,
+        TRANSFORM_BASE64URL,  /* ${base64url:token}: RFC 4648 section 5, no padding */
+} ttransform;
 
 static const char * const tvar_names[] = {
         [TVAR_USER] = "user",
@@ -38,7 +44,8 @@ typedef struct tpiece {
         size_t len;
         bool is_var;
         tvar var;
-        char *env_name;
+        ttransform transform;
+        char *env_name;      /* TVAR_ENV: the variable; TVAR_CAPTURE: the capture's name */
 } tpiece;
 
 typedef int (*piece_cb)(const tpiece *p, void *userdata, char **ret_error);
@@ -53,10 +60,22 @@ static bool env_name_valid(const char *s, size_t n) {
         return true;
 }
 
+bool gp_template_name_valid(const char *s, size_t n) {
+        return env_name_valid(s, n);
+}
+
+bool gp_template_name_builtin(const char *s) {
+        for (size_t i = 0; i < ELEMENTSOF(tvar_names); i++)
+                if (streq(tvar_names[i], s))
+                        return true;
+        return false;
+}
+
 static int name_to_var(const char *name, size_t n, tpiece *p, char **ret_error) {
         const char *env = n >= 4 && strncmp(name, "env:", 4) == 0 ? name + 4 : NULL;
         int echo = (int) MIN(n, (size_t) NAME_ECHO_MAX);
         const char *more = n > NAME_ECHO_MAX ? "..." : "";
+        static const char b64[] = "base64url:";
 
         if (n == 0)
                 return set_errorf(ret_error, "empty variable name ${}");
@@ -68,12 +87,23 @@ static int name_to_var(const char *name, size_t n, tpiece *p, char **ret_error) 
                 p->env_name = strndup(env, n - 4);
                 return p->env_name ? 0 : -ENOMEM;
         }
+        if (n > strlen(b64) && strncmp(name, b64, strlen(b64)) == 0) {
+                p->transform = TRANSFORM_BASE64URL;
+                name += strlen(b64);
+                n -= strlen(b64);
+        }
         for (size_t i = 0; i < ELEMENTSOF(tvar_names); i++)
                 if (strlen(tvar_names[i]) == n && strncmp(tvar_names[i], name, n) == 0) {
                         p->var = (tvar) i;
                         return 0;
                 }
-        return set_errorf(ret_error, "unknown variable ${%.*s%s}", echo, name, more);
+        if (!env_name_valid(name, n) || memchr(name, ':', n))
+                return set_errorf(ret_error, "unknown variable ${%.*s%s}", echo, name - (p->transform ? strlen(b64) : 0),
+                                 more);
+        /* Any other name is a capture; the configuration checks that a step captures it. */
+        p->var = TVAR_CAPTURE;
+        p->env_name = strndup(name, n);
+        return p->env_name ? 0 : -ENOMEM;
 }
 
 /* Splits tmpl into pieces. "$$" is a literal "$"; a "$" not followed by "{" or "$" is literal. */
@@ -158,9 +188,34 @@ static int uses_piece(const tpiece *p, void *userdata, char **ret_error) {
                 const char *e = startswith(u->var, "env:");
                 if (e && streq(e, p->env_name))
                         u->found = true;
+        } else if (p->var == TVAR_CAPTURE) {
+                if (streq(p->env_name, u->var))
+                        u->found = true;
         } else if (streq(tvar_names[p->var], u->var))
                 u->found = true;
         return 0;
+}
+
+typedef struct names_ctx {
+        char * const *known;
+        const char *unknown_name;
+} names_ctx;
+
+static int names_piece(const tpiece *p, void *userdata, char **ret_error) {
+        names_ctx *x = userdata;
+
+        if (p->is_var && p->var == TVAR_CAPTURE && !strv_contains(x->known, p->env_name))
+                return set_errorf(ret_error, "unknown variable ${%s} (not built in, and no earlier step captures it "
+                                  "with Capture=)", p->env_name);
+        return 0;
+}
+
+int gp_template_check_captures(const char *tmpl, char * const *known, char **ret_error) {
+        names_ctx x = { .known = known };
+
+        if (!tmpl)
+                return 0;
+        return template_walk(tmpl, names_piece, &x, ret_error);
 }
 
 bool gp_template_uses(const char *tmpl, const char *var) {
@@ -178,6 +233,31 @@ typedef struct expand_ctx {
         gp_template_flags flags;
         gp_buf out;
 } expand_ctx;
+
+/* RFC 4648 section 5 (URL and file name safe), without padding, as browsers' clients send a
+ * token inside a subprotocol name. */
+static char *base64url(const char *s) {
+        static const char a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        const unsigned char *p = (const unsigned char *) s;
+        size_t n = strlen(s), o = 0;
+        char *out = malloc(n / 3 * 4 + 5);
+
+        if (!out)
+                return NULL;
+        for (size_t i = 0; i < n; i += 3) {
+                uint32_t v = (uint32_t) p[i] << 16 | (i + 1 < n ? (uint32_t) p[i + 1] << 8 : 0) |
+                             (i + 2 < n ? p[i + 2] : 0);
+
+                out[o++] = a[v >> 18 & 63];
+                out[o++] = a[v >> 12 & 63];
+                if (i + 1 < n)
+                        out[o++] = a[v >> 6 & 63];
+                if (i + 2 < n)
+                        out[o++] = a[v & 63];
+        }
+        out[o] = '\0';
+        return out;
+}
 
 static int append_url_encoded(gp_buf *b, const char *s) {
         static const char hex[] = "0123456789ABCDEF";
@@ -213,9 +293,17 @@ static int append_json_escaped(gp_buf *b, const char *s) {
         return 0;
 }
 
+static const char *capture_value(const gp_template_vars *v, const char *name) {
+        for (size_t i = 0; i < v->n_captures; i++)
+                if (streq(v->captures[i].name, name))
+                        return v->captures[i].value;
+        return NULL;
+}
+
 static int expand_piece(const tpiece *p, void *userdata, char **ret_error) {
         expand_ctx *x = userdata;
         const gp_template_vars *v = x->vars;
+        _cleanup_(secret_freep) char *encoded = NULL;  /* may encode the token */
         char index[16];
         const char *value = NULL;
 
@@ -231,6 +319,7 @@ static int expand_piece(const tpiece *p, void *userdata, char **ret_error) {
         case TVAR_PROMPT:    value = v->prompt; break;
         case TVAR_NAME:      value = v->name; break;
         case TVAR_ENV:       value = getenv(p->env_name); break;
+        case TVAR_CAPTURE:   value = capture_value(v, p->env_name); break;
         case TVAR_INDEX:
                 snprintf(index, sizeof(index), "%u", v->index);
                 value = index;
@@ -239,6 +328,12 @@ static int expand_piece(const tpiece *p, void *userdata, char **ret_error) {
                 return -EINVAL;
         }
         value = strempty(value);
+        if (p->transform == TRANSFORM_BASE64URL) {
+                encoded = base64url(value);
+                if (!encoded)
+                        return -ENOMEM;
+                value = encoded;
+        }
 
         if (x->flags & GP_TEMPLATE_URL)
                 return append_url_encoded(&x->out, value);
@@ -249,7 +344,7 @@ static int expand_piece(const tpiece *p, void *userdata, char **ret_error) {
                                 return set_errorf(ret_error, "the value of ${env:%s} is not valid UTF-8",
                                                  p->env_name);
                         return set_errorf(ret_error, "the value of ${%s} is not valid UTF-8",
-                                         tvar_names[p->var]);
+                                         p->var == TVAR_CAPTURE ? p->env_name : tvar_names[p->var]);
                 }
                 return append_json_escaped(&x->out, value);
         }

@@ -2,9 +2,17 @@
 #pragma once
 
 /* ${...} templates (SPEC section 4): ${user} ${password} ${token} ${run_id} ${thread_id}
- * ${prompt} ${index} ${name} ${env:VAR}. "$$" is a literal "$". Pure. */
+ * ${prompt} ${index} ${name} ${env:VAR}, ${NAME} for a value an earlier step captured
+ * (Capture=NAME=PATH), and ${base64url:VAR} for any of them but env: encoded as RFC 4648
+ * base64url without padding. "$$" is a literal "$". Pure. */
 
 #include <stdbool.h>
+#include <stddef.h>
+
+typedef struct gp_template_capture {
+        const char *name;
+        const char *value;
+} gp_template_capture;
 
 typedef struct gp_template_vars {
         const char *user;
@@ -15,6 +23,8 @@ typedef struct gp_template_vars {
         const char *prompt;
         const char *name;
         unsigned index;
+        const gp_template_capture *captures;  /* what earlier steps captured */
+        size_t n_captures;
 } gp_template_vars;
 
 typedef enum gp_template_flags {
@@ -29,6 +39,15 @@ bool gp_template_is_json(const char *tmpl);
 /* Checks syntax and variable names (and that ${env:VAR} is set). On error returns -EINVAL and
  * a message such as "unknown variable ${usr}" in *ret_error (caller frees). */
 int gp_template_validate(const char *tmpl, char **ret_error);
+
+/* Fails (-EINVAL, "${x} is not captured by an earlier step (Capture=)") when tmpl names a
+ * capture that is not in known. */
+int gp_template_check_captures(const char *tmpl, char * const *known, char **ret_error);
+
+/* A capture's name: letters, digits and '_', not starting with a digit; and whether it is the
+ * name of a built-in variable (which a capture may not take). */
+bool gp_template_name_valid(const char *s, size_t n);
+bool gp_template_name_builtin(const char *s);
 
 /* True when tmpl references ${var} (var without ${}). */
 bool gp_template_uses(const char *tmpl, const char *var);

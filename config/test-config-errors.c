@@ -273,7 +273,13 @@ static void test_invalid_json_paths_and_names(void **state) {
                 { AFTER_MINIMAL("[Probe]\nName=.hidden\n"), 6, "Name: invalid probe name '.hidden'" },
                 { AFTER_MINIMAL("[WebSocket]\nQueryParam=a&b\n"), 6,
                   "QueryParam: invalid query parameter name" },
-                { AFTER_MINIMAL("[WebSocket]\nReady=a b\n"), 6, "Ready: invalid event type 'a b'" },
+                { AFTER_MINIMAL("[WebSocket]\nReadyPath=a..b\n"), 6, "ReadyPath: invalid JSON path 'a..b'" },
+                { AFTER_MINIMAL("[Events]\nEnd=done[a..b]\n"), 6, "End: invalid event condition 'done[a..b]': invalid JSON path" },
+                { AFTER_MINIMAL("[Events]\nEnd=done[x\n"), 6, "ending with ']'" },
+                { AFTER_MINIMAL("[Events]\nCorrelate=server\n"), 6, "Correlate: invalid value 'server' (learned or client)" },
+                { AFTER_MINIMAL("[Login]\nCapture=user\n"), 6, "Capture: invalid capture 'user'" },
+                { AFTER_MINIMAL("[Login]\nCapture=token=access_token\n"), 6, "capture name 'token' is a built-in variable" },
+                { AFTER_MINIMAL("[WebSocket]\nQuery=ticket\n"), 6, "Query: invalid query parameter 'ticket'" },
         };
 
         RUN_CASES(cases);

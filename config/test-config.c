@@ -46,13 +46,32 @@ static void test_every_key_is_parsed(void **state) {
         assert_int_equal(c->login_expect_status, 201);
         assert_string_equal(c->token_path, "data.jwt");
         assert_null(c->token);
+        assert_strv(c->login_captures, "user_id=data.user.id");
+        assert_strv(c->login_secret_captures, "refresh=data.refresh");
+
+        assert_int_equal(c->n_steps, 1);
+        assert_string_equal(c->steps[0].name, "ticket");
+        assert_string_equal(c->steps[0].url, "https://auth.example.com/api/ticket?u=${user_id}");
+        assert_string_equal(c->steps[0].method, "POST");
+        assert_strv(c->steps[0].headers, "Authorization: Bearer ${token}");
+        assert_string_equal(c->steps[0].body, "{\"for\":\"${user_id}\"}");
+        assert_int_equal(c->steps[0].expect_status, 201);
+        assert_strv(c->steps[0].captures, "ticket=ticket");
+        assert_strv(c->steps[0].secret_captures, "t2=data.t");
+        assert_int_equal(c->steps[0].line, 29);
 
         assert_string_equal(c->ws_url, "ws://[::1]:9000/socket");
         assert_int_equal(c->ws_auth, GP_WS_AUTH_QUERY);
         assert_strv(c->subprotocols, "chat.v2");
         assert_string_equal(c->query_param, "access_token");
         assert_strv(c->ws_headers, "Origin: https://app.example.com|Authorization: Bearer ${token}");
-        assert_string_equal(c->ready, "hello");
+        assert_strv(c->ws_query, "ticket=${ticket}");
+        assert_strv(c->ready, "hello|welcome");
+        assert_strv(c->ready_paths, "data.event|type");
+        assert_strv(c->auth_fail, "denied|error[code=401]");
+        assert_false(c->require_subprotocol);
+        assert_strv(c->identity_paths, "data.user_id");
+        assert_string_equal(c->identity, "${user_id}");
         assert_int_equal(c->connect_timeout, 3500 * USEC_PER_MSEC);
 
         assert_string_equal(c->message, "[\"ask\",\"${prompt}\",\"${run_id}\",\"${thread_id}\"]");
@@ -66,6 +85,11 @@ static void test_every_key_is_parsed(void **state) {
         assert_true(c->strict);
         assert_strv(c->correlate_paths, "meta.id|id");
         assert_string_equal(c->correlate_with, "probe-${run_id}");
+        assert_false(c->correlate_learned);
+        assert_strv(c->end, "done[result.final=true]");
+        assert_string_equal(c->response_reject, "^placeholder$");
+        assert_int_equal(regexec(&c->response_reject_regex, "placeholder", 0, NULL, 0), 0);
+        assert_strv(c->response_error_paths, "results.*.error");
         assert_int_equal(c->event_timeout, 45 * USEC_PER_SEC);
         assert_strv(c->response_paths, "out.text");
         assert_string_equal(c->response_match, "^(ready|pong)[.!]?$");
@@ -94,7 +118,7 @@ static void test_every_key_is_parsed(void **state) {
         /* Password= and Insecure=yes are allowed, with warnings. */
         assert_int_equal(d.n_errors, 0);
         assert_diag(&d, "test.conf", 23, true, "Password=");
-        assert_diag(&d, "test.conf", 62, true, "Insecure=yes");
+        assert_diag(&d, "test.conf", 84, true, "Insecure=yes");
         gp_diags_clear(&d);
 }
 
@@ -128,14 +152,30 @@ static void test_every_default(void **state) {
         assert_strv(c->subprotocols, "jwt-auth|jwt.${token}");
         assert_string_equal(c->query_param, "token");
         assert_int_equal(strv_length(c->ws_headers), 0);
-        assert_string_equal(c->ready, "connection_established");
+        assert_strv(c->ready, "connection_established|connect");
+        assert_null(c->ready_paths);
+        assert_strv(c->auth_fail, "authentication_error|error_message[error_code=AUTH_FAILED]|"
+                                  "error_message[data.error_code=AUTH_FAILED]");
+        assert_true(c->require_subprotocol);
+        assert_null(c->identity_paths);
+        assert_null(c->identity);
+        assert_null(c->ws_query);
+        assert_null(c->login_captures);
+        assert_int_equal(c->n_steps, 0);
         assert_int_equal(c->connect_timeout, 10 * USEC_PER_SEC);
         assert_string_equal(c->message, "{\"type\":\"user_message\",\"payload\":{\"content\":\"${prompt}\","
                                         "\"thread_id\":\"${thread_id}\",\"run_id\":\"${run_id}\"}}");
         assert_string_equal(c->prompt, "Reply with the word ready.");
         assert_string_equal(c->type_path, "type");
         assert_strv(c->expect, "agent_started|agent_thinking|tool_executing|tool_completed|agent_completed");
-        assert_strv(c->repeatable, "agent_thinking|tool_executing|tool_completed");
+        assert_strv(c->repeatable, "agent_started|agent_thinking|tool_executing|tool_completed|agent_completed");
+        assert_true(c->correlate_learned);
+        assert_strv(c->end, "agent_completed[payload.supervisor_result]|agent_completed[data.supervisor_result]|"
+                            "agent_completed[supervisor_result]");
+        assert_non_null(c->response_reject);
+        assert_int_equal(regexec(&c->response_reject_regex, "Task completed", 0, NULL, 0), 0);
+        assert_int_equal(regexec(&c->response_reject_regex, "  ", 0, NULL, 0), 0);
+        assert_int_not_equal(regexec(&c->response_reject_regex, "Task completed: 3 rows", 0, NULL, 0), 0);
         assert_strv(c->fail, "agent_error|agent_death|error_message|error");
         assert_strv(c->error_paths, "data.error_message|error_message|message");
         assert_false(c->strict);

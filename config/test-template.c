@@ -110,12 +110,41 @@ static void test_unset_env_variable_is_invalid(void **state) {
 static void test_unknown_variable_is_named(void **state) {
         char *err = NULL;
 
-        assert_int_equal(gp_template_validate("{\"email\":\"${usr}\"}", &err), -EINVAL);
-        assert_string_equal(err, "unknown variable ${usr}");
+        /* A name that is not built in may be a capture: the configuration checks it against the
+         * Capture= names of earlier steps. */
+        assert_int_equal(gp_template_validate("{\"email\":\"${usr}\"}", &err), 0);
+        assert_int_equal(gp_template_check_captures("{\"email\":\"${usr}\"}", NULL, &err), -EINVAL);
+        assert_string_equal(err, "unknown variable ${usr} (not built in, and no earlier step captures it with Capture=)");
         free(err);
-        assert_invalid("${USER}", "unknown variable ${USER}");
+        err = NULL;
+        assert_int_equal(gp_template_check_captures("x ${usr} ${base64url:usr}", STRV_MAKE("usr"), &err), 0);
+        assert_null(err);
+        assert_invalid("${base64url:env:HOME}", "unknown variable ${base64url:env:HOME}");
         assert_invalid("${ user }", "unknown variable ${ user }");
         assert_invalid("${user${index}}", "unknown variable ${user${index}");
+}
+
+static void test_captures_and_base64url_expand(void **state) {
+        static const gp_template_capture caps[] = { { "ticket", "t/k+1" }, { "user_id", "u-1" } };
+        gp_template_vars v = { .token = "ab?", .captures = caps, .n_captures = 2 };
+        char *out = NULL, *err = NULL;
+
+        assert_int_equal(gp_template_expand("?ticket=${ticket}&u=${user_id}", &v, GP_TEMPLATE_URL, &out, &err), 0);
+        assert_string_equal(out, "?ticket=t%2Fk%2B1&u=u-1");
+        free(out);
+        /* base64url without padding: "ab?" -> YWI_ ; one and two trailing bytes */
+        assert_int_equal(gp_template_expand("jwt.${base64url:token}", &v, 0, &out, &err), 0);
+        assert_string_equal(out, "jwt.YWI_");
+        free(out);
+        v.token = "a";
+        assert_int_equal(gp_template_expand("${base64url:token}|${base64url:ticket}", &v, 0, &out, &err), 0);
+        assert_string_equal(out, "YQ|dC9rKzE");
+        free(out);
+        /* a capture no step made expands to nothing (the configuration refuses such templates) */
+        assert_int_equal(gp_template_expand("[${missing}]", &v, 0, &out, &err), 0);
+        assert_string_equal(out, "[]");
+        free(out);
+        assert_true(gp_template_uses("a ${base64url:ticket}", "ticket"));
 }
 
 static void test_syntax_errors_are_named(void **state) {
@@ -222,6 +251,7 @@ int main(void) {
                 cmocka_unit_test(test_unset_env_variable_is_invalid),
                 cmocka_unit_test(test_unknown_variable_is_named),
                 cmocka_unit_test(test_syntax_errors_are_named),
+                cmocka_unit_test(test_captures_and_base64url_expand),
                 cmocka_unit_test(test_long_unknown_name_is_shortened),
                 cmocka_unit_test(test_json_flag_escapes_expansions_only),
                 cmocka_unit_test(test_json_escapes_every_control_character),

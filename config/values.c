@@ -6,6 +6,7 @@
 #include <strings.h>
 
 #include "config.h"
+#include "event-cond.h"
 #include "template.h"
 #include "util.h"
 #include "values.h"
@@ -439,6 +440,52 @@ int gp_check_template(const char *v, char **ret_msg) {
         }
         json_decref(j);
         return 0;
+}
+
+int gp_check_capture(const char *v, char **ret_msg) {
+        size_t n = strcspn(v, "=");
+        _cleanup_free_ char *name = strndup(v, n);
+        int r;
+
+        if (!name)
+                return -ENOMEM;
+        if (v[n] != '=' || !gp_template_name_valid(v, n))
+                return set_errorf(ret_msg, "invalid capture '%.*s%s' (expected NAME=JSON.PATH, NAME of letters, "
+                                  "digits and '_')", ECHO(v));
+        if (gp_template_name_builtin(name))
+                return set_errorf(ret_msg, "capture name '%s' is a built-in variable (${%s})", name, name);
+        r = gp_check_json_path(v + n + 1, ret_msg);
+        return r;
+}
+
+int gp_check_query(const char *v, char **ret_msg) {
+        size_t n = strcspn(v, "=");
+        _cleanup_free_ char *name = strndup(v, n);
+        int r;
+
+        if (!name)
+                return -ENOMEM;
+        if (v[n] != '=' || n == 0)
+                return set_errorf(ret_msg, "invalid query parameter '%.*s%s' (expected name=value, the value a "
+                                  "template such as ${ticket})", ECHO(v));
+        r = gp_check_query_param(name, ret_msg);
+        if (r < 0)
+                return r;
+        return check_template_text(v + n + 1, ret_msg);
+}
+
+int gp_check_correlate(const char *v, char **ret_msg) {
+        if (!streq(v, "learned") && !streq(v, "client"))
+                return set_errorf(ret_msg, "invalid value '%.*s%s' (learned or client)", ECHO(v));
+        return 0;
+}
+
+int gp_check_event_condition(const char *v, char **ret_msg) {
+        gp_event_cond c = {0};
+        int r = gp_event_cond_parse(v, &c, ret_msg);
+
+        gp_event_cond_done(&c);
+        return r;
 }
 
 int gp_check_query_param(const char *v, char **ret_msg) {

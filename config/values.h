@@ -22,6 +22,10 @@ int gp_check_credential_name(const char *v, char **ret_msg);
 int gp_check_probe_name(const char *v, char **ret_msg);
 int gp_check_template(const char *v, char **ret_msg);      /* JSON templates must stay JSON */
 int gp_check_query_param(const char *v, char **ret_msg);
+int gp_check_capture(const char *v, char **ret_msg);       /* NAME=JSON.PATH, NAME not built in */
+int gp_check_query(const char *v, char **ret_msg);         /* name=template */
+int gp_check_correlate(const char *v, char **ret_msg);     /* learned | client */
+int gp_check_event_condition(const char *v, char **ret_msg); /* TYPE, TYPE[PATH], TYPE[PATH=VALUE] */
 int gp_check_listen(const char *v, char **ret_msg);
 int gp_check_regex(const char *v, char **ret_msg);
 int gp_check_secret(const char *v, char **ret_msg);        /* never echoed */

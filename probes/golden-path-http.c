@@ -107,13 +107,17 @@ static void check_login_reply(session *s, const gp_http_reply *rep) {
                 return;
         }
         s->token = strdup(token);
-        json_decref(root);
         if (!s->token) {
+                json_decref(root);
                 session_fail(s, "login", "internal", "out of memory");
                 return;
         }
         strace(s, "login %s %s: HTTP %ld in %s, token received", c->login_method, c->login_url, rep->status,
                fmt_dur(d, rep->timing.total));
+        if (session_capture(s, root, c->login_captures, false, "the login reply", "login", "login.token") < 0 ||
+            session_capture(s, root, c->login_secret_captures, true, "the login reply", "login", "login.token") < 0)
+                session_fail(s, "login", "internal", "out of memory");
+        json_decref(root);
 }
 
 int step_login(run *r) {
@@ -173,4 +177,120 @@ out:
         free(headers);
         free(bodies);
         return k;
+}
+
+/* ---- [Step] sections ---------------------------------------------------------------------- */
+
+static void check_step_reply(session *s, const gp_step *st, const char *name, const char *url,
+                             const gp_http_reply *rep) {
+        json_error_t jerr;
+        json_t *root;
+        char d[32], what[96];
+
+        if (rep->error_code) {
+                if (streq(rep->error_code, "too_large"))
+                        session_fail(s, "step", "step.reply", "%s: reply too large: %s", name, strempty(rep->error));
+                else if (streq(rep->error_code, "no_reply"))
+                        session_fail(s, "step", "step.status", "%s: no HTTP reply: %s", name, strempty(rep->error));
+                else
+                        session_fail(s, "step", rep->error_code, "%s %s: %s", name, url, strempty(rep->error));
+                return;
+        }
+        if (rep->status != st->expect_status) {
+                _cleanup_free_ char *body = excerpt(s, rep->body, rep->len, 120);
+                session_fail(s, "step", "step.status", "%s %s %s answered HTTP %ld (expected %ld): %s", name,
+                             st->method, url, rep->status, st->expect_status, strempty(body));
+                return;
+        }
+        strace(s, "%s %s %s: HTTP %ld in %s", name, st->method, url, rep->status, fmt_dur(d, rep->timing.total));
+        if (!st->captures && !st->secret_captures)
+                return;
+        root = json_loadb(rep->body, rep->len, JSON_REJECT_DUPLICATES, &jerr);
+        if (!root) {
+                _cleanup_free_ char *body = excerpt(s, rep->body, rep->len, 60);
+                session_fail(s, "step", "step.reply", "%s reply is not JSON (Content-Type %s; %s): %s", name,
+                             rep->content_type ? rep->content_type : "none", jerr.text, strempty(body));
+                return;
+        }
+        snprintf(what, sizeof what, "the %s reply", name);
+        if (session_capture(s, root, st->captures, false, what, "step", "step.reply") < 0 ||
+            session_capture(s, root, st->secret_captures, true, what, "step", "step.reply") < 0)
+                session_fail(s, "step", "internal", "out of memory");
+        json_decref(root);
+}
+
+/* One [Step] for every session still running, concurrently. */
+static int run_step(run *r, const gp_step *st, size_t index) {
+        const gp_config *c = r->cfg;
+        _cleanup_free_ gp_http_request *reqs = calloc(r->n, sizeof(*reqs));
+        _cleanup_free_ gp_http_reply *reps = calloc(r->n, sizeof(*reps));
+        _cleanup_free_ session **who = calloc(r->n, sizeof(*who));
+        char ***headers = calloc(r->n, sizeof(*headers));
+        char **bodies = calloc(r->n, sizeof(*bodies)), **urls = calloc(r->n, sizeof(*urls));
+        gp_tls_opts tls = { c->ca_file, c->insecure, c->client_certificate, c->client_key };
+        char namebuf[32];
+        const char *name = gp_step_name(st, index, namebuf);
+        size_t n = 0;
+        int k = 0;
+
+        if (!reqs || !reps || !who || !headers || !bodies || !urls) {
+                k = -ENOMEM;
+                goto out;
+        }
+        for (size_t i = 0; i < r->n; i++) {
+                session *s = &r->sessions[i];
+
+                if (s->res->verdict == GP_VERDICT_FAIL)
+                        continue;
+                k = expand(s, st->url, GP_TEMPLATE_URL, &urls[n]);
+                if (k >= 0)
+                        k = expand_list(s, st->headers, &headers[n]);
+                if (k >= 0)
+                        k = expand(s, st->body, gp_template_is_json(st->body) ? GP_TEMPLATE_JSON : GP_TEMPLATE_PLAIN,
+                                   &bodies[n]);
+                if (k == -ENOMEM)
+                        goto out;
+                if (k < 0) {
+                        k = 0;
+                        continue;
+                }
+                reqs[n] = (gp_http_request) {
+                        .url = urls[n], .method = st->method, .headers = headers[n], .body = bodies[n],
+                        .max_reply = LOGIN_MAX_REPLY, .tls = &tls,
+                };
+                who[n++] = s;
+        }
+        k = gp_http_perform(r->engine->http, reqs, reps, n, fd_budget(), r->deadline);
+        if (k >= 0)
+                for (size_t i = 0; i < n; i++) {
+                        /* the URL of a reason: without its query, which may carry a secret */
+                        _cleanup_free_ char *bare = strndup(urls[i], strcspn(urls[i], "?"));
+
+                        check_step_reply(who[i], st, name, bare ? bare : "(out of memory)", &reps[i]);
+                }
+out:
+        for (size_t i = 0; i < r->n; i++) {
+                if (reps)
+                        gp_http_reply_done(&reps[i]);
+                if (headers)
+                        strv_free(headers[i]);
+                if (bodies)
+                        secret_free(bodies[i]);
+                if (urls)
+                        secret_free(urls[i]);
+        }
+        free(headers);
+        free(bodies);
+        free(urls);
+        return k;
+}
+
+int step_http(run *r) {
+        for (size_t i = 0; i < r->cfg->n_steps; i++) {
+                int k = run_step(r, &r->cfg->steps[i], i);
+
+                if (k < 0)
+                        return k;
+        }
+        return 0;
 }

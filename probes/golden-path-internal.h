@@ -6,6 +6,8 @@
 #include <stdatomic.h>
 
 #include "golden-path.h"
+#include "event-cond.h"
+#include <jansson.h>
 #include "http.h"
 #include "matcher.h"
 #include "template.h"
@@ -46,6 +48,11 @@ typedef struct session {
         char *user;
         char *token;            /* secret */
         char *own_id;           /* correlation id */
+        gp_template_capture *captures;  /* Capture= values of the login and the steps (owned) */
+        size_t n_captures;
+        char **secret_values;   /* CaptureSecret= values: redacted like the token */
+        char *identity;         /* who the welcome says we are (IdentityPath=), or NULL */
+        bool offered_subprotocols;
         gp_matcher *matcher;
         gp_ws_conn *conn;
         session_state state;
@@ -67,6 +74,8 @@ struct run {
         gp_trace_fn trace;
         void *trace_ud;
         gp_matcher_rules rules;
+        gp_event_cond *auth_fail;  /* AuthFail= parsed */
+        size_t n_auth_fail;
         unsigned fail_seq;
         size_t open_conns;      /* WebSocket connections not yet destroyed */
         size_t max_conns;       /* what RLIMIT_NOFILE leaves for them */
@@ -90,9 +99,16 @@ char *excerpt(const session *s, const char *data, size_t len, size_t max);
  * replaced by "(redacted)". NULL on ENOMEM. */
 char *redact_secrets(const session *s, const char *data, size_t len);
 
+/* Stores the values at a reply's Capture= paths (NAME=PATH) in the session; a missing one fails
+ * the session with code, naming what. -ENOMEM, or 0 (the session may have failed). */
+int session_capture(session *s, json_t *root, char * const *captures, bool secret, const char *what,
+                    const char *stage, const char *code);
+void session_captures_free(session *s);
+
 /* The steps, in order; each skips sessions that already failed. -ENOMEM/-ECANCELED/-EIO. */
 int step_preflight(run *r);
 int step_login(run *r);
+int step_http(run *r);     /* the [Step] sections */
 int step_websocket(run *r);
 /* Copies what the session's matcher saw (events, first_event and complete) into its result. */
 int collect_events(session *s);

@@ -54,6 +54,15 @@ static void on_established(void *ud, const char *selected) {
 
         strace(s, "WebSocket established in %s%s%s", fmt_dur(d, now - s->connect_start),
                isempty(selected) ? "" : ", subprotocol ", strempty(selected));
+        if (s->offered_subprotocols && isempty(selected) && c->require_subprotocol) {
+                /* RFC 6455 4.1: a client that offered subprotocols fails a handshake that selects
+                 * none; browsers do, so the product's own frontend cannot connect. */
+                session_fail(s, "ws_connect", "ws.upgrade",
+                             "the server selected none of the offered subprotocols (browsers refuse this "
+                             "upgrade; RequireSubprotocol=no accepts it)");
+                end_session(s);
+                return;
+        }
         if (c->ready) {
                 s->state = S_WAIT_READY;  /* the ConnectTimeout= deadline still runs */
                 return;
@@ -63,17 +72,90 @@ static void on_established(void *ud, const char *selected) {
         s->deadline = s->run->deadline;
 }
 
-static bool is_ready_message(session *s, const char *data, size_t len) {
+/* The type of a message before the request: at ReadyPath= (the first string found), else at
+ * TypePath=. Borrowed from root. */
+static const char *welcome_type(const gp_config *c, json_t *root) {
+        if (c->ready_paths)
+                return gp_json_path_first_string(root, c->ready_paths, true);
+        return json_string_value(gp_json_path_get(root, c->type_path));
+}
+
+/* A server that names another user than the one we logged in as ignored our credentials; its
+ * value may be cut to a prefix followed by "..." (Netra shows 8 characters). */
+static bool identity_matches(const char *server, const char *ours) {
+        size_t n = strlen(server);
+
+        if (streq(server, ours))
+                return true;
+        return n > 3 && streq(server + n - 3, "...") && n - 3 >= 4 && strncmp(server, ours, n - 3) == 0 &&
+               strlen(ours) > n - 3;
+}
+
+static void check_identity(session *s, json_t *root) {
+        const gp_config *c = s->run->cfg;
+        _cleanup_free_ char *ours = NULL;
+        const char *v;
+        char *paths;
+
+        if (!c->identity_paths)
+                return;
+        v = gp_json_path_first_string(root, c->identity_paths, true);
+        if (!v) {
+                paths = strv_join(c->identity_paths, " ");
+                session_fail(s, "ws_connect", "ws.identity", "the welcome names no user (no string at IdentityPath=%s)",
+                             strempty(paths));
+                free(paths);
+                return;
+        }
+        s->identity = strdup(v);
+        if (!s->identity) {
+                session_fail(s, "ws_connect", "internal", "out of memory");
+                return;
+        }
+        if (!c->identity)
+                return;
+        if (expand(s, c->identity, GP_TEMPLATE_PLAIN, &ours) < 0)
+                return;
+        if (!identity_matches(s->identity, strempty(ours)))
+                session_fail(s, "ws_connect", "ws.identity",
+                             "the server ignored the probe's credentials: the welcome names user '%s', the login "
+                             "made us '%s' (demo mode or a relaxed auth fallback?)", s->identity, strempty(ours));
+        else
+                strace(s, "the server knows us as %s", s->identity);
+}
+
+/* Before the request: the server's welcome, or its refusal of our credentials. */
+static void on_welcome_message(session *s, const char *data, size_t len, usec_t at) {
+        const gp_config *c = s->run->cfg;
         json_t *root = json_loadb(data, len, 0, NULL);
-        const char *type;
-        bool ok;
+        const char *type, *ready;
 
         if (!root)
-                return false;
-        type = json_string_value(gp_json_path_get(root, s->run->cfg->type_path));
-        ok = type && streq(type, s->run->cfg->ready);
+                return;
+        type = json_string_value(gp_json_path_get(root, c->type_path));
+        for (size_t i = 0; i < s->run->n_auth_fail; i++)
+                if (gp_json_event_cond_holds(&s->run->auth_fail[i], root, type)) {
+                        const char *msg = gp_json_path_first_string(root, c->error_paths, true);
+
+                        session_fail(s, "ws_connect", "ws.auth", "the server refused the credentials after the "
+                                     "upgrade: %s%s%s", type, msg ? ": " : "", strempty(msg));
+                        json_decref(root);
+                        end_session(s);
+                        return;
+                }
+        ready = s->state == S_WAIT_READY ? welcome_type(c, root) : NULL;
+        if (ready && strv_contains(c->ready, ready)) {
+                s->res->phases[GP_PHASE_WS_CONNECT] = at - s->connect_start;
+                strace(s, "ready: %s received", ready);
+                check_identity(s, root);
+                if (s->res->verdict == GP_VERDICT_FAIL)
+                        end_session(s);
+                else {
+                        s->state = S_READY;
+                        s->deadline = s->run->deadline;
+                }
+        }
         json_decref(root);
-        return ok;
 }
 
 static void finish_events(session *s) {
@@ -114,13 +196,9 @@ static void on_message(void *ud, const char *data, size_t len, bool binary, usec
         size_t n_before;
         gp_match_state st;
 
-        if (s->state == S_WAIT_READY) {
-                if (!binary && is_ready_message(s, data, len)) {
-                        s->res->phases[GP_PHASE_WS_CONNECT] = at - s->connect_start;
-                        strace(s, "ready: %s received", c->ready);
-                        s->state = S_READY;
-                        s->deadline = s->run->deadline;
-                }
+        if (s->state == S_WAIT_READY || s->state == S_READY) {
+                if (!binary)
+                        on_welcome_message(s, data, len, at);
                 return;
         }
         if (s->state != S_EVENTS)
@@ -201,12 +279,21 @@ static void on_closed(void *ud, int code, const char *reason) {
 
         if (s->state == S_CLOSING || s->state == S_GONE)
                 return;
+        if (code == 1008 && (s->state == S_WAIT_READY || s->state == S_READY)) {
+                /* Policy violation before the request: how servers that authenticate after the
+                 * upgrade refuse a token (RFC 6455 7.4.1). */
+                session_fail(s, "ws_connect", "ws.auth", "the server refused the credentials after the upgrade: "
+                             "close 1008%s%s", isempty(reason) ? "" : ": ", strempty(reason));
+                s->state = S_CLOSING;
+                s->deadline = now_usec(CLOCK_MONOTONIC) + CLOSE_GRACE;
+                return;
+        }
         seen = seen_list(s);
         awaiting = s->matcher ? gp_matcher_awaiting(s->matcher) : NULL;
         session_fail(s, stage_of(s), "ws.closed", "connection closed (code %d%s%s) while waiting for %s; saw %s",
                      code, isempty(reason) ? "" : ": ", strempty(reason),
                      awaiting ? awaiting :
-                     s->state == S_WAIT_READY ? s->run->cfg->ready :
+                     s->state == S_WAIT_READY ? s->run->cfg->ready[0] :
                      s->state == S_READY ? "the other sessions to connect" : "the terminal event",
                      strempty(seen));
         s->state = S_CLOSING;
@@ -234,10 +321,37 @@ static const gp_ws_handler ws_handler = {
 static unsigned lookup_session(const char *id, void *ud) {
         run *r = ud;
 
-        for (size_t i = 0; i < r->n; i++)
-                if (r->sessions[i].own_id && streq(r->sessions[i].own_id, id))
+        for (size_t i = 0; i < r->n; i++) {
+                const char *own = r->sessions[i].matcher ? gp_matcher_own_id(r->sessions[i].matcher) : NULL;
+
+                if (own && streq(own, id))
                         return (unsigned) i + 1;
+        }
         return 0;
+}
+
+/* Sessions the server takes for one user share their events (it sends to every connection of
+ * a user): such a run cannot show isolation, whatever arrives. */
+static void check_shared_identity(run *r) {
+        for (size_t i = 0; i < r->n; i++) {
+                session *s = &r->sessions[i];
+
+                if (s->state != S_READY || !s->identity)
+                        continue;
+                for (size_t j = 0; j < i; j++) {
+                        const session *o = &r->sessions[j];
+
+                        if (!o->identity || !streq(o->identity, s->identity) ||
+                            (o->state != S_READY && o->res->verdict == GP_VERDICT_FAIL))
+                                continue;
+                        session_fail(s, "ws_connect", "ws.identity",
+                                     "sessions %u and %u are one user to the server ('%s'): their isolation cannot "
+                                     "be checked (each session needs its own User=, e.g. probe${index}@...)",
+                                     o->res->index, s->res->index, s->identity);
+                        end_session(s);
+                        break;
+                }
+        }
 }
 
 /* Resolves once per run; prefers IPv4 like most clients on a dual-stack loopback. */
@@ -287,6 +401,20 @@ static int session_connect(session *s, const gp_url *url, const char *address) {
         k = expand_list(s, c->ws_headers, &headers);
         if (k < 0)
                 return k == -ENOMEM ? k : 0;
+        STRV_FOREACH(q, c->ws_query) {
+                _cleanup_free_ char *name = strndup(*q, strcspn(*q, "="));
+                _cleanup_(secret_freep) char *value = NULL;
+
+                if (!name)
+                        return -ENOMEM;
+                k = expand(s, *q + strlen(name) + 1, GP_TEMPLATE_PLAIN, &value);
+                if (k < 0)
+                        return k == -ENOMEM ? k : 0;
+                k = gp_url_add_query(&u, name, value);
+                if (k < 0)
+                        return k;
+                path = u.path;  /* gp_url_add_query replaced it */
+        }
         switch (c->ws_auth) {
         case GP_WS_AUTH_SUBPROTOCOL:
                 k = expand_list(s, c->subprotocols, &protos);
@@ -295,6 +423,7 @@ static int session_connect(session *s, const gp_url *url, const char *address) {
                 proto_list = strv_join(protos, ", ");
                 if (!proto_list)
                         return -ENOMEM;
+                s->offered_subprotocols = true;
                 break;
         case GP_WS_AUTH_HEADER:
                 k = strv_consume(&headers, strdup_printf("Authorization: Bearer %s", strempty(token)));
@@ -362,7 +491,7 @@ static void check_deadline(session *s, usec_t now) {
                              fmt_dur(d, s->deadline - s->connect_start));
                 break;
         case S_WAIT_READY:
-                session_fail(s, "ws_connect", "events.timeout", "no %s within %s after connecting", c->ready,
+                session_fail(s, "ws_connect", "events.timeout", "no %s within %s after connecting", c->ready[0],
                              fmt_dur(d, s->deadline - s->connect_start));
                 break;
         case S_READY:
@@ -494,6 +623,8 @@ int step_websocket(run *r) {
                  * sessions run at once (isolation is checked between live sessions) and no
                  * handshake competes with the reading of events. */
                 if (unready == 0 && ready > 0) {
+                        if (c->identity_paths && r->n > 1)
+                                check_shared_identity(r);
                         for (size_t i = 0; i < r->n; i++)
                                 if (r->sessions[i].state == S_READY)
                                         send_request(&r->sessions[i]);

@@ -5,6 +5,7 @@
 #include <sys/resource.h>
 
 #include "golden-path-internal.h"
+#include "jsonpath.h"
 
 void trace(run *r, const char *fmt, ...) {
         _cleanup_free_ char *line = NULL;
@@ -137,20 +138,23 @@ static void redact_one(char **text, const char *v) {
 
 char *redact_secrets(const session *s, const char *data, size_t len) {
         const gp_config *c = s->run->cfg;
-        const char *secrets[] = { c->password, s->token, c->token };
+        size_t n_extra = strv_length(s->secret_values);
+        const char *fixed[] = { c->password, s->token, c->token };
         char *text = strndup(data, len);
 
-        for (size_t i = 0; text && i < ELEMENTSOF(secrets); i++) {
+        for (size_t i = 0; text && i < ELEMENTSOF(fixed) + n_extra; i++) {
+                const char *secret = i < ELEMENTSOF(fixed) ? fixed[i] : s->secret_values[i - ELEMENTSOF(fixed)];
+                const char *secrets[] = { secret };
                 gp_buf forms[3] = {{0}};
 
-                if (isempty(secrets[i]))
+                if (isempty(secrets[0]))
                         continue;
-                json_escape_to(&forms[0], secrets[i], false);
-                json_escape_to(&forms[1], secrets[i], true);
-                url_escape_to(&forms[2], secrets[i]);
-                redact_one(&text, secrets[i]);
+                json_escape_to(&forms[0], secrets[0], false);
+                json_escape_to(&forms[1], secrets[0], true);
+                url_escape_to(&forms[2], secrets[0]);
+                redact_one(&text, secrets[0]);
                 for (size_t f = 0; f < ELEMENTSOF(forms); f++) {
-                        if (text && forms[f].data && !streq(forms[f].data, secrets[i]))
+                        if (text && forms[f].data && !streq(forms[f].data, secrets[0]))
                                 redact_one(&text, forms[f].data);
                         if (forms[f].data)
                                 explicit_bzero(forms[f].data, forms[f].len);
@@ -192,7 +196,69 @@ static gp_template_vars session_vars(const session *s) {
                 .prompt = c->prompt,
                 .name = c->name,
                 .index = s->res->index,
+                .captures = s->captures,
+                .n_captures = s->n_captures,
         };
+}
+
+/* A captured value as text: a string as it is, a number or a boolean as JSON writes it. */
+static char *capture_text(json_t *v) {
+        if (json_is_string(v))
+                return strdup(json_string_value(v));
+        if (json_is_number(v) || json_is_boolean(v))
+                return json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+        return NULL;
+}
+
+int session_capture(session *s, json_t *root, char * const *captures, bool secret, const char *what,
+                    const char *stage, const char *code) {
+        STRV_FOREACH(cap, captures) {
+                const char *path = strchr(*cap, '=') + 1;
+                _cleanup_free_ char *name = strndup(*cap, (size_t) (path - 1 - *cap));
+                json_t *v = gp_json_path_get(root, path);
+                gp_template_capture *more;
+                char *value;
+
+                if (!name)
+                        return -ENOMEM;
+                value = v ? capture_text(v) : NULL;
+                if (!value || isempty(value)) {
+                        if (v && !value && (json_is_string(v) || json_is_number(v) || json_is_boolean(v)))
+                                return -ENOMEM;
+                        free(value);
+                        session_fail(s, stage, code, "%s has no %s at %s (Capture=%s)", what,
+                                     !v ? "value" : "string or number", path, name);
+                        return 0;
+                }
+                if (secret && strv_extend(&s->secret_values, value) < 0) {
+                        secret_free(value);
+                        return -ENOMEM;
+                }
+                more = realloc(s->captures, (s->n_captures + 1) * sizeof(*more));
+                if (!more) {
+                        secret_free(value);
+                        return -ENOMEM;
+                }
+                s->captures = more;
+                s->captures[s->n_captures++] = (gp_template_capture) { .name = TAKE_PTR(name), .value = value };
+                strace(s, "captured %s from %s%s", s->captures[s->n_captures - 1].name, what,
+                       secret ? " (secret)" : "");
+        }
+        return 0;
+}
+
+void session_captures_free(session *s) {
+        for (size_t i = 0; i < s->n_captures; i++) {
+                free((char *) s->captures[i].name);
+                secret_free((char *) s->captures[i].value);
+        }
+        free(s->captures);
+        s->captures = NULL;
+        s->n_captures = 0;
+        STRV_FOREACH(v, s->secret_values)
+                explicit_bzero(*v, strlen(*v));
+        strv_free(s->secret_values);
+        s->secret_values = NULL;
 }
 
 int expand(session *s, const char *tmpl, gp_template_flags flags, char **ret) {
@@ -342,8 +408,13 @@ static void run_free(run *r) {
                 free(s->user);
                 secret_free(s->token);
                 free(s->own_id);
+                free(s->identity);
+                session_captures_free(s);
         }
         free(r->sessions);
+        for (size_t i = 0; i < r->n_auth_fail; i++)
+                gp_event_cond_done(&r->auth_fail[i]);
+        free(r->auth_fail);
 }
 
 int gp_engine_run(gp_engine *e, gp_config *cfg, gp_trace_fn trace_fn, void *ud, gp_result **ret) {
@@ -356,10 +427,15 @@ int gp_engine_run(gp_engine *e, gp_config *cfg, gp_trace_fn trace_fn, void *ud, 
                         .fail = cfg->fail,
                         .error_paths = cfg->error_paths,
                         .correlate_paths = cfg->correlate_paths,
+                        .correlate_learned = cfg->correlate_learned,
+                        .end = cfg->end,
                         .response_paths = cfg->response_paths,
+                        .response_error_paths = cfg->response_error_paths,
                         .strict = cfg->strict,
                         .response_regex = cfg->response_match ? &cfg->response_regex : NULL,
                         .response_match = cfg->response_match,
+                        .response_reject = cfg->response_reject ? &cfg->response_reject_regex : NULL,
+                        .response_reject_src = cfg->response_reject,
                 },
         };
         gp_result *res;
@@ -373,6 +449,15 @@ int gp_engine_run(gp_engine *e, gp_config *cfg, gp_trace_fn trace_fn, void *ud, 
                 return -ENOMEM;
         }
         r.result = res;
+        r.auth_fail = calloc(strv_length(cfg->auth_fail) + 1, sizeof(gp_event_cond));
+        if (!r.auth_fail) {
+                run_free(&r);
+                gp_result_free(res);
+                return -ENOMEM;
+        }
+        STRV_FOREACH(a, cfg->auth_fail)
+                if (gp_event_cond_parse(*a, &r.auth_fail[r.n_auth_fail], NULL) == 0)
+                        r.n_auth_fail++;
         res->mono_times = !isempty(getenv("GPPROBE_MONO_TIMES"));
         res->started_at = now_usec(CLOCK_REALTIME);
         r.start = res->started_mono = now_usec(CLOCK_MONOTONIC);
@@ -404,6 +489,8 @@ int gp_engine_run(gp_engine *e, gp_config *cfg, gp_trace_fn trace_fn, void *ud, 
         k = step_preflight(&r);
         if (k >= 0)
                 k = step_login(&r);
+        if (k >= 0)
+                k = step_http(&r);
         if (k >= 0)
                 k = step_websocket(&r);
 

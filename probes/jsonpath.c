@@ -53,11 +53,65 @@ static json_t *child(json_t *v, const char *seg, size_t n) {
         return NULL;
 }
 
+/* Walks path from v; a "*" segment tries every member (in order) or element. Calls found for
+ * each value reached until it returns true; buf collects the concrete path walked so far. */
+typedef bool (*path_found_fn)(json_t *v, const char *concrete, void *ud);
+
+static bool walk(json_t *v, const char *p, gp_buf *buf, path_found_fn found, void *ud) {
+        size_t n = strcspn(p, "."), mark = buf->len;
+        const char *rest = p[n] == '.' ? p + n + 1 : NULL;
+        bool done = false;
+
+        if (n == 1 && p[0] == '*' && (json_is_object(v) || json_is_array(v))) {
+                const char *key;
+                json_t *c;
+                size_t i;
+
+                if (json_is_object(v)) {
+                        json_object_foreach(v, key, c) {
+                                gp_buf_printf(buf, "%s%s", mark ? "." : "", key);
+                                done = rest ? walk(c, rest, buf, found, ud) : found(c, buf->data, ud);
+                                gp_buf_truncate(buf, mark);
+                                if (done)
+                                        break;
+                        }
+                } else
+                        json_array_foreach(v, i, c) {
+                                gp_buf_printf(buf, "%s%zu", mark ? "." : "", i);
+                                done = rest ? walk(c, rest, buf, found, ud) : found(c, buf->data, ud);
+                                gp_buf_truncate(buf, mark);
+                                if (done)
+                                        break;
+                        }
+                return done;
+        }
+        v = child(v, p, n);
+        if (!v)
+                return false;
+        gp_buf_printf(buf, "%s%.*s", mark ? "." : "", (int) n, p);
+        done = rest ? walk(v, rest, buf, found, ud) : found(v, buf->data, ud);
+        gp_buf_truncate(buf, mark);
+        return done;
+}
+
+static bool take_first(json_t *v, const char *concrete, void *ud) {
+        *(json_t **) ud = v;
+        return true;
+}
+
 json_t *gp_json_path_get(json_t *root, const char *path) {
         json_t *v = root;
 
         if (!root || gp_json_path_validate(path) < 0)
                 return NULL;
+        if (strchr(path, '*')) {
+                gp_buf buf = {0};
+                json_t *hit = NULL;
+
+                walk(root, path, &buf, take_first, &hit);
+                gp_buf_free(&buf);
+                return hit;
+        }
         for (const char *p = path; v; p++) {
                 size_t n = strcspn(p, ".");
 
@@ -67,6 +121,44 @@ json_t *gp_json_path_get(json_t *root, const char *path) {
                         break;
         }
         return v;
+}
+
+typedef struct find_ctx {
+        gp_json_path_pred pred;
+        json_t *hit;
+        char *concrete;
+} find_ctx;
+
+static bool take_matching(json_t *v, const char *concrete, void *ud) {
+        find_ctx *f = ud;
+
+        if (!f->pred(v))
+                return false;
+        f->hit = v;
+        f->concrete = strdup(strempty(concrete));
+        return true;
+}
+
+json_t *gp_json_path_find(json_t *root, char * const *paths, gp_json_path_pred pred, char **ret_path) {
+        STRV_FOREACH(p, paths) {
+                find_ctx f = { .pred = pred };
+                gp_buf buf = {0};
+
+                if (!root || gp_json_path_validate(*p) < 0)
+                        continue;
+                walk(root, *p, &buf, take_matching, &f);
+                gp_buf_free(&buf);
+                if (f.hit) {
+                        if (ret_path)
+                                *ret_path = f.concrete;
+                        else
+                                free(f.concrete);
+                        return f.hit;
+                }
+        }
+        if (ret_path)
+                *ret_path = NULL;
+        return NULL;
 }
 
 const char *gp_json_path_first_string(json_t *root, char * const *paths, bool non_empty) {
@@ -80,4 +172,45 @@ const char *gp_json_path_first_string(json_t *root, char * const *paths, bool no
                 return json_string_value(v);
         }
         return NULL;
+}
+
+static bool value_equals(json_t *v, const char *want) {
+        char buf[64];
+
+        if (json_is_string(v))
+                return streq(json_string_value(v), want);
+        if (json_is_true(v))
+                return streq(want, "true");
+        if (json_is_false(v))
+                return streq(want, "false");
+        if (json_is_null(v))
+                return streq(want, "null");
+        if (json_is_integer(v)) {
+                snprintf(buf, sizeof buf, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+                return streq(buf, want);
+        }
+        if (json_is_real(v)) {
+                double d = json_real_value(v);
+
+                if (d == (double) (long long) d && d > -1e15 && d < 1e15) {
+                        snprintf(buf, sizeof buf, "%lld", (long long) d);
+                        return streq(buf, want);
+                }
+                snprintf(buf, sizeof buf, "%.17g", d);
+                return streq(buf, want);
+        }
+        return false;
+}
+
+bool gp_json_event_cond_holds(const gp_event_cond *c, json_t *root, const char *type) {
+        json_t *v;
+
+        if (!type || !streq(c->type, type))
+                return false;
+        if (!c->path)
+                return true;
+        v = gp_json_path_get(root, c->path);
+        if (!v)
+                return false;
+        return c->value ? value_equals(v, c->value) : !json_is_null(v);
 }

@@ -4,6 +4,7 @@
 #include <jansson.h>
 #include <limits.h>
 
+#include "event-cond.h"
 #include "jsonpath.h"
 #include "matcher.h"
 #include "utf8.h"
@@ -17,7 +18,10 @@
 struct gp_matcher {
         const gp_matcher_rules *rules;
         size_t n_expect;
-        char *own_id;                /* NULL: no correlation check */
+        gp_event_cond *end;          /* parsed End= conditions */
+        size_t n_end;
+        char *own_id;                /* NULL: not known yet (learned) or no correlation check */
+        char *learned_from;          /* the type that taught own_id */
         unsigned own_index;
         gp_session_lookup lookup;
         void *userdata;
@@ -144,10 +148,22 @@ gp_matcher *gp_matcher_new(const gp_matcher_rules *rules, const char *own_id, un
         m->events = calloc(m->max_events, sizeof(gp_event_stat));
         if (!m->events)
                 return NULL;
-        if (!isempty(own_id)) {
+        if (!isempty(own_id) && !rules->correlate_learned) {
                 m->own_id = strdup(own_id);
                 if (!m->own_id)
                         return NULL;
+        }
+        m->end = calloc(strv_length(rules->end) + 1, sizeof(gp_event_cond));
+        if (!m->end)
+                return NULL;
+        STRV_FOREACH(e, rules->end) {
+                int r = gp_event_cond_parse(*e, &m->end[m->n_end], NULL);
+
+                if (r < 0) {
+                        errno = -r;
+                        return NULL;
+                }
+                m->n_end++;
         }
         result = m;
         m = NULL;
@@ -160,7 +176,11 @@ gp_matcher *gp_matcher_free(gp_matcher *m) {
         for (size_t i = 0; i < m->n_events; i++)
                 free(m->events[i].type);
         free(m->events);
+        for (size_t i = 0; i < m->n_end; i++)
+                gp_event_cond_done(&m->end[i]);
+        free(m->end);
         free(m->own_id);
+        free(m->learned_from);
         free(m->response);
         free(m);
         return NULL;
@@ -204,11 +224,41 @@ static gp_match_state malformed(gp_matcher *m, const char *data, size_t len, con
         return m->state;
 }
 
-/* Fails with events.crosstalk when the frame carries a correlation id that is not ours. */
-static gp_match_state check_correlation(gp_matcher *m, json_t *root, const char *type) {
+static void reason_crosstalk(gp_matcher *m, const char *type, const char *field, const char *id) {
+        if (type)
+                reason_quote(m, type, QUOTE_MAX);
+        else
+                reason_text(m, "a frame without a type");
+        reason_text(m, " carried %s%s ", m->foreign_session > 0 ? "" : "unknown ", field);
+        reason_quote(m, id, QUOTE_MAX);
+}
+
+/* Learns the session's id from the first expected event that carries one; fails with
+ * events.crosstalk when another session already has it (two sessions given one run). */
+static gp_match_state learn_id(gp_matcher *m, const char *type, const char *field, const char *id) {
+        unsigned owner = m->lookup ? m->lookup(id, m->userdata) : 0;
+
+        if (owner > 0 && owner != m->own_index) {
+                m->foreign_session = owner;
+                fail_start(m, "events.crosstalk", "events");
+                reason_crosstalk(m, type, field, id);
+                reason_text(m, " that session %u learned first (this is session %u): two sessions were given one run",
+                            owner, m->own_index);
+                return m->state;
+        }
+        m->own_id = strdup(id);
+        m->learned_from = strdup(strempty(type));
+        if (!m->own_id || !m->learned_from)
+                return fail_oom(m);
+        return m->state;
+}
+
+/* Fails with events.crosstalk when the frame carries a correlation id that is not ours.
+ * expected: the frame's type is in Expect= (only those teach a learned id). */
+static gp_match_state check_correlation(gp_matcher *m, json_t *root, const char *type, bool expected) {
         const char *id = NULL, *field = NULL;
 
-        if (!m->own_id)
+        if (!m->own_id && !m->rules->correlate_learned)
                 return m->state;
         STRV_FOREACH(p, m->rules->correlate_paths) {
                 json_t *v = gp_json_path_get(root, *p);
@@ -219,22 +269,27 @@ static gp_match_state check_correlation(gp_matcher *m, json_t *root, const char 
                         break;
                 }
         }
-        if (!id || streq(id, m->own_id))
+        if (!id)
+                return m->state;
+        if (!m->own_id)
+                return expected ? learn_id(m, type, field, id) : m->state;
+        if (streq(id, m->own_id))
                 return m->state;
 
         m->foreign_session = m->lookup ? m->lookup(id, m->userdata) : 0;
+        if (m->foreign_session == m->own_index)
+                m->foreign_session = 0;
         fail_start(m, "events.crosstalk", "events");
-        if (type)
-                reason_quote(m, type, QUOTE_MAX);
-        else
-                reason_text(m, "a frame without a type");
-        reason_text(m, " carried %s%s ", m->foreign_session > 0 ? "" : "unknown ", field);
-        reason_quote(m, id, QUOTE_MAX);
+        reason_crosstalk(m, type, field, id);
         if (m->foreign_session > 0)
                 reason_text(m, " of session %u (this is session %u)", m->foreign_session, m->own_index);
         else {
                 reason_text(m, " (expected ");
                 reason_quote(m, m->own_id, QUOTE_MAX);
+                if (m->learned_from) {
+                        reason_text(m, ", learned from ");
+                        reason_quote(m, m->learned_from, QUOTE_MAX);
+                }
                 reason_text(m, ")");
         }
         return m->state;
@@ -255,15 +310,58 @@ static gp_match_state on_fail_event(gp_matcher *m, json_t *root, const char *typ
         return m->state;
 }
 
+/* What a sub-agent's error looks like inside the end event: anything but null, false, "", {}
+ * or []. */
+static bool is_error_value(json_t *v) {
+        if (!v || json_is_null(v) || json_is_false(v))
+                return false;
+        if (json_is_string(v))
+                return json_string_length(v) > 0;
+        if (json_is_object(v))
+                return json_object_size(v) > 0;
+        if (json_is_array(v))
+                return json_array_size(v) > 0;
+        return true;
+}
+
+static gp_match_state check_result_errors(gp_matcher *m, json_t *root, const char *terminal) {
+        _cleanup_free_ char *where = NULL, *dump = NULL;
+        json_t *v = gp_json_path_find(root, m->rules->response_error_paths, is_error_value, &where);
+
+        if (!v)
+                return m->state;
+        fail_start(m, "events.error", "events");
+        reason_text(m, "%s reports an error at %s: ", terminal, strempty(where));
+        if (json_is_string(v))
+                reason_quote(m, json_string_value(v), REASON_MAX);
+        else {
+                dump = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+                reason_quote(m, dump ? dump : "(a value)", REASON_MAX);
+        }
+        return m->state;
+}
+
 static gp_match_state check_response(gp_matcher *m, json_t *root, const char *terminal) {
         const gp_matcher_rules *r = m->rules;
-        const char *response = gp_json_path_first_string(root, r->response_paths, true);
+        const char *response;
 
+        if (check_result_errors(m, root, terminal) != GP_MATCH_RUNNING)
+                return m->state;
+        response = gp_json_path_first_string(root, r->response_paths, true);
         if (!response) {
                 fail_start(m, "response.empty", "response");
                 reason_text(m, "%s carried no response (no non-empty string at ResponsePath=", terminal);
                 STRV_FOREACH(p, r->response_paths)
                         reason_text(m, "%s%s", p == r->response_paths ? "" : " ", *p);
+                reason_text(m, ")");
+                return m->state;
+        }
+        if (r->response_reject && regexec(r->response_reject, response, 0, NULL, 0) == 0) {
+                fail_start(m, "response.empty", "response");
+                reason_text(m, "%s carried the placeholder '", terminal);
+                reason_quote(m, response, QUOTE_MAX);
+                reason_text(m, "', not an answer (ResponseReject=");
+                reason_quote(m, strempty(r->response_reject_src), QUOTE_MAX);
                 reason_text(m, ")");
                 return m->state;
         }
@@ -286,7 +384,7 @@ static gp_match_state check_response(gp_matcher *m, json_t *root, const char *te
 static gp_match_state on_terminal(gp_matcher *m, json_t *root, const char *terminal) {
         bool missing = false;
 
-        for (size_t j = 0; j + 1 < m->n_expect; j++) {
+        for (size_t j = 0; j < m->n_expect; j++) {
                 const char *t = m->rules->expect[j];
 
                 if (find_event(m, t))
@@ -299,15 +397,30 @@ static gp_match_state on_terminal(gp_matcher *m, json_t *root, const char *termi
         return missing ? m->state : check_response(m, root, terminal);
 }
 
+static bool is_end_event(const gp_matcher *m, json_t *root, const char *type) {
+        for (size_t i = 0; i < m->n_end; i++)
+                if (gp_json_event_cond_holds(&m->end[i], root, type))
+                        return true;
+        return false;
+}
+
+static bool is_end_type(const gp_matcher *m, const char *type) {
+        for (size_t i = 0; i < m->n_end; i++)
+                if (streq(m->end[i].type, type))
+                        return true;
+        return false;
+}
+
 static gp_match_state on_expected(gp_matcher *m, json_t *root, size_t i, usec_t at) {
         const char *type = m->rules->expect[i];
         bool again = find_event(m, type);
+        bool ends = m->n_end > 0 ? is_end_event(m, root, type) : i + 1 == m->n_expect;
 
         if (record_event(m, type, at) < 0)
                 return fail_oom(m);
         if (m->first_event_at == USEC_INFINITY)
                 m->first_event_at = at;
-        if (i + 1 == m->n_expect) {
+        if (ends) {
                 m->complete_at = at;
                 return on_terminal(m, root, type);
         }
@@ -318,12 +431,24 @@ static gp_match_state on_expected(gp_matcher *m, json_t *root, size_t i, usec_t 
                 reason_text(m, "%s repeated (not Repeatable=)", type);
                 return m->state;
         }
-        for (size_t j = 0; j < i; j++)
+        if (m->n_end > 0 && is_end_type(m, type)) {
+                /* A sub-agent's cycle ended: not the end of the run, and not bound to the order of
+                 * first appearance, but no cycle ends before anything started. */
+                if (i > 0 && !find_event(m, m->rules->expect[0])) {
+                        fail_start(m, "events.order", "events");
+                        reason_text(m, "%s arrived before %s", type, m->rules->expect[0]);
+                }
+                return m->state;
+        }
+        for (size_t j = 0; j < i; j++) {
+                if (m->n_end > 0 && is_end_type(m, m->rules->expect[j]))
+                        continue;
                 if (!find_event(m, m->rules->expect[j])) {
                         fail_start(m, "events.order", "events");
                         reason_text(m, "%s arrived before %s", type, m->rules->expect[j]);
                         return m->state;
                 }
+        }
         return m->state;
 }
 
@@ -361,7 +486,7 @@ gp_match_state gp_matcher_feed(gp_matcher *m, const char *data, size_t len, usec
                 return malformed(m, data, len, "is not a JSON object", "");
 
         type = json_string_value(gp_json_path_get(root, m->rules->type_path));
-        if (check_correlation(m, root, type) != GP_MATCH_RUNNING)
+        if (check_correlation(m, root, type, type && strv_contains(m->rules->expect, type)) != GP_MATCH_RUNNING)
                 return m->state;
         if (!type)
                 return malformed(m, data, len, "has no string at ", m->rules->type_path);
@@ -441,6 +566,11 @@ const char *gp_matcher_response(const gp_matcher *m) {
 unsigned gp_matcher_foreign_session(const gp_matcher *m) {
         assert(m);
         return m->foreign_session;
+}
+
+const char *gp_matcher_own_id(const gp_matcher *m) {
+        assert(m);
+        return m->own_id;
 }
 
 size_t gp_matcher_n_events(const gp_matcher *m) {

@@ -17,13 +17,19 @@ typedef struct gp_matcher_rules {
         char * const *fail;
         char * const *error_paths;
         char * const *correlate_paths;
+        bool correlate_learned;        /* the session's id is the first one an expected event carries */
+        char * const *end;             /* End= conditions (event-cond.h); empty: the last of expect ends */
         char * const *response_paths;
+        char * const *response_error_paths; /* on the end event: an error a sub-agent reported */
         bool strict;
         const regex_t *response_regex; /* NULL: any non-empty response passes */
         const char *response_match;    /* source of response_regex, for reasons */
+        const regex_t *response_reject;/* a response matching it is a placeholder: response.empty */
+        const char *response_reject_src;
 } gp_matcher_rules;
 
-/* Returns the 1-based session index owning correlation id, or 0 when unknown. */
+/* Returns the 1-based session index whose correlation id (given, or learned so far) is id, or
+ * 0 when no session has it. */
 typedef unsigned (*gp_session_lookup)(const char *id, void *userdata);
 
 typedef enum gp_match_state {
@@ -41,7 +47,9 @@ typedef struct gp_event_stat {
 typedef struct gp_matcher gp_matcher;
 
 /* rules must outlive the matcher. own_id: the session's correlation id (${run_id} or
- * CorrelateWith= expanded); lookup (may be NULL) names the session of a foreign id. */
+ * CorrelateWith= expanded), ignored when rules->correlate_learned; lookup (may be NULL) names
+ * the session of a foreign id. NULL with errno EINVAL when a rule is invalid (an End=
+ * condition that does not parse, no expected type, a bad TypePath=). */
 gp_matcher *gp_matcher_new(const gp_matcher_rules *rules, const char *own_id, unsigned own_index,
                            gp_session_lookup lookup, void *userdata);
 gp_matcher *gp_matcher_free(gp_matcher *m);  /* NULL-safe */
@@ -66,6 +74,7 @@ const char *gp_matcher_reason(const gp_matcher *m);  /* NULL unless FAILED */
 const char *gp_matcher_awaiting(const gp_matcher *m);/* next expected type not yet seen, or NULL */
 const char *gp_matcher_response(const gp_matcher *m);/* the final response when PASSED, else NULL */
 unsigned gp_matcher_foreign_session(const gp_matcher *m); /* crosstalk: the other session, or 0 */
+const char *gp_matcher_own_id(const gp_matcher *m);  /* given, or learned; NULL while unknown */
 
 size_t gp_matcher_n_events(const gp_matcher *m);     /* expected and fail types seen, in first-seen order */
 const gp_event_stat *gp_matcher_event(const gp_matcher *m, size_t i);

@@ -159,7 +159,10 @@ FAULTS = [
     ("ws_garbage", {}, {}, "events", "ws.protocol", []),
     ("events_order", {}, {}, "events", "events.order", ["tool_executing", "agent_thinking"]),
     ("events_missing", {}, {}, "events", "events.missing", ["tool_completed"]),
-    ("events_duplicate", {}, {}, "events", "events.order", ["agent_started"]),
+    # Every type is Repeatable= by default (sub-agents repeat them): a config that allows only
+    # the middle three to repeat fails a second agent_started.
+    ("events_duplicate", {}, {"Events": {"Repeatable": "agent_thinking tool_executing tool_completed"}},
+     "events", "events.order", ["agent_started"]),
     ("agent_error", {"message": "model quota exceeded"}, {}, "events", "events.error",
      ["model quota exceeded"]),
     ("stall", {"before": "tool_completed"}, {"Events": {"EventTimeout": "1s"}}, "events",

@@ -21,6 +21,7 @@ from typing import Any, Dict, List, Optional
 
 from aiohttp import web
 
+import sim_netra
 from sim_faults import FAULTS, redirect_loop, unauthorized
 from sim_session import Session, SimWebSocketResponse
 from sim_state import (ConfigError, Scenario, Sim, parse_delays, parse_options,
@@ -131,8 +132,9 @@ async def get_events(request: web.Request) -> web.Response:
 
 
 async def get_faults(request: web.Request) -> web.Response:
+    faults = request.app["sim"].faults
     return web.json_response({f.name: {"stage": f.stage, "expect": f.expect, "doc": f.doc,
-                                       "params": f.params} for f in FAULTS.values()})
+                                       "params": f.params} for f in faults.values()})
 
 
 @web.middleware
@@ -145,13 +147,15 @@ async def client_gone(request: web.Request, handler) -> web.StreamResponse:
         return web.Response(status=499, text="client closed the connection\n")
 
 
-def build_app(sim: Sim) -> web.Application:
+def build_app(sim: Sim, profile: str = "generic") -> web.Application:
     app = web.Application(client_max_size=1 << 20, middlewares=[client_gone])
     app["sim"] = sim
+    if profile == "generic":
+        app.add_routes([web.post("/auth/login", login), web.get("/ws", websocket)])
+    else:
+        sim_netra.setup(app, sim, sim_netra.PROFILES[profile])
     app.add_routes([
         web.get("/health", health),
-        web.post("/auth/login", login),
-        web.get("/ws", websocket),
         web.get("/_sim/config", get_config),
         web.post("/_sim/config", post_config),
         web.post("/_sim/reset", post_reset),
@@ -209,7 +213,10 @@ def parse_args(argv: List[str]) -> argparse.Namespace:
     ap.add_argument("--tls-client-ca", help="require client certificates signed by this CA")
     ap.add_argument("--password", default="s3cret-pass", help="the password of *@example.com")
     ap.add_argument("--static-token", help="a token accepted without logging in")
-    ap.add_argument("--fault", choices=sorted(FAULTS), metavar="NAME")
+    ap.add_argument("--profile", default="generic",
+                    choices=["generic"] + sorted(sim_netra.PROFILES),
+                    help="generic, or the real backend at a tag (see README: Netra profiles)")
+    ap.add_argument("--fault", metavar="NAME")
     ap.add_argument("--param", action="append", default=[], metavar="K=V")
     ap.add_argument("--option", action="append", default=[], metavar="K=V")
     ap.add_argument("--delay", action="append", default=[], metavar="TYPE=MS")
@@ -227,9 +234,15 @@ def parse_args(argv: List[str]) -> argparse.Namespace:
         ap.error("--tls-cert and --tls-key go together")
     if args.tls_client_ca and not args.tls_cert:
         ap.error("--tls-client-ca needs --tls-cert")
+    args.faults = FAULTS if args.profile == "generic" else \
+        sim_netra.fault_table(sim_netra.PROFILES[args.profile])
+    if args.fault is not None and args.fault not in args.faults:
+        choices = ", ".join(map(repr, sorted(args.faults)))
+        ap.error(f"argument --fault: invalid choice: {args.fault!r} (choose from {choices})")
     try:
         args.scenario = Scenario(args.fault,
-                                 parse_params(args.fault, _key_values(args.param, "--param")),
+                                 parse_params(args.fault, _key_values(args.param, "--param"),
+                                              args.faults),
                                  parse_options(_key_values(args.option, "--option")),
                                  parse_delays(_key_values(args.delay, "--delay")))
     except ConfigError as e:
@@ -255,9 +268,9 @@ async def serve(args: argparse.Namespace) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
 
-    sim = Sim(args.scenario, args.password, args.static_token, args.event_log_size)
+    sim = Sim(args.scenario, args.password, args.static_token, args.event_log_size, args.faults)
     ctx = tls_context(args)
-    runner = web.AppRunner(build_app(sim), access_log=None, handle_signals=False)
+    runner = web.AppRunner(build_app(sim, args.profile), access_log=None, handle_signals=False)
     await runner.setup()
     # A deep accept queue: Users=1000 connects at once (the default 128 drops SYNs, costing 1 s).
     site = web.TCPSite(runner, args.host, args.port, ssl_context=ctx, shutdown_timeout=1.0,

@@ -92,7 +92,9 @@ def golden_steps(options: Dict[str, Any]) -> List[Step]:
     steps += [
         Event("tool_executing", {"tool": "echo", "args": {"text": text}}),
         Event("tool_completed", {"tool": "echo", "result": {"text": text}}),
-        Event("agent_completed", {"result": text, "status": "completed"},
+        # supervisor_result: the real product's mark of the run's last agent_completed
+        Event("agent_completed", {"result": text, "status": "completed",
+                                  "supervisor_result": "completed"},
               root={"final_response": text}),
     ]
     return steps
@@ -149,7 +151,7 @@ def _events_duplicate(steps, p):
 
 
 def _completed_with(steps, text):
-    data = {"status": "completed"}
+    data = {"status": "completed", "supervisor_result": "completed"}
     if text:
         data["result"] = text
     return _edit(steps, "agent_completed", data=data, root={"final_response": text})
@@ -398,6 +400,7 @@ def _table() -> Dict[str, Fault]:
 FAULTS: Dict[str, Fault] = _table()
 
 
-def stage_group(fault: Optional[str]) -> str:
+def stage_group(fault: Optional[str], table: Optional[Dict[str, "Fault"]] = None) -> str:
     """Which kind of request consumes a scenario: "login" or "ws"."""
-    return "login" if fault and FAULTS[fault].stage == "login" else "ws"
+    table = FAULTS if table is None else table
+    return "login" if fault and table[fault].stage == "login" else "ws"

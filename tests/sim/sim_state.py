@@ -119,14 +119,16 @@ def parse_delays(raw: Dict[str, Any]) -> Dict[str, float]:
     return out
 
 
-def parse_params(fault: Optional[str], raw: Dict[str, Any]) -> Dict[str, Any]:
+def parse_params(fault: Optional[str], raw: Dict[str, Any],
+                 table: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+    table = FAULTS if table is None else table
     if fault is None:
         if raw:
             raise ConfigError("params without a fault")
         return {}
-    if fault not in FAULTS:
+    if fault not in table:
         raise ConfigError(f"unknown fault {fault!r}")
-    spec = FAULTS[fault]
+    spec = table[fault]
     params = dict(spec.params)
     for k, v in raw.items():
         if k not in params:
@@ -172,7 +174,8 @@ class Control:
     only to logins and sessions of matching emails (a session's email is its token's);
     the others get the options and delays without the fault, and do not count."""
 
-    def __init__(self, startup: Scenario):
+    def __init__(self, startup: Scenario, faults: Optional[Dict[str, Any]] = None):
+        self.faults = FAULTS if faults is None else faults  # a profile's fault table
         self.startup = startup
         self.current = startup
         self.remaining: Optional[int] = None
@@ -195,7 +198,7 @@ class Control:
         if fault is not None and not isinstance(fault, str):
             raise ConfigError("fault must be a string or null")
         if "fault" in body or "params" in body:
-            params = parse_params(fault, body.get("params", {}))
+            params = parse_params(fault, body.get("params", {}), self.faults)
         else:
             params = cur.params
         options = parse_options(body["options"], self.startup.options) if "options" in body \
@@ -216,7 +219,7 @@ class Control:
         """The scenario for one login ("login") or one WebSocket session ("ws") of the
         user `email` (None when unknown)."""
         cur = self.current
-        if stage_group(cur.fault) != group:
+        if stage_group(cur.fault, self.faults) != group:
             return cur.without_fault()
         if self.user is not None and not (
                 email and fnmatch.fnmatchcase(email.lower(), self.user.lower())):
@@ -294,8 +297,9 @@ class Sim:
     """Shared state of one simulator process."""
 
     def __init__(self, startup: Scenario, password: str, static_token: Optional[str],
-                 log_size: int):
-        self.control = Control(startup)
+                 log_size: int, faults: Optional[Dict[str, Any]] = None):
+        self.faults = FAULTS if faults is None else faults
+        self.control = Control(startup, self.faults)
         self.password = password
         self.static_token = static_token
         self.tokens = Tokens()
