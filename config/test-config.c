@@ -149,13 +149,13 @@ static void test_every_default(void **state) {
         assert_string_equal(c->token_path, "access_token");
         assert_string_equal(c->token, "tok-123");
         assert_int_equal(c->ws_auth, GP_WS_AUTH_SUBPROTOCOL);
-        assert_strv(c->subprotocols, "jwt-auth|jwt.${token}");
+        assert_strv(c->subprotocols, "jwt-auth|jwt.${base64url:token}");
         assert_string_equal(c->query_param, "token");
         assert_int_equal(strv_length(c->ws_headers), 0);
         assert_strv(c->ready, "connection_established|connect");
-        assert_null(c->ready_paths);
+        assert_strv(c->ready_paths, "data.event|type");
         assert_strv(c->auth_fail, "authentication_error|error_message[error_code=AUTH_FAILED]|"
-                                  "error_message[data.error_code=AUTH_FAILED]");
+                                  "error_message[error_code=NO_TOKEN]|error_message[error_code=VALIDATION_FAILED]");
         assert_true(c->require_subprotocol);
         assert_null(c->identity_paths);
         assert_null(c->identity);
@@ -177,12 +177,13 @@ static void test_every_default(void **state) {
         assert_int_equal(regexec(&c->response_reject_regex, "  ", 0, NULL, 0), 0);
         assert_int_not_equal(regexec(&c->response_reject_regex, "Task completed: 3 rows", 0, NULL, 0), 0);
         assert_strv(c->fail, "agent_error|agent_death|error_message|error");
-        assert_strv(c->error_paths, "data.error_message|error_message|message");
+        assert_strv(c->error_paths, "data.error_message|error_message|payload.error_message|error|payload.message|message");
         assert_false(c->strict);
         assert_strv(c->correlate_paths, "run_id|data.run_id|payload.run_id");
         assert_string_equal(c->correlate_with, "${run_id}");
         assert_int_equal(c->event_timeout, 30 * USEC_PER_SEC);
-        assert_strv(c->response_paths, "final_response|result|data.result|payload.result");
+        assert_strv(c->response_paths, "payload.results.reporting.data.report|final_response|result|data.result|payload.result");
+        assert_strv(c->response_error_paths, "payload.results.*.error");
         assert_null(c->response_match);
         assert_int_equal(c->slo_login, 2 * USEC_PER_SEC);
         assert_int_equal(c->slo_connect, 2 * USEC_PER_SEC);

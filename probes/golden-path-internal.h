@@ -52,6 +52,7 @@ typedef struct session {
         size_t n_captures;
         char **secret_values;   /* CaptureSecret= values: redacted like the token */
         char *identity;         /* who the welcome says we are (IdentityPath=), or NULL */
+        char *identity_ours;    /* who the login made us (Identity= expanded), or NULL */
         bool offered_subprotocols;
         gp_matcher *matcher;
         gp_ws_conn *conn;

@@ -93,7 +93,6 @@ static bool identity_matches(const char *server, const char *ours) {
 
 static void check_identity(session *s, json_t *root) {
         const gp_config *c = s->run->cfg;
-        _cleanup_free_ char *ours = NULL;
         const char *v;
         char *paths;
 
@@ -114,12 +113,13 @@ static void check_identity(session *s, json_t *root) {
         }
         if (!c->identity)
                 return;
-        if (expand(s, c->identity, GP_TEMPLATE_PLAIN, &ours) < 0)
+        if (expand(s, c->identity, GP_TEMPLATE_PLAIN, &s->identity_ours) < 0)
                 return;
-        if (!identity_matches(s->identity, strempty(ours)))
+        if (!identity_matches(s->identity, strempty(s->identity_ours)))
                 session_fail(s, "ws_connect", "ws.identity",
                              "the server ignored the probe's credentials: the welcome names user '%s', the login "
-                             "made us '%s' (demo mode or a relaxed auth fallback?)", s->identity, strempty(ours));
+                             "made us '%s' (demo mode or a relaxed auth fallback?)", s->identity,
+                             strempty(s->identity_ours));
         else
                 strace(s, "the server knows us as %s", s->identity);
 }
@@ -330,6 +330,18 @@ static unsigned lookup_session(const char *id, void *ud) {
         return 0;
 }
 
+/* Whether two sessions are one user to the server: the same name in full, or, when the server
+ * cuts names short (so distinct users can look alike), the same user after the login too. */
+static bool same_user(const session *a, const session *b) {
+        size_t n = strlen(a->identity);
+
+        if (!streq(a->identity, b->identity))
+                return false;
+        if (n < 3 || !streq(a->identity + n - 3, "..."))
+                return true;
+        return a->identity_ours && b->identity_ours && streq(a->identity_ours, b->identity_ours);
+}
+
 /* Sessions the server takes for one user share their events (it sends to every connection of
  * a user): such a run cannot show isolation, whatever arrives. */
 static void check_shared_identity(run *r) {
@@ -341,7 +353,7 @@ static void check_shared_identity(run *r) {
                 for (size_t j = 0; j < i; j++) {
                         const session *o = &r->sessions[j];
 
-                        if (!o->identity || !streq(o->identity, s->identity) ||
+                        if (!o->identity || !same_user(o, s) ||
                             (o->state != S_READY && o->res->verdict == GP_VERDICT_FAIL))
                                 continue;
                         session_fail(s, "ws_connect", "ws.identity",

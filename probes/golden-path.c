@@ -409,6 +409,7 @@ static void run_free(run *r) {
                 secret_free(s->token);
                 free(s->own_id);
                 free(s->identity);
+                free(s->identity_ours);
                 session_captures_free(s);
         }
         free(r->sessions);

@@ -521,7 +521,8 @@ void gp_matcher_timeout(gp_matcher *m, usec_t waited) {
                 return;
         awaiting = gp_matcher_awaiting(m);
         if (!awaiting)
-                awaiting = m->rules->expect[m->n_expect - 1];
+                /* every kind arrived; the end did not */
+                awaiting = m->n_end > 0 ? m->rules->end[0] : m->rules->expect[m->n_expect - 1];
         fail_start(m, "events.timeout", "events");
         reason_text(m, "no %s within %s; saw", awaiting, format_duration(d, sizeof d, waited));
         for (size_t i = 0; i < m->n_events; i++)

@@ -134,6 +134,74 @@ static void test_first_string_none_found_is_null(void **state) {
         assert_null(gp_json_path_first_string(NULL, paths, false));
 }
 
+static bool is_string(json_t *v) {
+        return json_is_string(v);
+}
+
+static void test_star_segment_tries_members_and_elements_in_order(void **state) {
+        json_t *root = json_loads("{\"results\":{\"triage\":{\"x\":1},\"data\":{\"error\":\"boom\"},"
+                                  "\"reporting\":{\"error\":\"late\"}},\"list\":[{\"t\":1},{\"t\":\"two\"}]}",
+                                  0, NULL);
+        char *where = NULL;
+
+        assert_non_null(root);
+        assert_string_equal(json_string_value(gp_json_path_get(root, "results.*.error")), "boom");
+        assert_int_equal(json_integer_value(gp_json_path_get(root, "list.*.t")), 1);
+        assert_string_equal(json_string_value(gp_json_path_find(root, STRV_MAKE("list.*.t"), is_string, &where)), "two");
+        assert_string_equal(where, "list.1.t");
+        free(where);
+        assert_non_null(gp_json_path_find(root, STRV_MAKE("nothing.*", "results.*.error"), is_string, &where));
+        assert_string_equal(where, "results.data.error");
+        free(where);
+        assert_null(gp_json_path_find(root, STRV_MAKE("results.*.nope"), is_string, &where));
+        assert_null(where);
+        /* "*" through a scalar, and a trailing "*", take what is there */
+        assert_null(gp_json_path_get(root, "results.data.error.*"));
+        assert_non_null(gp_json_path_get(root, "results.*"));
+        json_decref(root);
+}
+
+static void test_event_conditions_parse_and_hold(void **state) {
+        json_t *root = json_loads("{\"type\":\"agent_completed\",\"payload\":{\"supervisor_result\":\"completed\","
+                                  "\"n\":3,\"z\":null}}", JSON_DECODE_INT_AS_REAL, NULL);
+        static const struct { const char *cond; bool holds; } cases[] = {
+                { "agent_completed", true },
+                { "agent_started", false },
+                { "agent_completed[payload.supervisor_result]", true },
+                { "agent_completed[payload.supervisor_result=completed]", true },
+                { "agent_completed[payload.supervisor_result=failed]", false },
+                { "agent_completed[payload.n=3]", true },
+                { "agent_completed[payload.z]", false },
+                { "agent_completed[payload.z=null]", true },
+                { "agent_completed[payload.missing]", false },
+                { "agent_completed[payload.*]", true },
+        };
+        static const char * const bad[] = { "", "[x]", "a[", "a[]", "a[b", "a[b]c", "a[.b]", "a[b..c=1]", "a[[b]]",
+                                            "a b", "a]" };
+
+        assert_non_null(root);
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                gp_event_cond c = {0};
+                char *msg = NULL;
+
+                assert_int_equal(gp_event_cond_parse(cases[i].cond, &c, &msg), 0);
+                if (gp_json_event_cond_holds(&c, root, "agent_completed") != cases[i].holds)
+                        fail_msg("%s: expected %d", cases[i].cond, cases[i].holds);
+                assert_false(gp_json_event_cond_holds(&c, root, NULL));
+                gp_event_cond_done(&c);
+        }
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                gp_event_cond c = {0};
+                char *msg = NULL;
+
+                if (gp_event_cond_parse(bad[i], &c, &msg) != -EINVAL)
+                        fail_msg("'%s' was accepted", bad[i]);
+                assert_non_null(strstr(msg, "invalid event condition"));
+                free(msg);
+        }
+        json_decref(root);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_validate_accepts_dotted_paths),
@@ -148,6 +216,8 @@ int main(void) {
                 cmocka_unit_test(test_first_string_takes_the_first_path_holding_a_string),
                 cmocka_unit_test(test_first_string_non_empty_skips_empty_strings),
                 cmocka_unit_test(test_first_string_none_found_is_null),
+                cmocka_unit_test(test_star_segment_tries_members_and_elements_in_order),
+                cmocka_unit_test(test_event_conditions_parse_and_hold),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -7,6 +7,7 @@ injects the faults of sim_faults.FAULTS. See README.md in this folder.
 
 import argparse
 import asyncio
+import base64
 import fnmatch
 import functools
 import ipaddress
@@ -66,12 +67,22 @@ async def login(request: web.Request) -> web.StreamResponse:
     return web.json_response({"access_token": token, "token_type": "bearer"})
 
 
-def presented_token(request: web.Request) -> Optional[str]:
-    """The token from subprotocol jwt.<token>, Authorization: Bearer, or ?token=."""
+def _unbase64url(s: str) -> Optional[str]:
+    try:
+        return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4)).decode("utf-8")
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+def presented_token(request: web.Request, sim: "Sim") -> Optional[str]:
+    """The token from subprotocol jwt.<token> (raw or base64url, as the real server takes it
+    from beta-12 on), Authorization: Bearer, or ?token=."""
     offered = request.headers.get("Sec-WebSocket-Protocol", "")
     for proto in (p.strip() for p in offered.split(",")):
         if proto.startswith("jwt.") and len(proto) > 4:
-            return proto[4:]
+            raw = proto[4:]
+            decoded = None if sim.valid_token(raw) else _unbase64url(raw)
+            return decoded if decoded is not None and sim.valid_token(decoded) else raw
     scheme, _, cred = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() == "bearer" and cred.strip():
         return cred.strip()
@@ -83,7 +94,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     ws = SimWebSocketResponse(protocols=("jwt-auth",), autoclose=False, autoping=False)
     if not ws.can_prepare(request):
         return web.json_response({"detail": "not a WebSocket upgrade"}, status=400)
-    token = presented_token(request)
+    token = presented_token(request, sim)
     if not sim.valid_token(token):
         sim.stats["ws_rejected"] += 1
         return web.json_response({"detail": "Not authenticated"}, status=401)
