@@ -202,3 +202,28 @@ void gp_buf_free(gp_buf *b) {
         free(b->data);
         *b = (gp_buf) {0};
 }
+
+/* RFC 4648 section 5 (URL and file name safe), without padding, as browsers' clients send a
+ * token inside a subprotocol name. */
+char *base64url_encode(const char *s) {
+        static const char a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        const unsigned char *p = (const unsigned char *) s;
+        size_t n = strlen(s), o = 0;
+        char *out = malloc(n / 3 * 4 + 5);
+
+        if (!out)
+                return NULL;
+        for (size_t i = 0; i < n; i += 3) {
+                uint32_t v = (uint32_t) p[i] << 16 | (i + 1 < n ? (uint32_t) p[i + 1] << 8 : 0) |
+                             (i + 2 < n ? p[i + 2] : 0);
+
+                out[o++] = a[v >> 18 & 63];
+                out[o++] = a[v >> 12 & 63];
+                if (i + 1 < n)
+                        out[o++] = a[v >> 6 & 63];
+                if (i + 2 < n)
+                        out[o++] = a[v & 63];
+        }
+        out[o] = '\0';
+        return out;
+}

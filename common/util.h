@@ -107,6 +107,9 @@ char *strv_join(char * const *l, const char *sep);
 
 #define STRV_FOREACH(s, l) for (char * const *s = (l); s && *s; s++)
 
+/* RFC 4648 section 5 base64url of the string s, without padding; NULL on ENOMEM. */
+char *base64url_encode(const char *s);
+
 /* A growable byte buffer, always NUL-terminated. */
 typedef struct gp_buf {
         char *data;

@@ -52,8 +52,10 @@ static void on_established(void *ud, const char *selected) {
         usec_t now = now_usec(CLOCK_MONOTONIC);
         char d[32];
 
+        _cleanup_free_ char *shown = isempty(selected) ? NULL : redact_secrets(s, selected, strlen(selected));
+
         strace(s, "WebSocket established in %s%s%s", fmt_dur(d, now - s->connect_start),
-               isempty(selected) ? "" : ", subprotocol ", strempty(selected));
+               shown ? ", subprotocol " : "", strempty(shown));
         if (s->offered_subprotocols && isempty(selected) && c->require_subprotocol) {
                 /* RFC 6455 4.1: a client that offered subprotocols fails a handshake that selects
                  * none; browsers do, so the product's own frontend cannot connect. */

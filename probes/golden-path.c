@@ -145,13 +145,20 @@ char *redact_secrets(const session *s, const char *data, size_t len) {
         for (size_t i = 0; text && i < ELEMENTSOF(fixed) + n_extra; i++) {
                 const char *secret = i < ELEMENTSOF(fixed) ? fixed[i] : s->secret_values[i - ELEMENTSOF(fixed)];
                 const char *secrets[] = { secret };
-                gp_buf forms[3] = {{0}};
+                gp_buf forms[4] = {{0}};
+                char *b64;
 
                 if (isempty(secrets[0]))
                         continue;
                 json_escape_to(&forms[0], secrets[0], false);
                 json_escape_to(&forms[1], secrets[0], true);
                 url_escape_to(&forms[2], secrets[0]);
+                /* as a subprotocol carries it: jwt.<base64url> */
+                b64 = base64url_encode(secrets[0]);
+                if (b64) {
+                        gp_buf_append(&forms[3], b64, strlen(b64));
+                        secret_free(b64);
+                }
                 redact_one(&text, secrets[0]);
                 for (size_t f = 0; f < ELEMENTSOF(forms); f++) {
                         if (text && forms[f].data && !streq(forms[f].data, secrets[0]))

@@ -36,7 +36,7 @@ struct gp_ws_conn {
         char *peer_close_reason;
         int verify_error;       /* X509_V_ERR_*, first seen */
         int verify_depth;
-        char selected[256];
+        char *selected;  /* the server's Sec-WebSocket-Protocol; may hold the token */
         gp_buf rx;
         bool rx_binary;
         unsigned char *tx;      /* LWS_PRE headroom + message */
@@ -211,12 +211,18 @@ static int protocol_cb(struct lws *wsi, enum lws_callback_reasons reason, void *
                 return append_headers(c, wsi, (unsigned char **) in, len);
         case LWS_CALLBACK_CLIENT_FILTER_PRE_ESTABLISH:
                 /* The headers are gone by ESTABLISHED: read the server's choice now. */
-                if (lws_hdr_copy(wsi, c->selected, sizeof(c->selected), WSI_TOKEN_PROTOCOL) < 0)
+                /* As long as the token it may carry (a JWT is often 500+ bytes). */
+                secret_free(c->selected);
+                c->selected = calloc(1, (size_t) MAX(lws_hdr_total_length(wsi, WSI_TOKEN_PROTOCOL), 0) + 1);
+                if (!c->selected)
+                        return -1;
+                if (lws_hdr_copy(wsi, c->selected, lws_hdr_total_length(wsi, WSI_TOKEN_PROTOCOL) + 1,
+                                 WSI_TOKEN_PROTOCOL) < 0)
                         c->selected[0] = '\0';
                 return 0;
         case LWS_CALLBACK_CLIENT_ESTABLISHED:
                 c->established = true;
-                c->handler->established(c->ud, c->selected);
+                c->handler->established(c->ud, strempty(c->selected));
                 return 0;
         case LWS_CALLBACK_CLIENT_CONNECTION_ERROR: {
                 char msg[256];
@@ -467,6 +473,7 @@ gp_ws_conn *gp_ws_conn_free(gp_ws_conn *c) {
                         lws_set_opaque_user_data(c->wsi, NULL);
         }
         strv_free(c->headers);
+        secret_free(c->selected);
         free(c->peer_close_reason);
         gp_buf_free(&c->rx);
         free(c->tx);
