@@ -10,7 +10,8 @@
  * no increase). Codes the daemon has seen beyond these are exported as they come. */
 static const char * const failure_codes[] = {
         "preflight.status", "net.dns", "net.connect", "net.timeout", "tls.handshake", "tls.verify",
-        "login.status", "login.token", "ws.upgrade", "ws.closed", "ws.protocol", "events.error",
+        "login.status", "login.token", "step.status", "step.reply", "ws.upgrade", "ws.auth", "ws.identity",
+        "ws.closed", "ws.protocol", "events.error",
         "events.order", "events.missing", "events.timeout", "events.unexpected", "events.malformed",
         "events.crosstalk", "response.empty", "response.mismatch", "internal",
 };

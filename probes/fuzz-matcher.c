@@ -3,7 +3,9 @@
  *
  * Input: one flags byte, then frames separated by '\n'. A frame "#b" is a binary frame, "#t" an
  * EventTimeout= passing, anything else a text frame. Flags: bit 0 Strict=yes, bit 1
- * ResponseMatch=^ready$, bit 2 no correlation id, bits 4-7 the time step between frames.
+ * ResponseMatch=^ready$, bit 2 no correlation id, bit 3 the real product's rules (learned
+ * ids, every type repeatable, End= conditions, ResponseReject=, ResponseErrorPath= with "*"),
+ * bits 4-7 the time step between frames.
  *
  * Checks the invariants the golden path relies on: a verdict never changes once given; a failure
  * has a known code, a stage and a bounded one-line UTF-8 reason; a pass saw every expected type
@@ -25,6 +27,12 @@ static char *fail_types[] = { "agent_error", "agent_death", "error_message", "er
 static char *error_paths[] = { "data.error_message", "error_message", "message", NULL };
 static char *correlate[] = { "run_id", "data.run_id", "payload.run_id", NULL };
 static char *response[] = { "final_response", "result", "data.result", "payload.result", NULL };
+static char *all_repeat[] = { "agent_started", "agent_thinking", "tool_executing", "tool_completed",
+                              "agent_completed", NULL };
+static char *end_conds[] = { "agent_completed[payload.supervisor_result]", "agent_completed[supervisor_result=completed]",
+                             NULL };
+static char *netra_response[] = { "payload.results.reporting.data.report", "final_response", NULL };
+static char *result_errors[] = { "payload.results.*.error", NULL };
 static const char * const codes[] = { "events.error", "events.order", "events.missing", "events.timeout",
                                       "events.unexpected", "events.malformed", "events.crosstalk",
                                       "response.empty", "response.mismatch", "internal" };
@@ -50,7 +58,8 @@ static void check_reason(const char *reason) {
                         abort();
 }
 
-static void check(const gp_matcher *m, gp_match_state st, size_t fed, bool strict, const regex_t *re) {
+static void check(const gp_matcher *m, gp_match_state st, size_t fed, bool strict, const regex_t *re,
+                  const regex_t *reject) {
         unsigned total = 0;
 
         if (gp_matcher_state(m) != st)
@@ -89,6 +98,9 @@ static void check(const gp_matcher *m, gp_match_state st, size_t fed, bool stric
                         abort();
                 if (re && regexec(re, resp, 0, NULL, 0) != 0)
                         abort();
+                /* a placeholder is never an answer */
+                if (reject && regexec(reject, resp, 0, NULL, 0) == 0)
+                        abort();
                 break;
         }
         case GP_MATCH_FAILED: {
@@ -114,7 +126,7 @@ static void check(const gp_matcher *m, gp_match_state st, size_t fed, bool stric
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-        static regex_t re;
+        static regex_t re, placeholder;
         static bool re_ready;
         gp_matcher_rules rules = {
                 .type_path = "type", .expect = expect, .repeatable = repeatable, .fail = fail_types,
@@ -132,7 +144,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (size < 1)
                 return 0;
         if (!re_ready) {
-                if (regcomp(&re, "^ready$", REG_EXTENDED | REG_NOSUB) != 0)
+                if (regcomp(&re, "^ready$", REG_EXTENDED | REG_NOSUB) != 0 ||
+                    regcomp(&placeholder, "^[[:space:]]*(Task completed\\.?)?[[:space:]]*$", REG_EXTENDED | REG_NOSUB) != 0)
                         abort();
                 re_ready = true;
         }
@@ -141,6 +154,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (flags & 2) {
                 rules.response_regex = &re;
                 rules.response_match = "^ready$";
+        }
+        if (flags & 8) {
+                rules.correlate_learned = true;
+                rules.repeatable = all_repeat;
+                rules.end = end_conds;
+                rules.response_paths = netra_response;
+                rules.response_error_paths = result_errors;
+                rules.response_reject = &placeholder;
+                rules.response_reject_src = "^Task completed$";
         }
         step = (usec_t) (flags >> 4) * 1000;
         m = gp_matcher_new(&rules, flags & 4 ? NULL : "run-1", 1, lookup, NULL);
@@ -177,7 +199,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                         code = gp_matcher_code(m);
                         reason = gp_matcher_reason(m) ? strdup(gp_matcher_reason(m)) : NULL;
                 }
-                check(m, st, fed, rules.strict, rules.response_regex);
+                check(m, st, fed, rules.strict, rules.response_regex, rules.response_reject);
                 if (!nl)
                         break;
                 p = nl + 1;
