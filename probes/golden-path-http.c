@@ -120,25 +120,31 @@ static void check_login_reply(session *s, const gp_http_reply *rep) {
         json_decref(root);
 }
 
-int step_login(run *r) {
+/* One HTTP request for every session still running, concurrently: the login, or a [Step]. */
+typedef struct http_round {
+        const char *url;              /* a template when url_is_template */
+        bool url_is_template;
+        const char *method;
+        char * const *headers;        /* templates */
+        const char *body;             /* template, or NULL */
+        /* Judges one session's reply; url is the expanded URL without its query. */
+        void (*check)(session *s, const struct http_round *h, const char *url, const gp_http_reply *rep);
+        const gp_step *step;          /* for check(), or NULL */
+        const char *name;
+} http_round;
+
+static int run_round(run *r, const http_round *h) {
         const gp_config *c = r->cfg;
-        _cleanup_free_ gp_http_request *reqs = NULL;
-        _cleanup_free_ gp_http_reply *reps = NULL;
-        _cleanup_free_ session **who = NULL;
-        char ***headers = NULL;
-        char **bodies = NULL;
+        _cleanup_free_ gp_http_request *reqs = calloc(r->n, sizeof(*reqs));
+        _cleanup_free_ gp_http_reply *reps = calloc(r->n, sizeof(*reps));
+        _cleanup_free_ session **who = calloc(r->n, sizeof(*who));
+        char ***headers = calloc(r->n, sizeof(*headers));
+        char **bodies = calloc(r->n, sizeof(*bodies)), **urls = calloc(r->n, sizeof(*urls));
         gp_tls_opts tls = { c->ca_file, c->insecure, c->client_certificate, c->client_key };
         size_t n = 0;
         int k = 0;
 
-        if (!c->login_url)
-                return 0;  /* Token= instead of a login */
-        reqs = calloc(r->n, sizeof(*reqs));
-        reps = calloc(r->n, sizeof(*reps));
-        who = calloc(r->n, sizeof(*who));
-        headers = calloc(r->n, sizeof(*headers));
-        bodies = calloc(r->n, sizeof(*bodies));
-        if (!reqs || !reps || !who || !headers || !bodies) {
+        if (!reqs || !reps || !who || !headers || !bodies || !urls) {
                 k = -ENOMEM;
                 goto out;
         }
@@ -147,24 +153,33 @@ int step_login(run *r) {
 
                 if (s->res->verdict == GP_VERDICT_FAIL)
                         continue;
-                k = expand_list(s, c->login_headers, &headers[n]);
+                k = h->url_is_template ? expand(s, h->url, GP_TEMPLATE_URL, &urls[n])
+                                       : (urls[n] = strdup(h->url)) ? 0 : -ENOMEM;
                 if (k >= 0)
-                        k = expand(s, c->login_body,
-                                   gp_template_is_json(c->login_body) ? GP_TEMPLATE_JSON : GP_TEMPLATE_PLAIN, &bodies[n]);
+                        k = expand_list(s, h->headers, &headers[n]);
+                if (k >= 0)
+                        k = expand(s, h->body, gp_template_is_json(h->body) ? GP_TEMPLATE_JSON : GP_TEMPLATE_PLAIN,
+                                   &bodies[n]);
                 if (k == -ENOMEM)
                         goto out;
-                if (k < 0)
+                if (k < 0) {
+                        k = 0;
                         continue;
+                }
                 reqs[n] = (gp_http_request) {
-                        .url = c->login_url, .method = c->login_method, .headers = headers[n],
-                        .body = bodies[n], .max_reply = LOGIN_MAX_REPLY, .tls = &tls,
+                        .url = urls[n], .method = h->method, .headers = headers[n], .body = bodies[n],
+                        .max_reply = LOGIN_MAX_REPLY, .tls = &tls,
                 };
                 who[n++] = s;
         }
         k = gp_http_perform(r->engine->http, reqs, reps, n, fd_budget(), r->deadline);
         if (k >= 0)
-                for (size_t i = 0; i < n; i++)
-                        check_login_reply(who[i], &reps[i]);
+                for (size_t i = 0; i < n; i++) {
+                        /* the URL of a reason: without its query, which may carry a secret */
+                        _cleanup_free_ char *bare = strndup(urls[i], strcspn(urls[i], "?"));
+
+                        h->check(who[i], h, bare ? bare : "(out of memory)", &reps[i]);
+                }
 out:
         for (size_t i = 0; i < r->n; i++) {
                 if (reps)
@@ -172,11 +187,30 @@ out:
                 if (headers)
                         strv_free(headers[i]);
                 if (bodies)
-                        secret_free(bodies[i]);  /* the body usually holds the password */
+                        secret_free(bodies[i]);  /* the login body holds the password */
+                if (urls)
+                        secret_free(urls[i]);
         }
         free(headers);
         free(bodies);
+        free(urls);
         return k;
+}
+
+static void check_login(session *s, const http_round *h, const char *url, const gp_http_reply *rep) {
+        check_login_reply(s, rep);
+}
+
+int step_login(run *r) {
+        const gp_config *c = r->cfg;
+        http_round h = {
+                .url = c->login_url, .method = c->login_method, .headers = c->login_headers,
+                .body = c->login_body, .check = check_login, .name = "login",
+        };
+
+        if (!c->login_url)
+                return 0;  /* Token= instead of a login */
+        return run_round(r, &h);
 }
 
 /* ---- [Step] sections ---------------------------------------------------------------------- */
@@ -219,75 +253,19 @@ static void check_step_reply(session *s, const gp_step *st, const char *name, co
         json_decref(root);
 }
 
-/* One [Step] for every session still running, concurrently. */
-static int run_step(run *r, const gp_step *st, size_t index) {
-        const gp_config *c = r->cfg;
-        _cleanup_free_ gp_http_request *reqs = calloc(r->n, sizeof(*reqs));
-        _cleanup_free_ gp_http_reply *reps = calloc(r->n, sizeof(*reps));
-        _cleanup_free_ session **who = calloc(r->n, sizeof(*who));
-        char ***headers = calloc(r->n, sizeof(*headers));
-        char **bodies = calloc(r->n, sizeof(*bodies)), **urls = calloc(r->n, sizeof(*urls));
-        gp_tls_opts tls = { c->ca_file, c->insecure, c->client_certificate, c->client_key };
-        char namebuf[32];
-        const char *name = gp_step_name(st, index, namebuf);
-        size_t n = 0;
-        int k = 0;
-
-        if (!reqs || !reps || !who || !headers || !bodies || !urls) {
-                k = -ENOMEM;
-                goto out;
-        }
-        for (size_t i = 0; i < r->n; i++) {
-                session *s = &r->sessions[i];
-
-                if (s->res->verdict == GP_VERDICT_FAIL)
-                        continue;
-                k = expand(s, st->url, GP_TEMPLATE_URL, &urls[n]);
-                if (k >= 0)
-                        k = expand_list(s, st->headers, &headers[n]);
-                if (k >= 0)
-                        k = expand(s, st->body, gp_template_is_json(st->body) ? GP_TEMPLATE_JSON : GP_TEMPLATE_PLAIN,
-                                   &bodies[n]);
-                if (k == -ENOMEM)
-                        goto out;
-                if (k < 0) {
-                        k = 0;
-                        continue;
-                }
-                reqs[n] = (gp_http_request) {
-                        .url = urls[n], .method = st->method, .headers = headers[n], .body = bodies[n],
-                        .max_reply = LOGIN_MAX_REPLY, .tls = &tls,
-                };
-                who[n++] = s;
-        }
-        k = gp_http_perform(r->engine->http, reqs, reps, n, fd_budget(), r->deadline);
-        if (k >= 0)
-                for (size_t i = 0; i < n; i++) {
-                        /* the URL of a reason: without its query, which may carry a secret */
-                        _cleanup_free_ char *bare = strndup(urls[i], strcspn(urls[i], "?"));
-
-                        check_step_reply(who[i], st, name, bare ? bare : "(out of memory)", &reps[i]);
-                }
-out:
-        for (size_t i = 0; i < r->n; i++) {
-                if (reps)
-                        gp_http_reply_done(&reps[i]);
-                if (headers)
-                        strv_free(headers[i]);
-                if (bodies)
-                        secret_free(bodies[i]);
-                if (urls)
-                        secret_free(urls[i]);
-        }
-        free(headers);
-        free(bodies);
-        free(urls);
-        return k;
+static void check_step(session *s, const http_round *h, const char *url, const gp_http_reply *rep) {
+        check_step_reply(s, h->step, h->name, url, rep);
 }
 
 int step_http(run *r) {
         for (size_t i = 0; i < r->cfg->n_steps; i++) {
-                int k = run_step(r, &r->cfg->steps[i], i);
+                const gp_step *st = &r->cfg->steps[i];
+                char namebuf[32];
+                http_round h = {
+                        .url = st->url, .url_is_template = true, .method = st->method, .headers = st->headers,
+                        .body = st->body, .check = check_step, .step = st, .name = gp_step_name(st, i, namebuf),
+                };
+                int k = run_round(r, &h);
 
                 if (k < 0)
                         return k;

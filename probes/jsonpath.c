@@ -63,26 +63,22 @@ static bool walk(json_t *v, const char *p, gp_buf *buf, path_found_fn found, voi
         bool done = false;
 
         if (n == 1 && p[0] == '*' && (json_is_object(v) || json_is_array(v))) {
-                const char *key;
-                json_t *c;
-                size_t i;
+                void *it = json_object_iter(v);  /* NULL for an array */
 
-                if (json_is_object(v)) {
-                        json_object_foreach(v, key, c) {
-                                gp_buf_printf(buf, "%s%s", mark ? "." : "", key);
-                                done = rest ? walk(c, rest, buf, found, ud) : found(c, buf->data, ud);
-                                gp_buf_truncate(buf, mark);
-                                if (done)
-                                        break;
-                        }
-                } else
-                        json_array_foreach(v, i, c) {
+                for (size_t i = 0; !done && (json_is_array(v) ? i < json_array_size(v) : it != NULL); i++) {
+                        json_t *c;
+
+                        if (it) {
+                                gp_buf_printf(buf, "%s%s", mark ? "." : "", json_object_iter_key(it));
+                                c = json_object_iter_value(it);
+                                it = json_object_iter_next(v, it);
+                        } else {
                                 gp_buf_printf(buf, "%s%zu", mark ? "." : "", i);
-                                done = rest ? walk(c, rest, buf, found, ud) : found(c, buf->data, ud);
-                                gp_buf_truncate(buf, mark);
-                                if (done)
-                                        break;
+                                c = json_array_get(v, i);
                         }
+                        done = rest ? walk(c, rest, buf, found, ud) : found(c, buf->data, ud);
+                        gp_buf_truncate(buf, mark);
+                }
                 return done;
         }
         v = child(v, p, n);
