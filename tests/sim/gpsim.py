@@ -25,7 +25,7 @@ from aiohttp import web
 import sim_netra
 from sim_faults import FAULTS, redirect_loop, unauthorized
 from sim_session import Session, SimWebSocketResponse
-from sim_state import (ConfigError, Scenario, Sim, parse_delays, parse_options,
+from sim_state import (ConfigError, Scenario, Sim, login_request, parse_delays, parse_options,
                        parse_params)
 
 log = logging.getLogger("gpsim")
@@ -42,18 +42,9 @@ async def login(request: web.Request) -> web.StreamResponse:
     hop = request.query.get("loop")
     if hop is not None:  # a client following login_redirect_loop
         return redirect_loop(int(hop) if hop.isdigit() else 0)
-    sim.stats["logins"] += 1
-    try:
-        body = await request.json()
-    except ValueError:
-        body = None
-    email = body.get("email") if isinstance(body, dict) else None
-    scenario = sim.control.take("login", email if isinstance(email, str) else None)
-    if scenario.fault:
-        sim.note_fault(scenario)
-        resp = await FAULTS[scenario.fault].action(request, scenario.params, sim)
-        if resp is not None:
-            return resp
+    body, resp = await login_request(request, sim, FAULTS)
+    if resp is not None:
+        return resp
     if not (isinstance(body, dict) and isinstance(body.get("email"), str)
             and isinstance(body.get("password"), str)):
         return web.json_response({"detail": "want JSON {\"email\": ..., \"password\": ...}"},

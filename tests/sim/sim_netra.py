@@ -30,7 +30,7 @@ from aiohttp import web
 
 from sim_faults import FAULTS, Fault, unauthorized
 from sim_session import Session, SimWebSocketResponse
-from sim_state import Scenario, Sim, mono_ns
+from sim_state import Scenario, Sim, login_request, mono_ns
 
 FIVE = ("agent_started", "agent_thinking", "tool_executing", "tool_completed",
         "agent_completed")
@@ -154,18 +154,9 @@ class NetraAuth:
 def make_login(profile: Profile):
     async def login(request: web.Request) -> web.StreamResponse:
         sim: Sim = request.app["sim"]
-        sim.stats["logins"] += 1
-        try:
-            body = await request.json()
-        except ValueError:
-            body = None
-        email = body.get("email") if isinstance(body, dict) else None
-        scenario = sim.control.take("login", email if isinstance(email, str) else None)
-        if scenario.fault:
-            sim.note_fault(scenario)
-            resp = await sim.faults[scenario.fault].action(request, scenario.params, sim)
-            if resp is not None:
-                return resp
+        body, resp = await login_request(request, sim, sim.faults)
+        if resp is not None:
+            return resp
         if not isinstance(body, dict):  # request.json() or body.get() raising: 500
             return web.json_response({"detail": "Authentication failed"}, status=500)
         email, password = body.get("email"), body.get("password")

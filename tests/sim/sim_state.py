@@ -349,3 +349,19 @@ class Sim:
             except asyncio.TimeoutError:
                 pass
             return peer()
+
+
+async def login_request(request, sim: "Sim", faults) -> tuple:
+    """Counts a login, reads its JSON body and applies a login fault of `faults`: (body or
+    None, the fault's response or None). Shared by every profile's login."""
+    sim.stats["logins"] += 1
+    try:
+        body = await request.json()
+    except ValueError:
+        body = None
+    email = body.get("email") if isinstance(body, dict) else None
+    scenario = sim.control.take("login", email if isinstance(email, str) else None)
+    if scenario.fault:
+        sim.note_fault(scenario)
+        return body, await faults[scenario.fault].action(request, scenario.params, sim)
+    return body, None
