@@ -363,8 +363,9 @@ static int check_captures(parse_ctx *ctx) {
         check_template_captures(ctx, c->user, NULL, NULL, 0, K_LOGIN_USER);
         check_template_captures(ctx, c->login_body, NULL, NULL, 0, K_LOGIN_BODY);
         check_template_list_captures(ctx, c->login_headers, NULL, K_LOGIN_HEADER);
-        r = add_captures(ctx, &names, c->login_captures, NULL, 0, K_LOGIN_CAPTURE);
-        if (r >= 0)
+        /* With Token= there is no login: its captures never happen. */
+        r = c->token ? 0 : add_captures(ctx, &names, c->login_captures, NULL, 0, K_LOGIN_CAPTURE);
+        if (r >= 0 && !c->token)
                 r = add_captures(ctx, &names, c->login_secret_captures, NULL, 0, K_LOGIN_CAPTURE_SECRET);
         for (size_t i = 0; r >= 0 && i < c->n_steps; i++) {
                 const gp_step *s = &c->steps[i];
@@ -388,7 +389,7 @@ static int check_captures(parse_ctx *ctx) {
         check_template_captures(ctx, c->identity, names, NULL, 0, K_WS_IDENTITY);
         check_template_captures(ctx, c->message, names, NULL, 0, K_REQUEST_MESSAGE);
         check_template_captures(ctx, c->correlate_with, names, NULL, 0, K_EVENTS_CORRELATE_WITH);
-        if (c->token && c->n_steps == 0 && (c->login_captures || c->login_secret_captures))
+        if (c->token && (c->login_captures || c->login_secret_captures))
                 diag_key(ctx, K_LOGIN_CAPTURE, true, "Capture= is ignored: Token= is set, so there is no login step");
         return 0;
 }

@@ -279,6 +279,20 @@ static void test_invalid_json_paths_and_names(void **state) {
                 { AFTER_MINIMAL("[Events]\nCorrelate=server\n"), 6, "Correlate: invalid value 'server' (learned or client)" },
                 { AFTER_MINIMAL("[Login]\nCapture=user\n"), 6, "Capture: invalid capture 'user'" },
                 { AFTER_MINIMAL("[Login]\nCapture=token=access_token\n"), 6, "capture name 'token' is a built-in variable" },
+                /* MINIMAL sets Token=: there is no login, so nothing it captures exists */
+                { AFTER_MINIMAL("[Login]\nCapture=user_id=user.id\n[WebSocket]\nIdentityPath=data.user_id\n"
+                                "Identity=${user_id}\n"), 9, "Identity: unknown variable ${user_id}" },
+                { AFTER_MINIMAL("[Step]\nURL=https://a.example/t?u=${later}\nCapture=later=x\n"), 5,
+                  "[Step]: unknown variable ${later}" },
+                { AFTER_MINIMAL("[Step]\nName=bad name\nURL=https://a.example/\n"), 6, "invalid step name 'bad name'" },
+                { AFTER_MINIMAL("[Step]\nName=t\n"), 5, "[Step] needs URL=" },
+                { AFTER_MINIMAL("[Step]\nURL=https://${host}/x\nURL=https://a.example/\n"), 6, "only in its path and query" },
+                { AFTER_MINIMAL("[Step]\nURL=https://a.example/\nExpectStatus=99\n"), 7, "invalid HTTP status '99'" },
+                { AFTER_MINIMAL("[Step]\nURL=https://a.example/\nCapture=x=a\n[Step]\nURL=https://a.example/\n"
+                                "Capture=x=b\n"), 8, "'x' is captured twice" },
+                { AFTER_MINIMAL("[Step]\nURL=https://a.example/\nColour=red\n"), 7, "unknown key 'Colour' in section [Step]" },
+                { AFTER_MINIMAL("[Events]\nEnd=tool_done\n"), 6, "event type 'tool_done' is not in Expect=" },
+                { AFTER_MINIMAL("[WebSocket]\nIdentity=x\n"), 6, "Identity= needs IdentityPath=" },
                 { AFTER_MINIMAL("[WebSocket]\nQuery=ticket\n"), 6, "Query: invalid query parameter 'ticket'" },
         };
 

@@ -186,14 +186,11 @@ static bool value_equals(json_t *v, const char *want) {
                 return streq(buf, want);
         }
         if (json_is_real(v)) {
-                double d = json_real_value(v);
+                /* numerically: "3" matches 3.0, "0.1" matches 0.1 */
+                char *end;
+                double w = strtod(want, &end);
 
-                if (d == (double) (long long) d && d > -1e15 && d < 1e15) {
-                        snprintf(buf, sizeof buf, "%lld", (long long) d);
-                        return streq(buf, want);
-                }
-                snprintf(buf, sizeof buf, "%.17g", d);
-                return streq(buf, want);
+                return end != want && *end == '\0' && w == json_real_value(v);
         }
         return false;
 }

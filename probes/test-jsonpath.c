@@ -163,7 +163,7 @@ static void test_star_segment_tries_members_and_elements_in_order(void **state) 
 
 static void test_event_conditions_parse_and_hold(void **state) {
         json_t *root = json_loads("{\"type\":\"agent_completed\",\"payload\":{\"supervisor_result\":\"completed\","
-                                  "\"n\":3,\"z\":null}}", JSON_DECODE_INT_AS_REAL, NULL);
+                                  "\"n\":3,\"f\":0.1,\"z\":null}}", JSON_DECODE_INT_AS_REAL, NULL);
         static const struct { const char *cond; bool holds; } cases[] = {
                 { "agent_completed", true },
                 { "agent_started", false },
@@ -171,6 +171,11 @@ static void test_event_conditions_parse_and_hold(void **state) {
                 { "agent_completed[payload.supervisor_result=completed]", true },
                 { "agent_completed[payload.supervisor_result=failed]", false },
                 { "agent_completed[payload.n=3]", true },
+                { "agent_completed[payload.n=3.0]", true },
+                { "agent_completed[payload.n=4]", false },
+                { "agent_completed[payload.f=0.1]", true },
+                { "agent_completed[payload.f=0.10]", true },
+                { "agent_completed[payload.f=x]", false },
                 { "agent_completed[payload.z]", false },
                 { "agent_completed[payload.z=null]", true },
                 { "agent_completed[payload.missing]", false },

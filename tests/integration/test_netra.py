@@ -169,3 +169,11 @@ def test_the_default_token_subprotocol_is_redacted_in_the_trace(nsim, probe):
     assert "subprotocol jwt.(redacted)" in res.stderr, res.stderr
     # a real JWT is long: the echoed protocol must be read whole (it was cut at 256 bytes)
     assert res.json["result"] == "pass", res
+
+
+@tags("beta-17")
+def test_a_ticket_on_the_main_websocket_is_refused(nsim, probe):
+    # The frontend's beta-17 path as the source has it: main mode (/ws) never reads ?ticket=.
+    text = example(nsim, users=1).replace(f"{nsim.wss}/isolated", nsim.wss)
+    assert f"URL={nsim.wss}\n" in text
+    assert_result(probe(text), "fail", "ws_connect", "ws.auth", ["refused the credentials"])

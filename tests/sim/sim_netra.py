@@ -55,7 +55,9 @@ PROFILES: Dict[str, Profile] = {
                              "uuid", False),
     "netra-beta-12": Profile("netra-beta-12", "beta-12", ("/ws", "/websocket"), False,
                              "auth_user", True),
-    "netra-beta-17": Profile("netra-beta-17", "beta-17", ("/ws", "/api/v1/websocket"), True,
+    # /ws/isolated: the only mode whose authentication reads ?ticket= (websocket_ssot.py@beta-17
+    # _handle_isolated_mode -> unified_auth_ssot.authenticate_websocket, METHOD 4)
+    "netra-beta-17": Profile("netra-beta-17", "beta-17", ("/ws", "/ws/isolated", "/api/v1/websocket"), True,
                              "auth_user", True),
 }
 
@@ -308,7 +310,10 @@ def authenticate(profile: Profile, auth: NetraAuth, sim: Sim,
         if who:
             out.user_id, out.email = who
             return out
-    if profile.ticket:
+    # Main mode (/ws) never reads a ticket: a ticket-only connection there fails authentication
+    # (or, with DEMO_MODE, becomes the demo user). Isolated mode reads it.
+    isolated = request.path.endswith("/isolated") or request.query.get("mode") == "isolated"
+    if profile.ticket and isolated:
         for name in ("ticket", "auth_ticket", "ticket_id"):
             if q.get(name):
                 t = auth.tickets.get(q[name][0])

@@ -116,8 +116,9 @@ class Netra(SimProcess):
         how = how or ("ticket" if self.tag == "beta-17" else "subprotocol")
         headers = []
         if how == "ticket":
+            # only the isolated mode reads a ticket at beta-17
             t = self.ticket(token)
-            path += f"?ticket={t['ticket_id']}"
+            path = (path if path.endswith("/isolated") else path + "/isolated") + f"?ticket={t['ticket_id']}"
         elif how == "subprotocol":
             headers.append(("Sec-WebSocket-Protocol", f"jwt-auth, jwt.{b64url(token)}"))
         elif how == "raw":
@@ -290,9 +291,13 @@ def test_ticket_endpoint_beta17(nwork):
         assert t["ttl_seconds"] == 300 and t["single_use"] is True
         assert t["websocket_url"].endswith("/ws?ticket=" + t["ticket_id"])
         assert p.request("POST", "/api/websocket/ticket", {})[0] == 401
-        with NetraWS(p.port, path=f"/ws?ticket={t['ticket_id']}") as ws:
+        with NetraWS(p.port, path=f"/ws/isolated?ticket={t['ticket_id']}") as ws:
             assert ws.json_msg()["type"] == "connection_established"
-        with NetraWS(p.port, path=f"/ws?ticket={t['ticket_id']}") as ws:  # single use
+        with NetraWS(p.port, path=f"/ws/isolated?ticket={t['ticket_id']}") as ws:  # single use
+            assert ws.json_msg()["error_code"] == "AUTH_FAILED"
+        # main mode never reads a ticket (websocket_ssot.py@beta-17): a fresh one is refused
+        t2 = p.ticket(tok)
+        with NetraWS(p.port, path=f"/ws?ticket={t2['ticket_id']}") as ws:
             assert ws.json_msg()["error_code"] == "AUTH_FAILED"
         with NetraWS(p.port, path="/api/v1/websocket",
                      headers=[("Sec-WebSocket-Protocol", f"jwt-auth, jwt.{tok}")]) as ws:
