@@ -172,6 +172,28 @@ static void finish_events(session *s) {
         end_session(s);
 }
 
+/* Copies the matcher's events and counters into the session's result. -ENOMEM. */
+static int take_events(gp_session_result *s, const gp_matcher *m) {
+        size_t n = gp_matcher_n_events(m);
+        const char *response = gp_matcher_response(m);
+
+        s->events = calloc(n ? n : 1, sizeof(gp_event_stat));
+        if (!s->events)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                const gp_event_stat *e = gp_matcher_event(m, i);
+                s->events[i] = *e;
+                s->events[i].type = strdup(e->type);
+                if (!s->events[i].type)
+                        return -ENOMEM;
+                s->n_events = i + 1;
+        }
+        s->ignored = gp_matcher_n_ignored(m);
+        s->malformed = gp_matcher_n_malformed(m);
+        s->response_len = response ? strlen(response) : 0;
+        return 0;
+}
+
 /* What the matcher saw goes into the result whatever ended the session. */
 int collect_events(session *s) {
         if (!s->matcher)
@@ -180,7 +202,7 @@ int collect_events(session *s) {
                 s->res->phases[GP_PHASE_FIRST_EVENT] = gp_matcher_first_event_at(s->matcher);
         if (gp_matcher_state(s->matcher) == GP_MATCH_PASSED)
                 s->res->phases[GP_PHASE_COMPLETE] = gp_matcher_complete_at(s->matcher);
-        return gp_session_take_events(s->res, s->matcher);
+        return take_events(s->res, s->matcher);
 }
 
 static unsigned seen_total(const gp_matcher *m) {

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "result.h"
 #include "time-util.h"
 
 typedef struct gp_matcher_rules {
@@ -38,11 +39,6 @@ typedef enum gp_match_state {
         GP_MATCH_FAILED,    /* a code and a reason are set */
 } gp_match_state;
 
-typedef struct gp_event_stat {
-        char *type;
-        usec_t first_at;     /* relative to t=0 */
-        unsigned count;
-} gp_event_stat;
 
 typedef struct gp_matcher gp_matcher;
 

@@ -2,14 +2,21 @@
 #pragma once
 
 /* The outcome of one golden-path run (SPEC section 5, the `last` object), and of each of its
- * sessions. Built by golden-path.c, read by the daemon's exporters. */
+ * sessions. Pure data: built by probes/golden-path*.c, read by the daemon's exporters and the
+ * status file; links neither libcurl nor libwebsockets. */
 
 #include <jansson.h>
 #include <stdbool.h>
 
-#include "matcher.h"
 #include "time-util.h"
 #include "util.h"
+
+/* One expected (or Fail=) event type as a session saw it. */
+typedef struct gp_event_stat {
+        char *type;
+        usec_t first_at;     /* relative to t=0 */
+        unsigned count;
+} gp_event_stat;
 
 typedef enum gp_verdict {
         GP_VERDICT_PASS,
@@ -88,9 +95,6 @@ static inline void gp_result_freep(gp_result **r) {
 /* Sets verdict FAIL with stage, code and reason (printf-style), unless already failed. */
 void gp_session_fail(gp_session_result *s, const char *stage, const char *code, const char *fmt, ...)
         _printf_(4, 5);
-
-/* Copies the matcher's events and counters into s. -ENOMEM. */
-int gp_session_take_events(gp_session_result *s, const gp_matcher *m);
 
 /* The `last` object of SPEC section 5. NULL on ENOMEM. */
 json_t *gp_result_to_json(const gp_result *r);

@@ -92,27 +92,6 @@ void gp_session_fail(gp_session_result *s, const char *stage, const char *code, 
         s->reason = reason;
 }
 
-int gp_session_take_events(gp_session_result *s, const gp_matcher *m) {
-        size_t n = gp_matcher_n_events(m);
-        const char *response = gp_matcher_response(m);
-
-        s->events = calloc(n ? n : 1, sizeof(gp_event_stat));
-        if (!s->events)
-                return -ENOMEM;
-        for (size_t i = 0; i < n; i++) {
-                const gp_event_stat *e = gp_matcher_event(m, i);
-                s->events[i] = *e;
-                s->events[i].type = strdup(e->type);
-                if (!s->events[i].type)
-                        return -ENOMEM;
-                s->n_events = i + 1;
-        }
-        s->ignored = gp_matcher_n_ignored(m);
-        s->malformed = gp_matcher_n_malformed(m);
-        s->response_len = response ? strlen(response) : 0;
-        return 0;
-}
-
 json_t *gp_json_ms(usec_t u) {
         if (u == USEC_INFINITY)
                 return json_null();
