@@ -154,11 +154,60 @@ def floor_argv(sim, runs):
     return argv + (["--ca", str(sim.ca)] if sim.tls else [])
 
 
+def _build_c(name, libs):
+    """bench/NAME.c, built once per source version with the system compiler."""
+    src = ROOT / "bench" / f"{name}.c"
+    exe = pathlib.Path(tempfile.gettempdir()) / f"gpprobe-bench-{name}-{int(src.stat().st_mtime)}"
+    if not exe.exists():
+        tmp = exe.with_suffix(".tmp")
+        subprocess.run(["cc", "-O2", "-o", str(tmp), str(src)] + libs, check=True)
+        tmp.rename(exe)
+    return str(exe)
+
+
+def floor_tls_argv(sim, runs=1, interval=0.0):
+    """bench/floor-tls.c: the two TLS handshakes of a run and nothing else (the floor)."""
+    port = sim.base.rsplit(":", 1)[1]
+    return [_build_c("floor-tls", ["-lssl", "-lcrypto"]), "--ca", str(sim.ca), "--host", "localhost",
+            "--port", port, "--runs", str(runs), "--interval", str(interval)]
+
+
+def empty_linked_memory():
+    """RSS, PSS and USS (KiB) of an empty program linking gpprobed's libraries."""
+    exe = _build_c("empty-linked", ["-lcurl", "-lwebsockets", "-ljansson", "-lsystemd", "-lssl", "-lcrypto"])
+    proc = subprocess.Popen([exe])
+    try:
+        time.sleep(0.3)
+        return _proc_status(proc.pid, "VmRSS"), *_smaps_rollup(proc.pid)
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def _smaps_rollup(pid):
+    """(PSS, USS) in KiB: USS is the private pages, clean and dirty (what the process alone
+    costs); PSS shares each shared page among the processes mapping it."""
+    pss = uss = 0
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                k, _, rest = line.partition(":")
+                if k == "Pss":
+                    pss = int(rest.split()[0])
+                elif k in ("Private_Clean", "Private_Dirty"):
+                    uss += int(rest.split()[0])
+    except (OSError, ValueError):
+        return None, None
+    return pss, uss
+
+
 class Measured:
-    def __init__(self, rc, out, err, cpu, maxrss_kib, wall, rss_anon_kib=None, threads=None):
+    def __init__(self, rc, out, err, cpu, maxrss_kib, wall, rss_anon_kib=None, threads=None,
+                 pss_kib=None, uss_kib=None):
         self.rc, self.out, self.err = rc, out, err
         self.cpu, self.maxrss_kib, self.wall = cpu, maxrss_kib, wall
         self.rss_anon_kib = rss_anon_kib
+        self.pss_kib, self.uss_kib = pss_kib, uss_kib  # peaks seen by polling smaps_rollup
         self.threads = threads or {}  # "main" / "others": CPU seconds just before the stop
 
     def results(self):
@@ -219,7 +268,7 @@ def measure(argv, env=None, timeout=600, stop_when=None, poll=0.05):
     t = time.monotonic()
     proc = subprocess.Popen([_rusage_tool(), str(report)] + list(argv), stdout=out, stderr=err,
                             env=e)
-    anon, pid, threads = 0, None, {}
+    anon, pid, threads, pss, uss = 0, None, {}, 0, 0
     deadline = t + timeout
     while proc.poll() is None:
         if pid is None:
@@ -227,6 +276,8 @@ def measure(argv, env=None, timeout=600, stop_when=None, poll=0.05):
             pid = int(first.split()[1]) if first.startswith("pid ") else None
         if pid is not None:
             anon = max(anon, _proc_status(pid, "RssAnon") or 0)
+            p, u = _smaps_rollup(pid)
+            pss, uss = max(pss, p or 0), max(uss, u or 0)
             if stop_when is not None and stop_when():
                 threads = _thread_cpu(pid)
                 proc.send_signal(signal.SIGTERM)
@@ -245,7 +296,7 @@ def measure(argv, env=None, timeout=600, stop_when=None, poll=0.05):
     i = last.index("exit")
     rc, utime, stime, maxrss, wall_us = (int(x) for x in last[i + 1:i + 6])
     return Measured(rc, out.read().decode(), err.read().decode(), (utime + stime) / 1e6, maxrss,
-                    wall_us / 1e6, anon or None, threads)
+                    wall_us / 1e6, anon or None, threads, pss or None, uss or None)
 
 
 def sessions_of(res):
@@ -296,6 +347,10 @@ def table(headers, rows):
 
 def f1(x):
     return "-" if x != x else f"{x:.1f}"  # NaN -> "-"
+
+
+def f2(x):
+    return f"{x:.2f}"
 
 
 def f3(x):

@@ -19,20 +19,35 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import benchlib as B  # noqa: E402
 
 
+FLOOR = "floor (2 TLS handshakes)"
+
+
 def once(sim, reps):
     gp = B.gpprobed_path()
     cfg = B.gpprobe_config(sim)
     argv = {"gpprobed": [gp, "--config", str(cfg), "--once", "--json"],
-            "python": B.peer_argv("python", sim), "node": B.peer_argv("node", sim)}
-    got = {c: [] for c in B.CLIENTS}
+            "python": B.peer_argv("python", sim), "node": B.peer_argv("node", sim),
+            FLOOR: B.floor_tls_argv(sim)}
+    got = {c: [] for c in argv}
     for _ in range(reps):
-        for c in B.CLIENTS:
+        for c in argv:
             m = B.measure(argv[c])
-            res = m.results()
+            res = m.results() if c != FLOOR else [{"result": "pass"}]
             if m.rc != 0 or not res or res[0]["result"] != "pass":
                 sys.exit(f"{c} failed: rc={m.rc} {m.out[-500:]} {m.err[-1500:]}")
             got[c].append(m)
     return got
+
+
+def looped_floor(sim, runs, interval):
+    m = B.measure(B.floor_tls_argv(sim, runs, interval), timeout=runs * 10 + 60)
+    if m.rc != 0:
+        sys.exit(f"floor failed: {m.err[-1500:]}")
+    return m, runs
+
+
+def mib(kib):
+    return B.f1(kib / 1024) if kib else "-"  # "-": the process ended before a sample
 
 
 def daemon(sim, runs, interval):
@@ -73,38 +88,48 @@ def main(argv):
     try:
         got = once(sim, reps)
         base = B.median([m.cpu for m in got["gpprobed"]])
+        floor = B.median([m.cpu for m in got[FLOOR]])
         rows = []
-        for c in B.CLIENTS:
+        for c in got:
             cpu = B.median([m.cpu for m in got[c]]) * 1000
-            rss = B.median([m.maxrss_kib for m in got[c]]) / 1024
-            anon = B.median([m.rss_anon_kib or 0 for m in got[c]]) / 1024
-            rows.append([c, B.f1(cpu), B.f1(cpu / (base * 1000)), B.f1(rss), B.f1(anon),
+            rows.append([c, B.f1(cpu), B.f1(cpu / (base * 1000)), B.f2(cpu / (floor * 1000)),
+                         mib(B.median([m.maxrss_kib for m in got[c]])),
+                         mib(B.median([m.pss_kib or 0 for m in got[c]])),
+                         mib(B.median([m.uss_kib or 0 for m in got[c]])),
                          B.f1(B.median([m.wall for m in got[c]]) * 1000)])
         print(f"## A. one run per fresh process (median of {reps})")
-        B.table(["client", "CPU ms", "x gpprobed", "peak RSS MiB", "RssAnon MiB (sampled)",
-                 "wall ms"], rows)
+        B.table(["client", "CPU ms", "x gpprobed", "x floor", "peak RSS MiB", "PSS MiB (sampled)",
+                 "USS MiB (sampled)", "wall ms"], rows)
 
         rows = []
+        fm, fdone = looped_floor(sim, runs, a.interval)
+        fper = fm.cpu / max(fdone, 1) * 1000
         m, done = daemon(sim, runs, a.interval)
         per = m.cpu / max(done, 1) * 1000
-        rows.append(["gpprobed (daemon)", done, B.f1(m.cpu * 1000), B.f3(per), "1.0",
-                     B.f1(m.maxrss_kib / 1024), B.f1((m.rss_anon_kib or 0) / 1024)])
+        rows.append(["gpprobed (daemon)", done, B.f1(m.cpu * 1000), B.f3(per), "1.0", B.f2(per / fper),
+                     mib(m.maxrss_kib), mib(m.pss_kib), mib(m.uss_kib)])
         for c in ("python", "node"):
             pm, pdone = looped(sim, c, runs, a.interval)
             pper = pm.cpu / max(pdone, 1) * 1000
             rows.append([f"{c} (loop)", pdone, B.f1(pm.cpu * 1000), B.f3(pper), B.f1(pper / per),
-                         B.f1(pm.maxrss_kib / 1024), B.f1((pm.rss_anon_kib or 0) / 1024)])
+                         B.f2(pper / fper), mib(pm.maxrss_kib), mib(pm.pss_kib), mib(pm.uss_kib)])
+        rows.append([f"{FLOOR} (loop)", fdone, B.f1(fm.cpu * 1000), B.f3(fper), B.f2(fper / per), "1.00",
+                     mib(fm.maxrss_kib), mib(fm.pss_kib), mib(fm.uss_kib)])
         print(f"## B. {runs} runs in one long-running process, one every {a.interval}s")
-        B.table(["client", "runs", "CPU ms total", "CPU ms per run", "x gpprobed",
-                 "peak RSS MiB", "peak RssAnon MiB (sampled)"], rows)
+        B.table(["client", "runs", "CPU ms total", "CPU ms per run", "x gpprobed", "x floor",
+                 "peak RSS MiB", "peak PSS MiB (sampled)", "peak USS MiB (sampled)"], rows)
+        rss, pss, uss = B.empty_linked_memory()
+        print(f"An empty program linking gpprobed's libraries (bench/empty-linked.c): RSS {mib(rss)} MiB, "
+              f"PSS {mib(pss)} MiB, USS {mib(uss)} MiB: the shared-library floor under any RSS above.\n")
         if m.threads:
             print(f"gpprobed's threads: network thread (the golden path) "
                   f"{m.threads['others'] / max(done, 1) * 1000:.3f} ms per run, main thread "
                   f"(scheduling, status and state files) {m.threads['main'] / max(done, 1) * 1000:.3f}"
                   " ms per run (10 ms clock ticks, read just before the stop).\n")
         print("CPU = user+sys from wait4, startup included (amortized over the runs); peak RSS "
-              "= ru_maxrss (file-backed library pages included); RssAnon = private anonymous "
-              "memory, sampled every 50-100 ms.")
+              "= ru_maxrss (file-backed library pages included); PSS and USS (private pages) from "
+              "/proc/PID/smaps_rollup, sampled every 50-100 ms; the floor is bench/floor-tls.c, "
+              "the two verified TLS handshakes of a run with one reused SSL_CTX.")
     finally:
         sim.stop()
     return 0
