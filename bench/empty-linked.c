@@ -17,7 +17,9 @@ int main(void) {
         if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || sd_event_default(&e) < 0)
                 return 1;
         j = json_object();
-        (void) lws_get_library_version();
+        volatile const char *v = lws_get_library_version();
+
+        (void) v;
         (void) OPENSSL_init_ssl(0, NULL);
         pause();
         json_decref(j);
