@@ -1,30 +1,22 @@
 /* SPDX-License-Identifier: MIT */
-#include <curl/curl.h>
+/* A batch of requests on the multi handle: each one's lookup (probes/dns.c) and then its
+ * transfer (http-transfer.c), all within one deadline, ended early by gp_http_cancel. */
+#include <arpa/inet.h>
 #include <errno.h>
-#include <openssl/ssl.h>
+#include <limits.h>
+#include <poll.h>
 
-#include "gp-build.h"
-#include "http.h"
-#include "util.h"
+#include "codes.h"
+#include "http-internal.h"
+
+/* How long past the deadline a transfer may run before it is failed without curl's word. */
+#define BACKSTOP (100 * USEC_PER_MSEC)
 
 struct gp_http {
         CURLM *multi;
+        gp_dns *dns;
         atomic_bool cancelled;
 };
-
-typedef struct transfer {
-        CURL *easy;
-        struct curl_slist *headers;
-        gp_http_reply *reply;
-        gp_buf body;
-        size_t max_reply;
-        atomic_bool *cancelled;
-        bool too_large;
-        bool done;
-        bool cert_requested;    /* the server sent a TLS CertificateRequest */
-        bool client_cert;       /* ClientCertificate= is set */
-        char errbuf[CURL_ERROR_SIZE];
-} transfer;
 
 void gp_http_reply_done(gp_http_reply *r) {
         free(r->body);
@@ -42,290 +34,185 @@ gp_http *gp_http_new(void) {
         if (!h)
                 return NULL;
         h->multi = curl_multi_init();
-        if (!h->multi) {
-                free(h);
-                return NULL;
-        }
+        if (!h->multi || gp_dns_new(&h->dns) < 0)
+                return gp_http_free(h);
         return h;
 }
 
 gp_http *gp_http_free(gp_http *h) {
         if (!h)
                 return NULL;
-        curl_multi_cleanup(h->multi);
+        if (h->multi)
+                curl_multi_cleanup(h->multi);
+        gp_dns_free(h->dns);
         free(h);
         return NULL;
 }
 
+gp_dns *gp_http_dns(gp_http *h) {
+        return h->dns;
+}
+
 void gp_http_cancel(gp_http *h) {
         atomic_store(&h->cancelled, true);
+        gp_dns_cancel(h->dns);
         curl_multi_wakeup(h->multi);
 }
 
 void gp_http_reset_cancel(gp_http *h) {
         atomic_store(&h->cancelled, false);
+        gp_dns_reset_cancel(h->dns);
 }
 
-static size_t on_write(char *data, size_t size, size_t nmemb, void *userdata) {
-        transfer *t = userdata;
-        size_t n = size * nmemb;
+/* The URL's host name as curl's connection will use it, and its port, for our lookup. No name
+ * for an IP address (nothing to look up) or a URL curl will refuse by itself. -ENOMEM. */
+static int url_host(const char *url, char **ret_host, long *ret_port) {
+        CURLU *u = curl_url();
+        char *host = NULL, *port = NULL;
+        unsigned flags = 0;
+        struct in_addr a;
+        int k = 0;
 
-        if (t->body.len + n > t->max_reply) {
-                t->too_large = true;
-                return 0;  /* makes curl fail the transfer with CURLE_WRITE_ERROR */
+        if (!u)
+                return -ENOMEM;
+#ifdef CURLU_PUNYCODE
+        flags |= CURLU_PUNYCODE;  /* what curl resolves for an international name */
+#endif
+        if (curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+            curl_url_get(u, CURLUPART_HOST, &host, flags) == CURLUE_OK &&
+            curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK &&
+            host[0] != '[' && inet_pton(AF_INET, host, &a) != 1) {
+                *ret_host = strdup(host);
+                *ret_port = strtol(port, NULL, 10);
+                if (!*ret_host)
+                        k = -ENOMEM;
         }
-        if (gp_buf_append(&t->body, data, n) < 0)
-                return 0;
-        return n;
+        curl_free(host);
+        curl_free(port);
+        curl_url_cleanup(u);
+        return k;
 }
 
-static int on_progress(void *userdata, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
-                       curl_off_t ulnow) {
-        transfer *t = userdata;
-        return atomic_load(t->cancelled) ? 1 : 0;
-}
+/* CURLOPT_RESOLVE's "host:port:addr,[v6addr],...": curl tries the addresses in turn. -ENOMEM. */
+static int resolve_entry(gp_transfer *t) {
+        gp_buf b = {0};
+        int k = gp_buf_printf(&b, "%s:%ld:", t->host, t->port);
 
-static void on_tls_message(int write_p, int version, int content_type, const void *buf, size_t len, SSL *ssl,
-                           void *arg) {
-        transfer *t = arg;
+        STRV_FOREACH(a, t->dns.addresses) {
+                bool v6 = strchr(*a, ':');
 
-        if (!write_p && content_type == SSL3_RT_HANDSHAKE && len > 0 &&
-            ((const unsigned char *) buf)[0] == SSL3_MT_CERTIFICATE_REQUEST)
-                t->cert_requested = true;
-}
-
-/* A TLS connection idles while it waits for the server: without this each one holds a read and a
- * write buffer of ~16 KiB, 33 MB at Users=1000. libcurl here is built on OpenSSL (the probes
- * link it for the WebSocket side too). */
-static CURLcode on_ssl_ctx(CURL *easy, void *ssl_ctx, void *userdata) {
-        SSL_CTX_set_mode((SSL_CTX *) ssl_ctx, SSL_MODE_RELEASE_BUFFERS);
-        /* See classify(): whether the server asked for a client certificate. */
-        SSL_CTX_set_msg_callback((SSL_CTX *) ssl_ctx, on_tls_message);
-        SSL_CTX_set_msg_callback_arg((SSL_CTX *) ssl_ctx, userdata);
-        return CURLE_OK;
-}
-
-static usec_t info_usec(CURL *easy, CURLINFO what) {
-        curl_off_t v = 0;
-
-        if (curl_easy_getinfo(easy, what, &v) != CURLE_OK || v < 0)
-                return 0;
-        return (usec_t) v;
-}
-
-static void collect_timing(transfer *t) {
-        usec_t dns = info_usec(t->easy, CURLINFO_NAMELOOKUP_TIME_T);
-        usec_t conn = info_usec(t->easy, CURLINFO_CONNECT_TIME_T);
-        usec_t tls = info_usec(t->easy, CURLINFO_APPCONNECT_TIME_T);
-        usec_t first = info_usec(t->easy, CURLINFO_STARTTRANSFER_TIME_T);
-        usec_t total = info_usec(t->easy, CURLINFO_TOTAL_TIME_T);
-        gp_http_timing *tm = &t->reply->timing;
-
-        /* curl's times are cumulative from the start; report each phase on its own. */
-        tm->dns = dns;
-        tm->connect = conn > dns ? conn - dns : 0;
-        tm->tls = tls > conn ? tls - conn : 0;
-        tm->first_byte = first > MAX(tls, conn) ? first - MAX(tls, conn) : 0;
-        tm->total = total;
-}
-
-static void set_error(gp_http_reply *r, const char *code, const char *fmt, ...) _printf_(3, 4);
-static void set_error(gp_http_reply *r, const char *code, const char *fmt, ...) {
-        va_list ap;
-
-        r->error_code = code;
-        free(r->error);
-        va_start(ap, fmt);
-        if (vasprintf(&r->error, fmt, ap) < 0)
-                r->error = NULL;
-        va_end(ap);
-}
-
-static void classify(transfer *t, CURLcode rc) {
-        gp_http_reply *r = t->reply;
-        const char *detail = t->errbuf[0] ? t->errbuf : curl_easy_strerror(rc);
-
-        switch (rc) {
-        case CURLE_OK:
-                return;
-        case CURLE_COULDNT_RESOLVE_HOST:
-        case CURLE_COULDNT_RESOLVE_PROXY:
-                set_error(r, "net.dns", "%s", detail);
-                return;
-        case CURLE_COULDNT_CONNECT:
-                set_error(r, "net.connect", "%s", detail);
-                return;
-        case CURLE_OPERATION_TIMEDOUT:
-                set_error(r, "net.timeout", "%s", detail);
-                return;
-        case CURLE_PEER_FAILED_VERIFICATION:
-                set_error(r, "tls.verify", "%s", detail);
-                return;
-        case CURLE_SSL_CONNECT_ERROR:
-        case CURLE_SSL_CERTPROBLEM:
-        case CURLE_SSL_CIPHER:
-        case CURLE_SSL_ENGINE_NOTFOUND:
-        case CURLE_SSL_ENGINE_SETFAILED:
-        case CURLE_SSL_CACERT_BADFILE:
-        case CURLE_USE_SSL_FAILED:
-        case CURLE_SSL_SHUTDOWN_FAILED:
-        case CURLE_SSL_CRL_BADFILE:
-        case CURLE_SSL_ISSUER_ERROR:
-        case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
-        case CURLE_SSL_INVALIDCERTSTATUS:
-        case CURLE_SSL_CLIENTCERT:
-                /* A certificate that fails verification is CURLE_PEER_FAILED_VERIFICATION. */
-                set_error(r, "tls.handshake", "%s", detail);
-                return;
-        case CURLE_WRITE_ERROR:
-                if (t->too_large) {
-                        set_error(r, "too_large", "reply larger than the %zu byte limit", t->max_reply);
-                        return;
-                }
-                break;
-        case CURLE_ABORTED_BY_CALLBACK:
-                set_error(r, "cancelled", "cancelled");
-                return;
-        case CURLE_GOT_NOTHING:
-        case CURLE_RECV_ERROR:
-        case CURLE_SEND_ERROR:
-                /* TLS 1.3 authenticates the client after the handshake looks done to libcurl: a
-                 * server that refuses our certificate (or its absence) just ends the connection,
-                 * and the request gets no reply. */
-                if (t->cert_requested) {
-                        set_error(r, "tls.handshake", "the server asked for a client certificate and closed the "
-                                  "connection (%s): %s", t->client_cert ? "ClientCertificate= not accepted" :
-                                  "no ClientCertificate= configured", detail);
-                        return;
-                }
-                set_error(r, "no_reply", "%s", detail);
-                return;
-        case CURLE_PARTIAL_FILE:
-        case CURLE_WEIRD_SERVER_REPLY:
-        case CURLE_HTTP2:
-        case CURLE_HTTP2_STREAM:
-        case CURLE_BAD_CONTENT_ENCODING:
-                set_error(r, "no_reply", "%s", detail);
-                return;
-        default:
-                break;
+                if (k >= 0)
+                        k = gp_buf_printf(&b, "%s%s%s%s", a == t->dns.addresses ? "" : ",", v6 ? "[" : "", *a,
+                                          v6 ? "]" : "");
         }
-        set_error(r, "no_reply", "%s (curl error %d)", detail, (int) rc);
+        if (k >= 0)
+                k = gp_slist_append(&t->resolve, b.data);
+        gp_buf_free(&b);
+        /* At Users=1000 a name of 1000 addresses would keep 30 MB of copies. */
+        strv_free(TAKE_PTR(t->dns.addresses));
+        return k;
 }
 
-static int setup(transfer *t, const gp_http_request *req, usec_t timeout) {
-        const gp_tls_opts *tls = req->tls;
-        CURL *e = t->easy;
-        long ms = (long) MAX(timeout / USEC_PER_MSEC, (usec_t) 1);
-
-        STRV_FOREACH(h, req->headers) {
-                struct curl_slist *n = curl_slist_append(t->headers, *h);
-                if (!n)
-                        return -ENOMEM;
-                t->headers = n;
-        }
-        /* curl would add "Expect: 100-continue" for large bodies: a real browser does not. */
-        {
-                struct curl_slist *n = curl_slist_append(t->headers, "Expect:");
-                if (!n)
-                        return -ENOMEM;
-                t->headers = n;
-        }
-
-        if (curl_easy_setopt(e, CURLOPT_URL, req->url) != CURLE_OK)
-                return -EINVAL;
-        curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, req->method);
-        if (req->body) {
-                curl_easy_setopt(e, CURLOPT_POSTFIELDS, req->body);
-                curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) strlen(req->body));
-        } else if (strcaseeq(req->method, "GET"))
-                curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
-        else if (strcaseeq(req->method, "HEAD"))
-                curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
-        curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->headers);
-        curl_easy_setopt(e, CURLOPT_USERAGENT, "gpprobe/" GP_VERSION);
-        curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
-        curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
-        curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, on_progress);
-        curl_easy_setopt(e, CURLOPT_XFERINFODATA, t);
-        curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
-        curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
-        curl_easy_setopt(e, CURLOPT_PRIVATE, t);
-        curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-        curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, ms);
-        curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, ms);
-        /* Each run walks the path like a new user: its own DNS lookup, TCP and TLS handshake. */
-        curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
-        curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
-        curl_easy_setopt(e, CURLOPT_DNS_CACHE_TIMEOUT, 0L);
-        /* A redirect on login is an answer to report (login.status), not to follow. */
-        curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
-        curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t) req->max_reply);
-        /* Bodies and replies are small JSON; curl's default buffers per transfer (16 KiB to
-         * receive, 64 KiB to send) are 80 MB at Users=1000. Larger ones still pass, in more
-         * reads and writes. 16 KiB is the smallest send buffer curl takes. */
-        curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 4096L);
-        curl_easy_setopt(e, CURLOPT_UPLOAD_BUFFERSIZE, 16384L);
-        curl_easy_setopt(e, CURLOPT_SSL_CTX_FUNCTION, on_ssl_ctx);
-        curl_easy_setopt(e, CURLOPT_SSL_CTX_DATA, t);
-        if (tls) {
-                /* libcurl caches the parsed trust store across connections only without a CA
-                 * directory, and Debian's libcurl sets one by default: every connection would
-                 * parse the whole bundle again (~30 ms of CPU each). The bundle file holds the
-                 * same certificates. */
-                curl_easy_setopt(e, CURLOPT_CAPATH, NULL);
-                if (tls->ca_file)
-                        curl_easy_setopt(e, CURLOPT_CAINFO, tls->ca_file);
-                if (tls->insecure) {
-                        curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
-                        curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
-                }
-                if (tls->client_certificate) {
-                        t->client_cert = true;
-                        curl_easy_setopt(e, CURLOPT_SSLCERT, tls->client_certificate);
-                        curl_easy_setopt(e, CURLOPT_SSLKEY, tls->client_key);
-                }
-        }
-        return 0;
-}
-
-static void finish(transfer *t, CURLcode rc) {
-        gp_http_reply *r = t->reply;
-        const char *ct = NULL;
-
+/* A request that ends before curl runs it: its lookup failed or did not answer, or libcurl
+ * refused an option. */
+static void end_early(gp_transfer *t, const char *code, const char *reason) {
         t->done = true;
-        curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &r->status);
-        if (curl_easy_getinfo(t->easy, CURLINFO_CONTENT_TYPE, &ct) == CURLE_OK && ct)
-                r->content_type = strdup(ct);
-        collect_timing(t);
-        if (rc == CURLE_FILESIZE_EXCEEDED) {
-                t->too_large = true;
-                rc = CURLE_WRITE_ERROR;
-        }
-        classify(t, rc);
-        if (!r->error_code) {
-                r->body = t->body.data ? TAKE_PTR(t->body.data) : strdup("");
-                r->len = t->body.len;
-        }
+        t->reply->timing = (gp_http_timing) { .dns = t->dns.took, .total = t->dns.took };
+        gp_http_reply_fail(t->reply, code, "%s", strempty(reason));
 }
 
-static int start_transfer(gp_http *h, transfer *t, const gp_http_request *req, usec_t deadline) {
-        usec_t now = now_usec(CLOCK_MONOTONIC);
-        int r;
+/* The requests of one gp_http_perform. */
+typedef struct batch {
+        gp_http *h;
+        gp_transfer *ts;
+        size_t n, next;
+        size_t running;         /* started and not done: looking up, or in curl */
+        size_t resolving;       /* of those, looking up */
+        usec_t deadline;
+} batch;
 
+static int start_curl(batch *b, gp_transfer *t) {
+        _cleanup_free_ char *err = NULL;
+        usec_t now = now_usec(CLOCK_MONOTONIC);
+        int k;
+
+        if (t->host && resolve_entry(t) < 0)
+                return -ENOMEM;
         t->easy = curl_easy_init();
         if (!t->easy)
                 return -ENOMEM;
-        r = setup(t, req, deadline > now ? deadline - now : 1);
-        if (r < 0)
-                return r;
-        if (curl_multi_add_handle(h->multi, t->easy) != CURLM_OK)
+        k = gp_transfer_setup(t, b->deadline > now ? b->deadline - now : 1, &err);
+        if (k == -EINVAL) {
+                end_early(t, GP_CODE_INTERNAL, err);
+                b->running--;
+                return 0;
+        }
+        if (k < 0)
+                return k;
+        if (curl_multi_add_handle(b->h->multi, t->easy) != CURLM_OK)
                 return -ENOMEM;
         return 0;
 }
 
-static void end_transfer(gp_http *h, transfer *t) {
+/* A request starts with its own lookup (as a new user's browser would), unless its host is an
+ * address. */
+static int start_transfer(batch *b, gp_transfer *t) {
+        int k;
+
+        b->running++;
+        k = url_host(t->req->url, &t->host, &t->port);
+        if (k < 0)
+                return k;
+        if (!t->host)
+                return start_curl(b, t);
+        k = gp_dns_start(b->h->dns, t->host, &t->dns);
+        if (k < 0)
+                return k;
+        t->resolving = true;
+        b->resolving++;
+        return 0;
+}
+
+/* Hands the answered lookups to curl, or ends their requests; at the deadline, a lookup still
+ * waiting ends its request as net.timeout. -ENOMEM. */
+static int advance_lookups(batch *b) {
+        usec_t now = now_usec(CLOCK_MONOTONIC);
+
+        for (size_t i = 0; i < b->next && b->resolving > 0; i++) {
+                gp_transfer *t = &b->ts[i];
+                char d[32];
+                int k;
+
+                if (!t->resolving || (!t->dns.done && now < b->deadline))
+                        continue;
+                t->resolving = false;
+                b->resolving--;
+                if (t->dns.done && t->dns.error == -ENOMEM)
+                        return -ENOMEM;
+                if (t->dns.done && t->dns.error == 0) {
+                        k = start_curl(b, t);
+                        if (k < 0)
+                                return k;
+                        continue;
+                }
+                if (t->dns.done)
+                        end_early(t, GP_CODE_NET_DNS, t->dns.reason);
+                else {
+                        _cleanup_free_ char *reason = NULL;
+
+                        t->dns.took = now - t->dns.started;
+                        reason = strdup_printf("DNS did not answer for %s before the deadline (waited %s)",
+                                               t->host, format_duration(d, sizeof(d), t->dns.took));
+                        if (!reason)
+                                return -ENOMEM;
+                        end_early(t, GP_CODE_NET_TIMEOUT, reason);
+                }
+                b->running--;
+        }
+        return 0;
+}
+
+static void end_transfer(gp_http *h, gp_transfer *t) {
         if (t->easy) {
                 curl_multi_remove_handle(h->multi, t->easy);
                 curl_easy_cleanup(t->easy);
@@ -333,87 +220,138 @@ static void end_transfer(gp_http *h, transfer *t) {
         }
         curl_slist_free_all(t->headers);
         t->headers = NULL;
+        curl_slist_free_all(t->resolve);
+        t->resolve = NULL;
         gp_buf_free(&t->body);
+        free(t->host);
+        t->host = NULL;
+        gp_dns_answer_done(&t->dns);  /* answered: a lookup still waiting ends with the round */
+}
+
+static int advance_transfers(batch *b) {
+        CURLMsg *msg;
+        int still = 0;
+
+        if (curl_multi_perform(b->h->multi, &still) != CURLM_OK)
+                return -EIO;
+        while ((msg = curl_multi_info_read(b->h->multi, &still))) {
+                gp_transfer *t = NULL;
+
+                if (msg->msg != CURLMSG_DONE)
+                        continue;
+                if (curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **) &t) != CURLE_OK || !t)
+                        return -EIO;
+                gp_transfer_finish(t, msg->data.result);
+                end_transfer(b->h, t);
+                b->running--;
+        }
+        return 0;
+}
+
+static int ms_ceil(usec_t u) {
+        return (int) MIN((u + USEC_PER_MSEC - 1) / USEC_PER_MSEC, (usec_t) INT_MAX);
+}
+
+/* Waits for curl's sockets, the lookups' sockets, or gp_http_cancel: at most 1 s and until the
+ * backstop; while lookups wait, at most until the deadline or c-ares's next retry. */
+static int wait_io(batch *b, usec_t now) {
+        _cleanup_free_ struct curl_waitfd *w = NULL;
+        _cleanup_free_ struct pollfd *p = NULL;
+        usec_t wait = MIN(b->deadline + BACKSTOP - now, USEC_PER_SEC);
+        const struct pollfd *dns;
+        size_t n_dns;
+        int numfds = 0;
+
+        dns = gp_dns_fds(b->h->dns, &n_dns);
+        if (b->resolving == 0)
+                n_dns = 0;  /* a stray datagram on an idle socket must not wake us in a loop */
+        w = calloc(n_dns + 1, sizeof(*w));
+        p = calloc(n_dns + 1, sizeof(*p));
+        if (!w || !p)
+                return -ENOMEM;
+        if (b->resolving > 0)
+                wait = MIN(wait, MIN(b->deadline > now ? b->deadline - now : 0, gp_dns_timeout(b->h->dns)));
+        for (size_t i = 0; i < n_dns; i++) {
+                p[i] = (struct pollfd) { .fd = dns[i].fd, .events = dns[i].events };
+                w[i] = (struct curl_waitfd) {
+                        .fd = dns[i].fd,
+                        .events = (short) (((dns[i].events & POLLIN) ? CURL_WAIT_POLLIN : 0) |
+                                           ((dns[i].events & POLLOUT) ? CURL_WAIT_POLLOUT : 0)),
+                };
+        }
+        if (curl_multi_poll(b->h->multi, w, (unsigned) n_dns, ms_ceil(wait), &numfds) != CURLM_OK)
+                return -EIO;
+        if (b->resolving == 0)
+                return 0;
+        /* curl reports neither POLLERR nor POLLHUP of these (a DNS server's port unreachable):
+         * ask again, without waiting. */
+        if (n_dns > 0 && poll(p, n_dns, 0) < 0 && errno != EINTR)
+                return -errno;
+        return gp_dns_process(b->h->dns, p, n_dns);
 }
 
 int gp_http_perform(gp_http *h, const gp_http_request *reqs, gp_http_reply *replies, size_t n,
                     size_t max_in_flight, usec_t deadline) {
-        transfer *ts;
-        size_t running = 0, next = 0;
+        batch b = { .h = h, .n = n, .deadline = deadline };
         int r = 0;
 
         if (max_in_flight == 0 || max_in_flight > GP_HTTP_MAX_IN_FLIGHT)
                 max_in_flight = GP_HTTP_MAX_IN_FLIGHT;
 
-        ts = calloc(n ? n : 1, sizeof(transfer));
-        if (!ts)
+        b.ts = calloc(n ? n : 1, sizeof(gp_transfer));
+        if (!b.ts)
                 return -ENOMEM;
         for (size_t i = 0; i < n; i++) {
                 replies[i] = (gp_http_reply) {0};
-                ts[i].reply = &replies[i];
-                ts[i].max_reply = reqs[i].max_reply;
-                ts[i].cancelled = &h->cancelled;
+                b.ts[i].req = &reqs[i];
+                b.ts[i].reply = &replies[i];
+                b.ts[i].max_reply = reqs[i].max_reply;
+                b.ts[i].cancelled = &h->cancelled;
         }
 
         for (;;) {
-                int still = 0, numfds = 0;
-                CURLMsg *msg;
                 usec_t now;
 
-                /* Each request's times start when it starts, so the window only bounds the
-                 * work and memory in flight (a TLS handshake holds ~70 KiB). */
-                while (running < max_in_flight && next < n) {
-                        r = start_transfer(h, &ts[next], &reqs[next], deadline);
+                /* Each request's times start when it starts (with its lookup), so the window only
+                 * bounds the work and memory in flight (a TLS handshake holds ~70 KiB). */
+                while (b.running < max_in_flight && b.next < n) {
+                        r = start_transfer(&b, &b.ts[b.next++]);
                         if (r < 0)
                                 goto out;
-                        next++;
-                        running++;
                 }
-                if (running == 0)
-                        break;
                 if (atomic_load(&h->cancelled)) {
                         r = -ECANCELED;
                         break;
                 }
-                if (curl_multi_perform(h->multi, &still) != CURLM_OK) {
-                        r = -EIO;
+                r = advance_lookups(&b);
+                if (r >= 0)
+                        r = advance_transfers(&b);
+                if (r < 0)
                         break;
-                }
-                while ((msg = curl_multi_info_read(h->multi, &still))) {
-                        transfer *t = NULL;
-
-                        if (msg->msg != CURLMSG_DONE)
-                                continue;
-                        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **) &t);
-                        finish(t, msg->data.result);
-                        end_transfer(h, t);
-                        running--;
-                }
-                if (running == 0 && next == n)
+                if (b.running == 0 && b.next == n)
                         break;
-                if (running < max_in_flight && next < n)
+                if (b.running < max_in_flight && b.next < n)
                         continue;  /* start more before waiting */
                 now = now_usec(CLOCK_MONOTONIC);
-                if (now >= deadline + 100 * USEC_PER_MSEC) {
+                if (now >= deadline + BACKSTOP) {
                         /* curl enforces the deadline itself; this is only a backstop. */
                         for (size_t i = 0; i < n; i++)
-                                if (!ts[i].done) {
-                                        set_error(&replies[i], "net.timeout", "no reply before the deadline");
-                                        ts[i].done = true;
+                                if (!b.ts[i].done) {
+                                        gp_http_reply_fail(&replies[i], GP_CODE_NET_TIMEOUT,
+                                                           "no reply before the deadline");
+                                        b.ts[i].done = true;
                                 }
                         break;
                 }
-                if (curl_multi_poll(h->multi, NULL, 0,
-                                    (int) MIN((deadline + 100 * USEC_PER_MSEC - now) / USEC_PER_MSEC + 1, 1000ULL),
-                                    &numfds) != CURLM_OK) {
-                        r = -EIO;
+                r = wait_io(&b, now);
+                if (r < 0)
                         break;
-                }
         }
 
 out:
+        gp_dns_end_round(h->dns);  /* before the answers of lookups still waiting go */
         for (size_t i = 0; i < n; i++)
-                end_transfer(h, &ts[i]);
-        free(ts);
+                end_transfer(h, &b.ts[i]);
+        free(b.ts);
         return r;
 }

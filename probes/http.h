@@ -1,13 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
-/* HTTP requests for the preflight and login steps, many at once (libcurl multi). The only
- * file that includes curl.h; library errors become SPEC section 2 codes here. */
+/* HTTP requests for the preflight, login and [Step]s, many at once (libcurl multi), each after
+ * its own lookup (probes/dns.c). http.c and http-transfer.c are the only files that include
+ * curl.h; library errors become SPEC section 2 codes there. */
 
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "dns.h"
 #include "result.h"
 #include "time-util.h"
 
@@ -34,8 +36,9 @@ typedef struct gp_http_reply {
         char *content_type;
         gp_http_timing timing;
         /* On a transport failure: a SPEC code ("net.dns", "net.connect", "net.timeout",
-         * "tls.handshake", "tls.verify") or "too_large" / "no_reply" / "cancelled", and a
-         * reason. NULL code when an HTTP reply arrived within bounds. */
+         * "tls.handshake", "tls.verify", "internal" when libcurl refused an option) or
+         * "too_large" / "no_reply" / "cancelled", and a reason. NULL code when an HTTP reply
+         * arrived within bounds. */
         const char *error_code;
         char *error;
 } gp_http_reply;
@@ -47,13 +50,18 @@ typedef struct gp_http gp_http;
 gp_http *gp_http_new(void);
 gp_http *gp_http_free(gp_http *h);
 
+/* The engine's resolver: the requests' lookups and the WebSocket host's. It lives here because
+ * the engine's cancellation already reaches gp_http_cancel, which cancels it too. */
+gp_dns *gp_http_dns(gp_http *h);
+
 /* Requests in flight at once by default; the others start as earlier ones finish. */
 #define GP_HTTP_MAX_IN_FLIGHT 128
 
 /* Performs the n requests concurrently (at most max_in_flight at a time, 0 for the default),
- * each on a fresh connection, until all finished, the monotonic deadline passed (those still
- * running fail with net.timeout), or gp_http_cancel. Blocks the calling thread. 0, or
- * -ENOMEM / -ECANCELED. */
+ * each on a fresh connection after a lookup of its own (c-ares; libcurl is handed the addresses
+ * and tries them in turn), until all finished, the monotonic deadline passed (those still
+ * running fail with net.timeout, a lookup too), or gp_http_cancel. Blocks the calling thread.
+ * 0, or -ENOMEM / -ECANCELED / -EIO. */
 int gp_http_perform(gp_http *h, const gp_http_request *reqs, gp_http_reply *replies, size_t n,
                     size_t max_in_flight, usec_t deadline);
 
