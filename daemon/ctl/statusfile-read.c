@@ -1,10 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <math.h>
-#include <sys/stat.h>
 
+#include "fileio.h"
 #include "statusfile-read.h"
 #include "util.h"
 
@@ -33,8 +32,7 @@ static int fail(char **ret_error, const char *fmt, ...) {
 
         if (ret_error) {
                 va_start(ap, fmt);
-                if (vasprintf(ret_error, fmt, ap) < 0)
-                        *ret_error = NULL;
+                *ret_error = strdup_vprintf(fmt, ap);
                 va_end(ap);
         }
         return -EINVAL;
@@ -348,74 +346,21 @@ int gp_status_file_parse(const void *data, size_t len, gp_status_file **ret, cha
         return 0;
 }
 
-int gp_read_file_bounded(const char *path, size_t max, char **ret_data, size_t *ret_len, char **ret_error) {
-        _cleanup_close_ int fd = -EBADF;
-        _cleanup_free_ char *buf = NULL;
-        size_t len = 0, cap;
-        struct stat st;
-
-        /* O_NONBLOCK: opening a FIFO planted under the name must not hang a deploy gate. */
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-        if (fd < 0) {
-                return fail_errno(ret_error, path, -errno);
-        }
-        if (fstat(fd, &st) < 0) {
-                return fail_errno(ret_error, path, -errno);
-        }
-        if (!S_ISREG(st.st_mode))
-                return fail(ret_error, "%s: not a regular file", path);
-        if ((uint64_t) st.st_size > max) {
-                fail(ret_error, "%s: too large (%llu bytes, at most %zu)", path,
-                     (unsigned long long) st.st_size, max);
-                return -EFBIG;
-        }
-        /* The size may change under us: read until EOF, but never more than max + 1 bytes. */
-        cap = MIN((size_t) st.st_size, max) + 1;
-        buf = malloc(cap + 1);
-        if (!buf)
-                return -ENOMEM;
-        for (;;) {
-                ssize_t n;
-
-                if (len == cap) {
-                        char *p;
-
-                        if (len > max)
-                                break;
-                        cap = MIN(cap * 2, max + 1);
-                        p = realloc(buf, cap + 1);
-                        if (!p)
-                                return -ENOMEM;
-                        buf = p;
-                }
-                n = read(fd, buf + len, cap - len);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0) {
-                        return fail_errno(ret_error, path, -errno);
-                }
-                if (n == 0)
-                        break;
-                len += (size_t) n;
-        }
-        if (len > max) {
-                fail(ret_error, "%s: too large (more than %zu bytes)", path, max);
-                return -EFBIG;
-        }
-        buf[len] = '\0';
-        *ret_data = TAKE_PTR(buf);
-        *ret_len = len;
-        return 0;
-}
-
 int gp_status_file_load(const char *path, gp_status_file **ret, char **ret_error) {
         _cleanup_free_ char *data = NULL, *err = NULL;
         size_t len = 0;
         int r;
 
-        r = gp_read_file_bounded(path, GP_STATUS_FILE_MAX, &data, &len, ret_error);
-        if (r < 0)
+        /* Never blocks: a FIFO planted under the name must not hang a deploy gate. */
+        r = gp_read_full_file(path, GP_STATUS_FILE_MAX, 0, &data, &len, NULL);
+        if (r == -EISDIR || r == -EBADFD)
+                return fail(ret_error, "%s: not a regular file", path);
+        if (r == -EFBIG) {
+                fail(ret_error, "%s: too large (more than %zu bytes)", path, GP_STATUS_FILE_MAX);
                 return r;
+        }
+        if (r < 0)
+                return fail_errno(ret_error, path, r);
         r = gp_status_file_parse(data, len, ret, &err);
         if (r < 0 && ret_error)
                 *ret_error = strdup_printf("%s: %s", path, err ? err : strerror(-r));

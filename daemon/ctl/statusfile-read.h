@@ -9,11 +9,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "status.h"      /* GP_STATUS_SCHEMA: the newest schema, the one the daemon writes */
 #include "time-util.h"
 
 /* A status file is a few tens of KiB; anything this large is not one. */
 #define GP_STATUS_FILE_MAX ((size_t) 16 * 1024 * 1024)
-#define GP_STATUS_SCHEMA 1
 
 typedef enum gp_sf_result {
         GP_SF_PASS,
@@ -82,12 +82,9 @@ static inline void gp_status_file_freep(gp_status_file **sf) {
  * -EPROTONOSUPPORT for a newer schema; -EFBIG above GP_STATUS_FILE_MAX; -ENOMEM. */
 int gp_status_file_parse(const void *data, size_t len, gp_status_file **ret, char **ret_error);
 
-/* Reads at most max bytes of a regular file without ever blocking (a FIFO or device is refused)
- * into a NUL-terminated buffer. -EFBIG when the file is larger; negative errno otherwise, with
- * a reason naming the path. */
-int gp_read_file_bounded(const char *path, size_t max, char **ret_data, size_t *ret_len, char **ret_error);
-
-/* gp_read_file_bounded(path, GP_STATUS_FILE_MAX) + gp_status_file_parse; the reason names the path. */
+/* gp_read_full_file(path, GP_STATUS_FILE_MAX) + gp_status_file_parse; the reason names the path.
+ * A FIFO, device or directory under the name is refused (-EINVAL) without blocking; -EFBIG when
+ * the file is larger. */
 int gp_status_file_load(const char *path, gp_status_file **ret, char **ret_error);
 
 /* Success ratio (degraded counts as success) over the newest n history entries (all when n is 0
