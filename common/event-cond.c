@@ -4,8 +4,6 @@
 #include "event-cond.h"
 #include "util.h"
 
-#define ECHO_MAX 60
-
 static bool blank_or_control(const char *s, size_t n) {
         for (size_t i = 0; i < n; i++)
                 if ((unsigned char) s[i] <= ' ' || s[i] == 0x7f)

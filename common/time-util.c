@@ -13,6 +13,23 @@ usec_t now_usec(clockid_t clock) {
         return (usec_t) ts.tv_sec * USEC_PER_SEC + (usec_t) ts.tv_nsec / NSEC_PER_USEC;
 }
 
+double usec_to_ms(usec_t u) {
+        /* In integers: (u + 50) / 100 is the count of 0.1 ms, rounded half up, for any u. */
+        return (double) (u / 100 + (u % 100 >= 50)) / 10.0;
+}
+
+int usec_compare(const void *a, const void *b) {
+        usec_t x = *(const usec_t *) a, y = *(const usec_t *) b;
+
+        return x < y ? -1 : x > y;
+}
+
+usec_t usec_percentile(const usec_t *sorted, size_t n, unsigned p) {
+        size_t rank = ((size_t) p * n + 99) / 100;
+
+        return sorted[(rank > 0 ? rank : 1) - 1];
+}
+
 char *format_rfc3339(char *buf, size_t len, usec_t realtime) {
         time_t sec = (time_t) (realtime / USEC_PER_SEC);
         struct tm tm;

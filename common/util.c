@@ -9,26 +9,30 @@ const char *startswith(const char *s, const char *prefix) {
         return strncmp(s, prefix, l) == 0 ? s + l : NULL;
 }
 
+char *strdup_vprintf(const char *fmt, va_list ap) {
+        char *s = NULL;
+
+        return vasprintf(&s, fmt, ap) < 0 ? NULL : s;
+}
+
 char *strdup_printf(const char *fmt, ...) {
         va_list ap;
-        char *s = NULL;
-        int r;
+        char *s;
 
         va_start(ap, fmt);
-        r = vasprintf(&s, fmt, ap);
+        s = strdup_vprintf(fmt, ap);
         va_end(ap);
-        return r < 0 ? NULL : s;
+        return s;
 }
 
 int set_errorf(char **ret_error, const char *fmt, ...) {
         va_list ap;
-        char *s = NULL;
+        char *s;
 
         if (!ret_error)
                 return -EINVAL;
         va_start(ap, fmt);
-        if (vasprintf(&s, fmt, ap) < 0)
-                s = NULL;
+        s = strdup_vprintf(fmt, ap);
         va_end(ap);
         if (!s)
                 return -ENOMEM;
@@ -53,6 +57,12 @@ size_t strv_length(char * const *l) {
 void strv_free(char **l) {
         for (char **i = l; i && *i; i++)
                 free(*i);
+        free(l);
+}
+
+void strv_free_secret(char **l) {
+        for (char **i = l; i && *i; i++)
+                secret_free(*i);
         free(l);
 }
 
@@ -138,6 +148,15 @@ char *strv_join(char * const *l, const char *sep) {
                 first = false;
         }
         return b.data;
+}
+
+static int cmp_strings(const void *a, const void *b) {
+        return strcmp(*(char * const *) a, *(char * const *) b);
+}
+
+void strv_sort(char **l) {
+        if (l)
+                qsort(l, strv_length(l), sizeof(char *), cmp_strings);
 }
 
 int gp_buf_append(gp_buf *b, const void *data, size_t len) {

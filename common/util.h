@@ -67,10 +67,27 @@ static inline const char *strempty(const char *s) {
         return s ? s : "";
 }
 
+/* A blank, as the configuration and its lists have them: a space or a tab. */
+static inline bool is_blank(char c) {
+        return c == ' ' || c == '\t';
+}
+
+/* Nothing but blanks and line ends (or NULL). */
+static inline bool is_blank_line(const char *s) {
+        return !s || s[strspn(s, " \t\r\n")] == '\0';
+}
+
+/* How much of a value a diagnostic echoes back before it cuts it with "...". */
+#define ECHO_MAX 60
+
+/* What a secret is replaced with wherever it would show (--check-config, failure reasons). */
+#define GP_REDACTED "(redacted)"
+
 const char *startswith(const char *s, const char *prefix) _pure_;
 
 /* Formatted allocation; returns NULL on allocation failure. */
 char *strdup_printf(const char *fmt, ...) _printf_(1, 2);
+char *strdup_vprintf(const char *fmt, va_list ap) _printf_(1, 0);
 
 /* Sets *ret_error (when ret_error is not NULL) to a new formatted message. Returns -EINVAL, or
  * -ENOMEM when the message could not be made: `return set_errorf(ret_error, "...", ...);` */
@@ -91,6 +108,13 @@ static inline void strv_freep(char ***l) {
         strv_free(*l);
 }
 #define _cleanup_strv_free_ _cleanup_(strv_freep)
+/* strv_free(), wiping each string first: for lists that may hold a secret (handshake headers
+ * with "Authorization: Bearer <token>", subprotocols carrying the token). NULL-safe. */
+void strv_free_secret(char **l);
+static inline void strv_free_secretp(char ***l) {
+        strv_free_secret(*l);
+}
+#define _cleanup_strv_free_secret_ _cleanup_(strv_free_secretp)
 int strv_extend(char ***l, const char *value);           /* copies value; -ENOMEM */
 int strv_consume(char ***l, char *value);                /* takes value, frees it on failure */
 bool strv_contains(char * const *l, const char *s) _pure_;
@@ -101,6 +125,8 @@ char **strv_split_blank(const char *s);
 bool strv_equal(char * const *a, char * const *b);
 /* Joins with sep; NULL on ENOMEM. */
 char *strv_join(char * const *l, const char *sep);
+/* Sorts in strcmp order (file names: drop-ins, probes' status files). */
+void strv_sort(char **l);
 
 /* A NULL-terminated string list literal, for calls and tests. */
 #define STRV_MAKE(...) ((char * const *) ((const char * const[]) { __VA_ARGS__, NULL }))
