@@ -7,7 +7,6 @@
 #include "config-internal.h"
 #include "util.h"
 
-#define ECHO_MAX 60
 #define ECHO(v) (int) MIN(strlen(v), (size_t) ECHO_MAX), (v), (strlen(v) > ECHO_MAX ? "..." : "")
 
 #define KEY(id, sec, nm, k, field, ...) \
@@ -51,7 +50,7 @@ const key_def gp_config_keys[_K_MAX] = {
             .check = gp_check_credential_name),
         KEY(K_LOGIN_PASSWORD_FILE, "Login", "PasswordFile", KIND_STRING, password_file,
             .check = gp_check_absolute_path),
-        KEY(K_LOGIN_PASSWORD, "Login", "Password", KIND_SECRET, password),
+        KEY(K_LOGIN_PASSWORD, "Login", "Password", KIND_SECRET, password, .check = gp_check_password),
         KEY(K_LOGIN_EXPECT_STATUS, "Login", "ExpectStatus", KIND_STATUS, login_expect_status, .min = 100,
             .max = 599, .def = "200", .flags = KEY_MANDATORY),
         KEY(K_LOGIN_TOKEN_PATH, "Login", "TokenPath", KIND_STRING, token_path, .check = gp_check_json_path,
@@ -226,6 +225,8 @@ static int assign_list(gp_config *c, key_id k, const char *value, char **ret_msg
                 r = check_value(d, value, ret_msg);
                 if (r < 0)
                         return r;
+                if (d->check == gp_check_header)
+                        return gp_header_list_set(field, value);
                 return strv_extend(field, value);
         }
         l = strv_split_blank(value);

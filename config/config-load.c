@@ -1,11 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 
 #include "config-internal.h"
+#include "fileio.h"
 #include "util.h"
 
 #define CONFIG_FILE_MAX ((size_t) 1024 * 1024)
@@ -43,69 +42,30 @@ static void loaded_files_done(loaded_files *l) {
 /* strerror() is not thread-safe; the GNU strerror_r() returns the text. */
 #define ERRNO_TEXT(e) strerror_r((e), (char[128]) { 0 }, 128)
 
-static bool is_dev_null(const struct stat *st) {
-        return S_ISCHR(st->st_mode) && major(st->st_rdev) == 1 && minor(st->st_rdev) == 3;
-}
-
-/* Reads a whole regular file of at most max bytes into f. what names it in messages ("the
- * configuration file", "PasswordFile="...). Returns 0, 1 when masked (a symlink to /dev/null,
- * only when allow_masked), -ENOMEM, or -EINVAL with a diagnostic at (diag_file, diag_line). */
+/* Reads a whole regular file of at most max bytes into f (its text may be a secret). what names
+ * it in messages ("the configuration file", "PasswordFile="...). Returns 0, 1 when masked (a
+ * symlink to /dev/null, only when allow_masked), -ENOMEM, or -EINVAL with a diagnostic at
+ * (diag_file, diag_line). */
 static int read_file(const char *path, size_t max, bool allow_masked, gp_diags *d, const char *diag_file,
                      unsigned diag_line, const char *what, loaded_file *f) {
-        _cleanup_close_ int fd = -EBADF;
         struct stat st;
-        size_t len = 0;
-        char *text;
+        int r;
 
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-        if (fd < 0 || fstat(fd, &st) < 0) {
-                gp_diags_add(d, diag_file, diag_line, false, "cannot read %s %s: %s", what, path,
-                             ERRNO_TEXT(errno));
-                return -EINVAL;
-        }
-        if (allow_masked && is_dev_null(&st))
-                return 1;
-        if (!S_ISREG(st.st_mode)) {
+        r = gp_read_full_file(path, max, GP_READ_SECRET | (allow_masked ? GP_READ_MASKED_OK : 0), &f->text,
+                              &f->len, &st);
+        if (r == 1 || r == -ENOMEM)
+                return r;
+        if (r == -EISDIR || r == -EBADFD)
                 gp_diags_add(d, diag_file, diag_line, false, "cannot read %s %s: not a regular file", what,
                              path);
-                return -EINVAL;
-        }
-        if ((size_t) st.st_size > max) {
-                gp_diags_add(d, diag_file, diag_line, false, "%s %s is too large (%lld bytes, at most %zu)",
-                             what, path, (long long) st.st_size, max);
-                return -EINVAL;
-        }
-        /* One byte more than allowed: a file that grew while we read it is caught too. */
-        text = malloc(max + 1);
-        if (!text)
-                return -ENOMEM;
-        for (;;) {
-                ssize_t n = read(fd, text + len, max + 1 - len);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0) {
-                        gp_diags_add(d, diag_file, diag_line, false, "cannot read %s %s: %s", what, path,
-                             ERRNO_TEXT(errno));
-                        explicit_bzero(text, len);
-                        free(text);
-                        return -EINVAL;
-                }
-                if (n == 0 || len + (size_t) n > max) {
-                        len += (size_t) n;
-                        break;
-                }
-                len += (size_t) n;
-        }
-        if (len > max) {
+        else if (r == -EFBIG)
                 gp_diags_add(d, diag_file, diag_line, false, "%s %s is too large (at most %zu bytes)", what,
                              path, max);
-                explicit_bzero(text, len);
-                free(text);
+        else if (r < 0)
+                gp_diags_add(d, diag_file, diag_line, false, "cannot read %s %s: %s", what, path,
+                             ERRNO_TEXT(-r));
+        if (r < 0)
                 return -EINVAL;
-        }
-        text[len] = '\0';
-        f->text = text;
-        f->len = len;
         f->mode = st.st_mode;
         return 0;
 }
@@ -130,10 +90,6 @@ static int append_file(loaded_files *l, const char *path, gp_diags *d) {
         l->items = items;
         l->items[l->n++] = f;
         return 0;
-}
-
-static int cmp_names(const void *a, const void *b) {
-        return strcmp(*(char * const *) a, *(char * const *) b);
 }
 
 /* path.d/ *.conf in strcmp order; hidden files are skipped, a missing directory is fine. */
@@ -170,7 +126,7 @@ static int read_dropins(loaded_files *l, const char *path, gp_diags *d) {
                 return -ENOMEM;
         if (r < 0)
                 return r;
-        qsort(names, strv_length(names), sizeof(char *), cmp_names);
+        strv_sort(names);
 
         STRV_FOREACH(n, names) {
                 _cleanup_free_ char *p = strdup_printf("%s/%s", dir, *n);
@@ -225,7 +181,14 @@ static int load_secret_file(const char *path, const char *what, const gp_key_whe
                 gp_diags_add(d, file, w->line, true, "%s %s is readable by group or others (mode %04o)",
                              what, path, (unsigned) (f.mode & 07777));
         r = take_first_line(&f, ret);
-        if (r == -EINVAL)
+        if (r == 0 && strlen(*ret) < GP_SECRET_MIN) {
+                gp_diags_add(d, file, w->line, false, "%s %s: the secret is shorter than %d bytes: "
+                             "failure reasons could not be redacted without garbling them", what, path,
+                             GP_SECRET_MIN);
+                secret_free(*ret);
+                *ret = NULL;
+                r = -EINVAL;
+        } else if (r == -EINVAL)
                 gp_diags_add(d, file, w->line, false, "%s %s: its first line contains a NUL byte", what,
                              path);
         else if (r == -ENODATA)

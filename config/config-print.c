@@ -2,13 +2,11 @@
 #include "config-internal.h"
 #include "util.h"
 
-#define REDACTED "(redacted)"
-
 /* A header whose value is a literal credential ("X-Api-Key: abc") is shown as
  * "X-Api-Key: (redacted)"; "Authorization: Bearer ${token}" shows no secret and is kept. */
 static void print_header(FILE *f, const char *key, const char *header) {
         if (gp_header_is_sensitive(header) && !gp_header_value_is_template_only(header))
-                fprintf(f, "%s=%.*s: " REDACTED "\n", key, (int) strcspn(header, ":"), header);
+                fprintf(f, "%s=%.*s: " GP_REDACTED "\n", key, (int) strcspn(header, ":"), header);
         else
                 fprintf(f, "%s=%s\n", key, header);
 }
@@ -52,10 +50,10 @@ void gp_config_print(const gp_config *c, FILE *f) {
                 switch (k) {
                 case K_LOGIN_PASSWORD:
                         /* Only an inline secret: a loaded one comes from the key that names it. */
-                        fprintf(f, "%s=%s\n", d->name, c->password_inline ? REDACTED : "");
+                        fprintf(f, "%s=%s\n", d->name, c->password_inline ? GP_REDACTED : "");
                         continue;
                 case K_LOGIN_TOKEN:
-                        fprintf(f, "%s=%s\n", d->name, c->token ? REDACTED : "");
+                        fprintf(f, "%s=%s\n", d->name, c->token ? GP_REDACTED : "");
                         continue;
                 case K_OUTPUT_STATUS_FILE:
                         print_output_file(f, d->name, c->status_file, c->status_file_explicit);

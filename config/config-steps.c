@@ -7,8 +7,6 @@
 #include "config-internal.h"
 #include "util.h"
 
-#define ECHO_MAX 60
-
 typedef enum step_key {
         SK_NAME,
         SK_URL,
@@ -110,6 +108,8 @@ static int step_assign_list(char ***field, const char *v, gp_value_check check, 
         r = check(v, ret_msg);
         if (r < 0)
                 return r;
+        if (check == gp_check_header)
+                return gp_header_list_set(field, v);
         return strv_extend(field, v);
 }
 

@@ -113,6 +113,16 @@ usec_t gp_config_jitter_max(const gp_config *c) {
         return c->interval / 100 * c->jitter_percent + c->interval % 100 * c->jitter_percent / 100;
 }
 
+usec_t gp_config_run_delay(const gp_config *c, uint64_t random) {
+        usec_t max = gp_config_jitter_max(c);
+
+        if (max == 0)
+                return c->interval;
+        /* max <= Interval=, a parsed duration far below UINT64_MAX: max + 1 cannot overflow,
+         * and the modulo's bias (about max / 2^64) is negligible. */
+        return c->interval + random % (max + 1);
+}
+
 /* A diagnostic at the line where key k was last set, or at the main file when it was not. */
 static void diag_key(parse_ctx *ctx, key_id k, bool warning, const char *fmt, ...) _printf_(4, 5);
 static void diag_key(parse_ctx *ctx, key_id k, bool warning, const char *fmt, ...) {

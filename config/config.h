@@ -12,6 +12,12 @@
 #include "time-util.h"
 #include "util.h"
 
+/* The shortest password or Token= accepted (bytes). Failure reasons lose every occurrence of
+ * a secret; one shorter than this would match inside host names and words and garble them
+ * ("auth.e(redacted)ample.test"). The probe redacts a shorter secret the server gave (a
+ * login token, a CaptureSecret= value) only where it stands alone. */
+#define GP_SECRET_MIN 8
+
 typedef enum gp_ws_auth {
         GP_WS_AUTH_SUBPROTOCOL,
         GP_WS_AUTH_HEADER,
@@ -203,6 +209,9 @@ bool gp_config_equal(const gp_config *a, const gp_config *b);
 /* The largest random delay added to Interval=: Jitter= as a duration, or its percentage of
  * Interval=. */
 usec_t gp_config_jitter_max(const gp_config *c);
+/* The time from one scheduled run to the next: Interval= plus a uniform delay in
+ * [0, gp_config_jitter_max()], drawn from random (any 64 random bits). */
+usec_t gp_config_run_delay(const gp_config *c, uint64_t random);
 
 /* A step's name for reasons: Name=, or "step N" (1-based) in buf. */
 const char *gp_step_name(const gp_step *s, size_t index, char buf[32]);

@@ -5,8 +5,6 @@
 #include "utf8.h"
 #include "util.h"
 
-#define ECHO_MAX 60
-
 typedef struct ini_state {
         const char *file;
         const gp_ini_handler *h;
@@ -15,10 +13,6 @@ typedef struct ini_state {
         char *section;          /* current known section, or NULL */
         bool skipping;          /* inside an unknown section */
 } ini_state;
-
-static bool is_blank(char c) {
-        return c == ' ' || c == '\t';
-}
 
 static char *trim(char *s, size_t *len) {
         size_t n = *len;

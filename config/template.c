@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 
+#include "escape.h"
 #include "template.h"
 #include "utf8.h"
 #include "util.h"
@@ -234,40 +235,6 @@ typedef struct expand_ctx {
         gp_buf out;
 } expand_ctx;
 
-static int append_url_encoded(gp_buf *b, const char *s) {
-        static const char hex[] = "0123456789ABCDEF";
-
-        for (const unsigned char *p = (const unsigned char *) s; *p; p++) {
-                char enc[3] = { '%', hex[*p >> 4], hex[*p & 0xf] };
-                bool keep = (*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
-                            (*p >= '0' && *p <= '9') || *p == '-' || *p == '.' || *p == '_' || *p == '~';
-                int r = keep ? gp_buf_append(b, p, 1) : gp_buf_append(b, enc, sizeof(enc));
-                if (r < 0)
-                        return r;
-        }
-        return 0;
-}
-
-static int append_json_escaped(gp_buf *b, const char *s) {
-        for (const unsigned char *p = (const unsigned char *) s; *p; p++) {
-                char esc[8];
-                int r;
-
-                if (*p == '"' || *p == '\\') {
-                        esc[0] = '\\';
-                        esc[1] = (char) *p;
-                        r = gp_buf_append(b, esc, 2);
-                } else if (*p < 0x20) {
-                        snprintf(esc, sizeof(esc), "\\u%04x", *p);
-                        r = gp_buf_append(b, esc, 6);
-                } else
-                        r = gp_buf_append(b, p, 1);
-                if (r < 0)
-                        return r;
-        }
-        return 0;
-}
-
 static const char *capture_value(const gp_template_vars *v, const char *name) {
         for (size_t i = 0; i < v->n_captures; i++)
                 if (streq(v->captures[i].name, name))
@@ -311,7 +278,7 @@ static int expand_piece(const tpiece *p, void *userdata, char **ret_error) {
         }
 
         if (x->flags & GP_TEMPLATE_URL)
-                return append_url_encoded(&x->out, value);
+                return gp_buf_append_url_encoded(&x->out, value);
         if (x->flags & GP_TEMPLATE_JSON) {
                 /* Never echo the value: it may be the password. */
                 if (gp_utf8_invalid_at(value, strlen(value)) != strlen(value)) {
@@ -321,7 +288,7 @@ static int expand_piece(const tpiece *p, void *userdata, char **ret_error) {
                         return set_errorf(ret_error, "the value of ${%s} is not valid UTF-8",
                                          p->var == TVAR_CAPTURE ? p->env_name : tvar_names[p->var]);
                 }
-                return append_json_escaped(&x->out, value);
+                return gp_buf_append_json_escaped(&x->out, value, GP_JSON_ESCAPE_PLAIN);
         }
         return gp_buf_append(&x->out, value, strlen(value));
 }

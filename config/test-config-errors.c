@@ -354,10 +354,10 @@ static void test_event_lists(void **state) {
 
 static void test_required_keys_point_at_main_file(void **state) {
         static const error_case cases[] = {
-                { "[Login]\nToken=t\n", 0, "[WebSocket] URL= is required" },
-                { "[WebSocket]\nURL=ws://h/\n[Login]\nUser=u\nPassword=p\n", 0,
+                { "[Login]\nToken=t-123456\n", 0, "[WebSocket] URL= is required" },
+                { "[WebSocket]\nURL=ws://h/\n[Login]\nUser=u\nPassword=p-123456\n", 0,
                   "[Login] URL= is required (or set Token=)" },
-                { "[WebSocket]\nURL=ws://h/\n[Login]\nURL=http://h/\nPassword=p\n", 0,
+                { "[WebSocket]\nURL=ws://h/\n[Login]\nURL=http://h/\nPassword=p-123456\n", 0,
                   "[Login] User= is required" },
                 { "[WebSocket]\nURL=ws://h/\n[Login]\nURL=http://h/\nUser=u\n", 4,
                   "[Login] needs a password" },
@@ -370,9 +370,9 @@ static void test_cross_key_rules(void **state) {
         static const error_case cases[] = {
                 { "[WebSocket]\nURL=ws://h/\n[Login]\nURL=http://h/\nUser=u\nPasswordCredential=c\n"
                   "PasswordFile=/p\n", 7, "more than one password source" },
-                { "[WebSocket]\nURL=ws://h/\n[Login]\nPassword=p\nURL=http://h/\nUser=u\n"
+                { "[WebSocket]\nURL=ws://h/\n[Login]\nPassword=p-123456\nURL=http://h/\nUser=u\n"
                   "PasswordCredential=c\n"
-                  "Token=t\n", 7, "more than one password source" },
+                  "Token=t-123456\n", 7, "more than one password source" },
                 { AFTER_MINIMAL("[WebSocket]\nAuth=query\nQueryParam=\n"), 7,
                   "Auth=query needs QueryParam=" },
                 { AFTER_MINIMAL("[WebSocket]\nQueryParam=\nAuth=query\n"), 7,

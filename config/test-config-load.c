@@ -192,15 +192,15 @@ static void test_password_credential_is_read_from_credentials_directory(void **s
 
         write_file(f, "gp.conf", LOGIN_CONF("PasswordCredential=staging-password"), 0644);
         make_dir(f, "creds");
-        write_file(f, "creds/staging-password", "hunter2\n", 0400);
+        write_file(f, "creds/staging-password", "hunter22\n", 0400);
         setenv("CREDENTIALS_DIRECTORY", creds, 1);
 
         c = load_ok(f, &d);
-        assert_string_equal(c->password, "hunter2");
+        assert_string_equal(c->password, "hunter22");
         assert_false(c->password_inline);
         assert_int_equal(d.n, 0);
         printed = print_to_string(c);
-        assert_null(strstr(printed, "hunter2"));
+        assert_null(strstr(printed, "hunter22"));
         assert_non_null(strstr(printed,
                                "\nPasswordCredential=staging-password\nPasswordFile=\nPassword=\n"));
         gp_config_unref(c);
@@ -246,9 +246,9 @@ static void test_password_file_first_line_is_the_secret(void **state) {
         gp_config_unref(c);
 
         /* No line end at all; readable by others: a warning. */
-        write_file(f, "pw", "only", 0644);
+        write_file(f, "pw", "only-one", 0644);
         c = load_ok(f, &d);
-        assert_string_equal(c->password, "only");
+        assert_string_equal(c->password, "only-one");
         assert_diag(&d, f->main, 4, true, "is readable by group or others (mode 0644)");
         gp_config_unref(c);
         gp_diags_clear(&d);
@@ -286,9 +286,9 @@ static void test_inline_password_in_readable_file_warns(void **state) {
         gp_diags d = { 0 };
         gp_config *c;
 
-        write_file(f, "gp.conf", LOGIN_CONF("Password=hunter2"), 0644);
+        write_file(f, "gp.conf", LOGIN_CONF("Password=hunter22"), 0644);
         c = load_ok(f, &d);
-        assert_string_equal(c->password, "hunter2");
+        assert_string_equal(c->password, "hunter22");
         assert_true(c->password_inline);
         assert_diag(&d, f->main, 4, true, "keeps the secret in the configuration");
         assert_diag(&d, f->main, 4, true, "holds Password= and is readable by group or others (mode 0644)");
@@ -296,7 +296,7 @@ static void test_inline_password_in_readable_file_warns(void **state) {
         gp_config_unref(c);
         gp_diags_clear(&d);
 
-        write_file(f, "gp.conf", LOGIN_CONF("Password=hunter2"), 0600);
+        write_file(f, "gp.conf", LOGIN_CONF("Password=hunter22"), 0600);
         c = load_ok(f, &d);
         assert_int_equal(d.n, 1);  /* only the inline warning */
         gp_config_unref(c);
@@ -311,11 +311,63 @@ static void test_token_in_readable_dropin_warns(void **state) {
 
         write_file(f, "gp.conf", "[WebSocket]\nURL=ws://h/\n", 0644);
         make_dir(f, "gp.conf.d");
-        write_file(f, "gp.conf.d/token.conf", "[Login]\n\nToken=abc\n", 0640);
+        write_file(f, "gp.conf.d/token.conf", "[Login]\n\nToken=abc-1234\n", 0640);
         c = load_ok(f, &d);
-        assert_string_equal(c->token, "abc");
+        assert_string_equal(c->token, "abc-1234");
         assert_diag(&d, dropin, 3, true, "holds Token= and is readable by group or others (mode 0640)");
         gp_config_unref(c);
+        gp_diags_clear(&d);
+}
+
+/* Issue 11: a one-character password turned a DNS failure's reason into
+ * "https://auth.e(redacted)ample.test/...". Under GP_SECRET_MIN bytes, every source is refused
+ * at FILE:LINE, naming the file or credential, and the value is never shown. */
+static void test_secret_shorter_than_8_bytes_is_refused_naming_its_source(void **state) {
+        fixture *f = *state;
+        _cleanup_free_ char *pw = path_in(f, "pw"), *creds = path_in(f, "creds"), *conf = NULL,
+                            *dropin = path_in(f, "gp.conf.d/token.conf"), *msg = NULL;
+        gp_diags d = { 0 };
+        gp_config *c;
+
+        write_file(f, "gp.conf", LOGIN_CONF("Password=seven-7"), 0600);
+        load_fails(f, &d);
+        assert_diag(&d, f->main, 4, false, "shorter than 8 bytes (not shown)");
+        msg = diags_to_string(&d);
+        assert_null(strstr(msg, "seven-7"));
+        gp_diags_clear(&d);
+
+        write_file(f, "gp.conf", "[WebSocket]\nURL=ws://h/\n", 0600);
+        make_dir(f, "gp.conf.d");
+        write_file(f, "gp.conf.d/token.conf", "[Login]\n\nToken=e\n", 0600);
+        load_fails(f, &d);
+        assert_diag(&d, dropin, 3, false, "shorter than 8 bytes (not shown)");
+        gp_diags_clear(&d);
+        unlink(dropin);
+
+        conf = strdup_printf(LOGIN_CONF("PasswordFile=%s"), pw);
+        write_file(f, "gp.conf", conf, 0600);
+        write_file(f, "pw", "e\n", 0600);
+        load_fails(f, &d);
+        free(msg);
+        msg = strdup_printf("password file %s: the secret is shorter than 8 bytes", pw);
+        assert_diag(&d, f->main, 4, false, msg);
+        gp_diags_clear(&d);
+
+        /* The shortest allowed. */
+        write_file(f, "pw", "8-bytes!\n", 0600);
+        c = load_ok(f, &d);
+        assert_string_equal(c->password, "8-bytes!");
+        gp_config_unref(c);
+        gp_diags_clear(&d);
+
+        write_file(f, "gp.conf", LOGIN_CONF("PasswordCredential=staging-password"), 0600);
+        make_dir(f, "creds");
+        write_file(f, "creds/staging-password", "x\n", 0400);
+        setenv("CREDENTIALS_DIRECTORY", creds, 1);
+        load_fails(f, &d);
+        free(msg);
+        msg = strdup_printf("credential %s/staging-password: the secret is shorter than 8 bytes", creds);
+        assert_diag(&d, f->main, 4, false, msg);
         gp_diags_clear(&d);
 }
 
@@ -336,6 +388,7 @@ int main(void) {
                 TEST(test_password_file_with_empty_first_line_is_an_error),
                 TEST(test_inline_password_in_readable_file_warns),
                 TEST(test_token_in_readable_dropin_warns),
+                TEST(test_secret_shorter_than_8_bytes_is_refused_naming_its_source),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -54,7 +54,7 @@ static void test_round_trip_of_every_key(void **state) {
 static void test_round_trip_of_defaults(void **state) {
         _cleanup_config_ gp_config *c = parse_ok(MINIMAL_CONF, NULL);
 
-        assert_round_trip(c, "\nPassword=\n", "\nToken=tok-123\n");
+        assert_round_trip(c, "\nPassword=\n", "\nToken=tok-12345678\n");
 }
 
 static void test_round_trip_keeps_environment_defaults_implicit(void **state) {
@@ -63,7 +63,7 @@ static void test_round_trip_keeps_environment_defaults_implicit(void **state) {
         setenv("RUNTIME_DIRECTORY", "/run/gpprobe", 1);
         setenv("STATE_DIRECTORY", "/var/lib/gpprobe", 1);
         c = parse_ok(MINIMAL_CONF "[Probe]\nJitter=\n[Events]\nFail=\nErrorPath=\n", NULL);
-        assert_round_trip(c, "\nPassword=\n", "\nToken=tok-123\n");
+        assert_round_trip(c, "\nPassword=\n", "\nToken=tok-12345678\n");
         gp_config_unref(c);
         test_clean_env();
 }
@@ -79,7 +79,7 @@ static void test_round_trip_of_odd_durations(void **state) {
         assert_non_null(strstr(s, "\nTimeout=1s 500ms\n"));
         assert_non_null(strstr(s, "\nLogin=1us\n"));
         assert_non_null(strstr(s, "\nTotal=1d 12h\n"));
-        assert_round_trip(c, "\nPassword=\n", "\nToken=tok-123\n");
+        assert_round_trip(c, "\nPassword=\n", "\nToken=tok-12345678\n");
 }
 
 static void test_print_shows_every_section_and_key(void **state) {
@@ -137,7 +137,7 @@ static void test_print_redacts_secrets(void **state) {
                      "Header=X-Auth-Token: ${env:HOME}\n"
                      "[Login]\nHeader=Authorization: Basic dXNlcjpwdw==\n", NULL);
         s = print_to_string(c);
-        assert_null(strstr(s, "tok-123"));
+        assert_null(strstr(s, "tok-12345678"));
         assert_non_null(strstr(s, "\nToken=(redacted)\n"));
         assert_null(strstr(s, "sk-live-1"));
         assert_non_null(strstr(s, "\nHeader=X-Api-Key: (redacted)\n"));
@@ -147,6 +147,17 @@ static void test_print_redacts_secrets(void **state) {
         assert_null(strstr(s, "dXNlcjpwdw=="));
         free(s);
         gp_config_unref(c);
+}
+
+/* --check-config shows the header list as sent: a line naming the default replaced it. */
+static void test_print_shows_a_replaced_default_header_once(void **state) {
+        _cleanup_config_ gp_config *c =
+                parse_ok(MINIMAL_CONF "[Login]\nHeader=content-type: text/plain\n", NULL);
+        _cleanup_free_ char *s = print_to_string(c);
+
+        assert_non_null(strstr(s, "\nHeader=\nHeader=content-type: text/plain\nBody="));
+        assert_null(strstr(s, "application/json\n"));
+        assert_round_trip(c, "\nPassword=\n", "\nToken=tok-12345678\n");
 }
 
 static void test_print_shows_environment_defaults_as_comments(void **state) {
@@ -173,7 +184,7 @@ static void test_equal_compares_every_key_but_not_the_path(void **state) {
         other = parse_ok(MINIMAL_CONF "[Probe]\nName=x\n[Events]\nStrict=yes\n", NULL);
         assert_false(gp_config_equal(ca, other));
         gp_config_unref(other);
-        other = parse_ok("[Login]\nToken=other\n[WebSocket]\nURL=wss://api.example.com/ws\n"
+        other = parse_ok("[Login]\nToken=other-token\n[WebSocket]\nURL=wss://api.example.com/ws\n"
                          "[Probe]\nName=x\n", NULL);
         assert_false(gp_config_equal(ca, other));
         gp_config_unref(other);
@@ -192,6 +203,7 @@ int main(void) {
                 cmocka_unit_test_setup(test_print_shows_every_section_and_key, setup),
                 cmocka_unit_test_setup(test_print_values, setup),
                 cmocka_unit_test_setup(test_print_redacts_secrets, setup),
+                cmocka_unit_test_setup(test_print_shows_a_replaced_default_header_once, setup),
                 cmocka_unit_test_setup(test_print_shows_environment_defaults_as_comments, setup),
                 cmocka_unit_test_setup(test_equal_compares_every_key_but_not_the_path, setup),
         };

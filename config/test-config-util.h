@@ -13,7 +13,7 @@
 /* The smallest valid configuration (a fixed token: no login step). */
 #define MINIMAL_CONF \
         "[Login]\n" \
-        "Token=tok-123\n" \
+        "Token=tok-12345678\n" \
         "[WebSocket]\n" \
         "URL=wss://api.example.com/ws\n"
 

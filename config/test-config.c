@@ -147,7 +147,7 @@ static void test_every_default(void **state) {
         assert_null(c->password);
         assert_int_equal(c->login_expect_status, 200);
         assert_string_equal(c->token_path, "access_token");
-        assert_string_equal(c->token, "tok-123");
+        assert_string_equal(c->token, "tok-12345678");
         assert_int_equal(c->ws_auth, GP_WS_AUTH_SUBPROTOCOL);
         assert_strv(c->subprotocols, "jwt-auth|jwt.${base64url:token}");
         assert_string_equal(c->query_param, "token");
@@ -268,7 +268,7 @@ static void test_dropins_apply_in_order_and_empty_assignment_resets_lists(void *
         static const char dropin2[] =
                 "[Probe]\nInterval=30s\n"
                 "[Login]\nHeader=\nHeader=X-B: 2\n"
-                "[WebSocket]\nHeader=X-W: 2\n";
+                "[WebSocket]\nHeader=X-V: 2\n";
         const gp_config_source src[] = {
                 { "main.conf", main_conf, sizeof(main_conf) - 1 },
                 { "main.conf.d/a.conf", dropin1, sizeof(dropin1) - 1 },
@@ -280,8 +280,40 @@ static void test_dropins_apply_in_order_and_empty_assignment_resets_lists(void *
         assert_int_equal(c->interval, 30 * USEC_PER_SEC);                 /* last wins */
         assert_strv(c->preflight_urls, "https://a.example.com/|https://b.example.com/");  /* accumulate */
         assert_strv(c->login_headers, "X-B: 2");                          /* reset, then one */
-        assert_strv(c->ws_headers, "X-W: 1|X-W: 2");
+        assert_strv(c->ws_headers, "X-W: 1|X-V: 2");                     /* other names accumulate */
         assert_string_equal(c->name, "main");
+}
+
+/* Issue 11: uncommenting the shipped "Header=Content-Type: application/json" sent it twice. */
+static void test_header_of_an_earlier_name_replaces_it_case_insensitively(void **state) {
+        _cleanup_config_ gp_config *shipped = parse_ok(
+                MINIMAL_CONF "[Login]\nHeader=Content-Type: application/json\n", NULL);
+        _cleanup_config_ gp_config *c = parse_ok(
+                MINIMAL_CONF
+                "[Login]\nHeader=content-type: text/plain\nHeader=X-A: 1\nHeader=X-AB: 2\nHeader=x-a: 3\n"
+                "[WebSocket]\nHeader=Origin: a\nHeader=ORIGIN: b\nHeader=X-Origin: c\n"
+                "[Step]\nURL=https://api.example.com/t\nHeader=Accept: a\nHeader=X-B: 1\nHeader=accept: b\n",
+                NULL);
+
+        assert_strv(shipped->login_headers, "Content-Type: application/json");
+        /* In place: the default's position, the later line's spelling and value. */
+        assert_strv(c->login_headers, "content-type: text/plain|x-a: 3|X-AB: 2");
+        assert_strv(c->ws_headers, "ORIGIN: b|X-Origin: c");
+        assert_int_equal(c->n_steps, 1);
+        assert_strv(c->steps[0].headers, "accept: b|X-B: 1");
+}
+
+static void test_header_in_a_dropin_replaces_the_main_files(void **state) {
+        static const char main_conf[] = MINIMAL_CONF "[WebSocket]\nHeader=Origin: https://a.example.com\n";
+        static const char dropin[] = "[WebSocket]\nHeader=origin: https://b.example.com\n";
+        const gp_config_source src[] = {
+                { "main.conf", main_conf, sizeof(main_conf) - 1 },
+                { "main.conf.d/a.conf", dropin, sizeof(dropin) - 1 },
+        };
+        _cleanup_config_ gp_config *c = NULL;
+
+        assert_int_equal(gp_config_parse("main.conf", src, ELEMENTSOF(src), &c, NULL), 0);
+        assert_strv(c->ws_headers, "origin: https://b.example.com");
 }
 
 static void test_empty_assignment_unsets_or_restores_default(void **state) {
@@ -329,7 +361,7 @@ static void test_comments_blanks_crlf_and_bom(void **state) {
                 "[Events]\r\n"
                 "ResponseMatch=^a#b;c$\r\n"
                 "[Login]\r\n"
-                "Token=t\r\n"
+                "Token=t-123456\r\n"
                 "[WebSocket]\r\n"
                 "URL=wss://h/ws";  /* no final newline */
         _cleanup_config_ gp_config *c = parse_ok(text, NULL);
@@ -354,6 +386,29 @@ static void test_jitter_accepts_percent_or_duration(void **state) {
         c = parse_ok(MINIMAL_CONF "[Probe]\nJitter=1500ms\n", NULL);
         assert_false(c->jitter_is_percent);
         assert_int_equal(gp_config_jitter_max(c), 1500 * USEC_PER_MSEC);
+        gp_config_unref(c);
+}
+
+/* Issue 11: the daemon drew its delay with a copy of the jitter formula that dropped
+ * Interval= % 100 (Interval=199us, Jitter=10%: at most 10us, not 19us); it now calls this. */
+static void test_run_delay_is_interval_plus_a_draw_up_to_the_jitter(void **state) {
+        gp_config *c = parse_ok(MINIMAL_CONF "[Probe]\nInterval=199us\nJitter=10%\n", NULL);
+
+        assert_int_equal(gp_config_jitter_max(c), 19);
+        assert_int_equal(gp_config_run_delay(c, 0), 199);
+        assert_int_equal(gp_config_run_delay(c, 18), 199 + 18);
+        assert_int_equal(gp_config_run_delay(c, 19), 199 + 19);
+        assert_int_equal(gp_config_run_delay(c, 20), 199);           /* wraps: [0, 19] */
+        assert_true(gp_config_run_delay(c, UINT64_MAX) <= 199 + 19);
+        gp_config_unref(c);
+
+        c = parse_ok(MINIMAL_CONF "[Probe]\nInterval=1min\nJitter=100%\n", NULL);
+        assert_int_equal(gp_config_run_delay(c, 60 * USEC_PER_SEC), 2 * 60 * USEC_PER_SEC);
+        assert_int_equal(gp_config_run_delay(c, 60 * USEC_PER_SEC + 1), 60 * USEC_PER_SEC);
+        gp_config_unref(c);
+
+        c = parse_ok(MINIMAL_CONF "[Probe]\nInterval=10s\nJitter=0\n", NULL);
+        assert_int_equal(gp_config_run_delay(c, 12345), 10 * USEC_PER_SEC);  /* no jitter */
         gp_config_unref(c);
 }
 
@@ -432,9 +487,12 @@ int main(void) {
                 cmocka_unit_test_setup(test_name_defaults_to_basename_without_conf, setup),
                 cmocka_unit_test_setup(test_output_defaults_follow_systemd_directories, setup),
                 cmocka_unit_test_setup(test_dropins_apply_in_order_and_empty_assignment_resets_lists, setup),
+                cmocka_unit_test_setup(test_header_of_an_earlier_name_replaces_it_case_insensitively, setup),
+                cmocka_unit_test_setup(test_header_in_a_dropin_replaces_the_main_files, setup),
                 cmocka_unit_test_setup(test_empty_assignment_unsets_or_restores_default, setup),
                 cmocka_unit_test_setup(test_comments_blanks_crlf_and_bom, setup),
                 cmocka_unit_test_setup(test_jitter_accepts_percent_or_duration, setup),
+                cmocka_unit_test_setup(test_run_delay_is_interval_plus_a_draw_up_to_the_jitter, setup),
                 cmocka_unit_test_setup(test_token_makes_login_optional_and_ignores_login_url, setup),
                 cmocka_unit_test_setup(test_login_with_credential_needs_no_secret_at_parse_time, setup),
                 cmocka_unit_test_setup(test_many_users_without_correlation_warns, setup),

@@ -11,7 +11,6 @@
 #include "util.h"
 #include "values.h"
 
-#define ECHO_MAX 60
 /* The value, shortened for a message: printf("'%.*s%s'", ECHO(v)). */
 #define ECHO(v) (int) MIN(strlen(v), (size_t) ECHO_MAX), (v), (strlen(v) > ECHO_MAX ? "..." : "")
 
@@ -21,10 +20,6 @@ static bool is_digit(char c) {
 
 static bool is_alnum(char c) {
         return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-
-static bool is_blank(char c) {
-        return c == ' ' || c == '\t';
 }
 
 /* RFC 7230 tchar */
@@ -648,10 +643,17 @@ int gp_check_regex(const char *v, char **ret_msg) {
         return set_errorf(ret_msg, "invalid regular expression '%.*s%s': %s", ECHO(v), err);
 }
 
+int gp_check_password(const char *v, char **ret_msg) {
+        if (strlen(v) < GP_SECRET_MIN)
+                return set_errorf(ret_msg, "the secret is shorter than %d bytes (not shown): failure "
+                                  "reasons could not be redacted without garbling them", GP_SECRET_MIN);
+        return 0;
+}
+
 int gp_check_secret(const char *v, char **ret_msg) {
         if (has_blank_or_control(v))
                 return set_errorf(ret_msg, "the value contains blanks (not shown: it is a secret)");
-        return 0;
+        return gp_check_password(v, ret_msg);
 }
 
 bool gp_header_is_sensitive(const char *header) {
@@ -700,4 +702,21 @@ bool gp_header_value_is_template_only(const char *header) {
                         return false;
         }
         return true;
+}
+
+int gp_header_list_set(char ***l, const char *header) {
+        size_t n = strcspn(header, ":");
+
+        for (char **i = *l; i && *i; i++)
+                if (strncasecmp(*i, header, n) == 0 && (*i)[n] == ':') {
+                        char *s = strdup(header);
+
+                        if (!s)
+                                return -ENOMEM;
+                        /* The value replaced may be a literal credential. */
+                        secret_free(*i);
+                        *i = s;
+                        return 0;
+                }
+        return strv_extend(l, header);
 }

@@ -28,7 +28,8 @@ int gp_check_correlate(const char *v, char **ret_msg);     /* learned | client *
 int gp_check_event_condition(const char *v, char **ret_msg); /* TYPE, TYPE[PATH], TYPE[PATH=VALUE] */
 int gp_check_listen(const char *v, char **ret_msg);
 int gp_check_regex(const char *v, char **ret_msg);
-int gp_check_secret(const char *v, char **ret_msg);        /* never echoed */
+int gp_check_password(const char *v, char **ret_msg);      /* GP_SECRET_MIN bytes or more; never echoed */
+int gp_check_secret(const char *v, char **ret_msg);        /* the same, without blanks */
 
 /* Like gp_parse_duration, but tells overflow (-ERANGE) from syntax errors (-EINVAL). */
 int gp_parse_duration_full(const char *s, usec_t *ret);
@@ -41,3 +42,7 @@ bool gp_header_is_sensitive(const char *header);
 /* True when a header value holds nothing but an optional scheme word and ${...} variables,
  * e.g. "Bearer ${token}": printing it shows no secret. */
 bool gp_header_value_is_template_only(const char *header);
+/* Adds a checked "Name: value" to a header list as `curl -H` does: an entry of the same name
+ * (case-insensitively; a default or an earlier line) is replaced in place, else it is
+ * appended. 0 or -ENOMEM (the list unchanged). */
+int gp_header_list_set(char ***l, const char *header);

@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sysexits.h>
 
 #include "config.h"
 #include "golden-path.h"
@@ -14,8 +15,15 @@
 #include "result.h"
 #include "status.h"
 
-#define EXIT_USAGE 64
-#define EXIT_CONFIG 78
+/* --once exits 0, 1 or 2 with a verdict on staging. Everything else is the probe's own trouble,
+ * with a code of its own (sysexits.h) so that a deploy script never reads it as "staging is
+ * broken": 64 usage, 78 configuration, 71 the probe could not start or run (out of memory,
+ * file descriptors, threads: no verdict), 74 a verdict that could not be written (stdout, an
+ * explicit StatusFile=). */
+#define EXIT_USAGE EX_USAGE
+#define EXIT_OSERR EX_OSERR
+#define EXIT_IOERR EX_IOERR
+#define EXIT_CONFIG EX_CONFIG
 #define DEFAULT_CONFIG GP_SYSCONFDIR "/gpprobe/gpprobe.conf"
 
 typedef enum mode {
@@ -36,11 +44,17 @@ static void raise_fd_limit(void) {
         (void) setrlimit(RLIMIT_NOFILE, &rl);
 }
 
-/* The network thread would get a malloc arena of its own, and with Users=1000 the freed TLS
- * state of one run sits in it beside the main arena's: one arena for all threads keeps the
- * peak ~6 MB lower. The threads seldom allocate at the same time. */
-static void one_malloc_arena(void) {
+/* Process-wide allocator settings, made here only (libraries never touch them):
+ * - The network thread would get a malloc arena of its own, and with Users=1000 the freed TLS
+ *   state of one run sits in it beside the main arena's: one arena for all threads keeps the
+ *   peak ~6 MB lower. The threads seldom allocate at the same time.
+ * - A hostile server's big message (up to 16 MiB) grows one buffer by realloc. With glibc's
+ *   dynamic threshold, freeing that mmap raises the threshold, the next big buffer comes from
+ *   the arena, and the process keeps it: 15 MiB held for good after a second 100 MiB frame. A
+ *   fixed threshold returns every big buffer when it is freed. */
+static void tune_malloc(void) {
         (void) mallopt(M_ARENA_MAX, 1);
+        (void) mallopt(M_MMAP_THRESHOLD, 1024 * 1024);
 }
 
 static void help(void) {
@@ -51,7 +65,8 @@ static void help(void) {
                "\n"
                "  -c, --config FILE   configuration (default %s; drop-ins FILE.d/*.conf)\n"
                "      --once          one run in the foreground: trace on stderr, result on stdout;\n"
-               "                      exit 0 pass, 1 fail, 2 degraded\n"
+               "                      exit 0 pass, 1 fail, 2 degraded; 71 could not run,\n"
+               "                      74 could not write the result, 78 configuration\n"
                "      --json          with --once: the result as JSON on stdout\n"
                "      --check-config  validate, print the effective configuration (secrets redacted)\n"
                "      --version       print the version\n"
@@ -74,6 +89,14 @@ static int load_config(const char *path, gp_config **ret) {
         return r;
 }
 
+static int config_exit(int r) {
+        if (r == -ENOMEM) {
+                fprintf(stderr, "gpprobed: out of memory\n");
+                return EXIT_OSERR;
+        }
+        return EXIT_CONFIG;
+}
+
 static int print_human(const gp_result *res) {
         char d[32];
 
@@ -87,8 +110,8 @@ static int print_human(const gp_result *res) {
 }
 
 /* --once writes a status file only when StatusFile= is set explicitly (SPEC section 3); its
- * history then holds this one run. */
-static void once_write_status(const gp_config *cfg, gp_result *res) {
+ * history then holds this one run. -EIO when it was asked for and could not be written. */
+static int once_write_status(const gp_config *cfg, gp_result *res) {
         _cleanup_free_ char *err = NULL;
         gp_daemon_info d = {
                 .version = GP_VERSION,
@@ -97,15 +120,19 @@ static void once_write_status(const gp_config *cfg, gp_result *res) {
                 .interval = cfg->interval,
         };
         gp_history *h;
+        int r = 0;
 
         if (!cfg->status_file_explicit || res->verdict == GP_VERDICT_CANCELLED)
-                return;
+                return 0;
         h = gp_history_new(cfg->history);
         if (!h || gp_history_record(h, res, cfg->alert_after, cfg->recover_after, NULL) < 0 ||
-            gp_status_write(cfg->status_file, cfg, &d, h, res, &err) < 0)
+            gp_status_write(cfg->status_file, cfg, &d, h, res, &err) < 0) {
                 fprintf(stderr, "gpprobed: cannot write the status file %s: %s\n", cfg->status_file,
                         err ? err : "out of memory");
+                r = -EIO;
+        }
         gp_history_free(h);
+        return r;
 }
 
 static int run_once(const char *path, bool json) {
@@ -113,34 +140,41 @@ static int run_once(const char *path, bool json) {
         _cleanup_result_ gp_result *res = NULL;
         _cleanup_free_ char *err = NULL;
         gp_engine *engine = NULL;
-        int r;
+        int r, status_r;
 
-        if (load_config(path, &cfg) < 0)
-                return EXIT_CONFIG;
+        r = load_config(path, &cfg);
+        if (r < 0)
+                return config_exit(r);
         r = gp_engine_new(&engine, &err);
         if (r < 0) {
-                fprintf(stderr, "gpprobed: %s\n", err ? err : strerror(-r));
-                return EXIT_FAILURE;
+                fprintf(stderr, "gpprobed: cannot start: %s\n", err ? err : strerror(-r));
+                return EXIT_OSERR;
         }
         r = gp_engine_run(engine, cfg, trace_stderr, NULL, &res);
         gp_engine_free(engine);
         if (r < 0) {
                 fprintf(stderr, "gpprobed: the run failed: %s\n", strerror(-r));
-                return EXIT_FAILURE;
+                return EXIT_OSERR;
         }
-        once_write_status(cfg, res);
+        status_r = once_write_status(cfg, res);
         if (json) {
                 json_t *o = gp_result_to_json(res);
-                if (!o || json_dumpf(o, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(10)) < 0) {
-                        json_decref(o);
+
+                if (!o) {
                         fprintf(stderr, "gpprobed: out of memory\n");
-                        return EXIT_FAILURE;
+                        return EXIT_OSERR;
                 }
-                fputc('\n', stdout);
+                if (json_dumpf(o, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(10)) == 0)
+                        fputc('\n', stdout);
                 json_decref(o);
         } else
                 print_human(res);
-        fflush(stdout);
+        if (fflush(stdout) != 0 || ferror(stdout)) {
+                fprintf(stderr, "gpprobed: cannot write the result to stdout: %s\n", strerror(errno));
+                return EXIT_IOERR;
+        }
+        if (status_r < 0)
+                return EXIT_IOERR;
         switch (res->verdict) {
         case GP_VERDICT_PASS:
                 return 0;
@@ -153,9 +187,10 @@ static int run_once(const char *path, bool json) {
 
 static int check_config(const char *path) {
         _cleanup_config_ gp_config *cfg = NULL;
+        int r = load_config(path, &cfg);
 
-        if (load_config(path, &cfg) < 0)
-                return EXIT_CONFIG;
+        if (r < 0)
+                return config_exit(r);
         gp_config_print(cfg, stdout);
         return 0;
 }
@@ -165,12 +200,13 @@ static int run_daemon(const char *path) {
         gp_manager *m = NULL;
         int r;
 
-        if (load_config(path, &cfg) < 0)
-                return EXIT_CONFIG;
+        r = load_config(path, &cfg);
+        if (r < 0)
+                return config_exit(r);
         r = gp_manager_new(path, cfg, &m);
         if (r < 0) {
                 fprintf(stderr, "gpprobed: cannot start: %s\n", strerror(-r));
-                return EXIT_FAILURE;
+                return EXIT_OSERR;
         }
         r = gp_manager_run(m);
         gp_manager_free(m);
@@ -237,8 +273,10 @@ int main(int argc, char *argv[]) {
                 return EXIT_USAGE;
         }
 
+        /* Process-wide settings, once, before any thread or library context exists. */
         raise_fd_limit();
-        one_malloc_arena();
+        tune_malloc();
+        gp_engine_setup_process();
         switch (m) {
         case MODE_ONCE:
                 return run_once(path, json);

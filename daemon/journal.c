@@ -74,14 +74,14 @@ void gp_log(const char *message_id, int priority, const gp_log_field *fields, co
         va_list ap;
 
         va_start(ap, fmt);
-        if (vasprintf(&msg, fmt, ap) < 0)
-                msg = NULL;
+        msg = strdup_vprintf(fmt, ap);
         va_end(ap);
         logv(message_id, priority, fields, msg ? msg : fmt);
 }
 
 static char *ms_string(usec_t u) {
-        return u == USEC_INFINITY ? NULL : strdup_printf("%.1f", (double) u / 1000.0);
+        /* Rounded as the status file rounds: both say 1210.4 for one run. */
+        return u == USEC_INFINITY ? NULL : strdup_printf("%.1f", usec_to_ms(u));
 }
 
 /* GPPROBE_EVENT_<TYPE>_MS: the type upper-cased, anything but [A-Z0-9] as '_'. */
@@ -93,23 +93,23 @@ static char *event_field_name(const char *type) {
         return s;
 }
 
-static char *summary(const gp_config *cfg, const gp_result *r, const gp_history *h) {
+static char *summary(const gp_report *rep) {
+        const gp_result *r = rep->last;
         char d[32];
 
         format_duration(d, sizeof(d), r->duration);
         switch (r->verdict) {
         case GP_VERDICT_PASS:
-                return strdup_printf("%s: pass in %s", cfg->name, d);
+                return strdup_printf("%s: pass in %s", rep->name, d);
         case GP_VERDICT_DEGRADED:
-                return strdup_printf("%s: degraded (%s) in %s: %s", cfg->name, strempty(r->code), d, strempty(r->reason));
+                return strdup_printf("%s: degraded (%s) in %s: %s", rep->name, strempty(r->code), d, strempty(r->reason));
         default:
-                return strdup_printf("%s: FAIL %s at %s in %s: %s (%u in a row)", cfg->name, strempty(r->code),
-                                     r->stage ? r->stage : "-", d, strempty(r->reason),
-                                     gp_history_consecutive_failures(h));
+                return strdup_printf("%s: FAIL %s at %s in %s: %s (%u in a row)", rep->name, strempty(r->code),
+                                     r->stage ? r->stage : "-", d, strempty(r->reason), rep->consecutive_failures);
         }
 }
 
-void gp_log_run(const gp_config *cfg, const gp_result *r, const gp_history *h) {
+void gp_log_run(const gp_report *rep) {
         static const char * const phase_fields[_GP_PHASE_MAX] = {
                 [GP_PHASE_PREFLIGHT] = "GPPROBE_PREFLIGHT_MS",
                 [GP_PHASE_LOGIN] = "GPPROBE_LOGIN_MS",
@@ -120,13 +120,14 @@ void gp_log_run(const gp_config *cfg, const gp_result *r, const gp_history *h) {
         gp_log_field f[MAX_FIELDS] = {0};
         char *owned[MAX_FIELDS] = {0};
         size_t n = 0, o = 0;
-        _cleanup_free_ char *msg = summary(cfg, r, h);
+        const gp_result *r = rep->last;
+        _cleanup_free_ char *msg = summary(rep);
         const gp_session_result *s = r->n_sessions > 0 ? &r->sessions[0] : NULL;
         const char *mid;
         int prio;
 
 #define OWN(x) (owned[o++] = (x))
-        f[n++] = (gp_log_field) { "GPPROBE_NAME", cfg->name };
+        f[n++] = (gp_log_field) { "GPPROBE_NAME", rep->name };
         f[n++] = (gp_log_field) { "GPPROBE_RESULT", gp_verdict_to_string(r->verdict) };
         f[n++] = (gp_log_field) { "GPPROBE_STAGE", r->stage };
         f[n++] = (gp_log_field) { "GPPROBE_CODE", r->code };
@@ -135,7 +136,7 @@ void gp_log_run(const gp_config *cfg, const gp_result *r, const gp_history *h) {
         f[n++] = (gp_log_field) { "GPPROBE_USERS", OWN(strdup_printf("%u", r->users)) };
         f[n++] = (gp_log_field) { "GPPROBE_DURATION_MS", OWN(ms_string(r->duration)) };
         f[n++] = (gp_log_field) { "GPPROBE_CONSECUTIVE_FAILURES",
-                                  OWN(strdup_printf("%u", gp_history_consecutive_failures(h))) };
+                                  OWN(strdup_printf("%u", rep->consecutive_failures)) };
         for (size_t p = 0; p < _GP_PHASE_MAX; p++)
                 f[n++] = (gp_log_field) { phase_fields[p], OWN(ms_string(r->phases[p])) };
         for (size_t i = 0; s && i < s->n_events && n < MAX_FIELDS - 8; i++) {
@@ -165,17 +166,18 @@ void gp_log_run(const gp_config *cfg, const gp_result *r, const gp_history *h) {
                 break;
         }
         STRV_FOREACH(w, r->warnings)
-                gp_log(NULL, LOG_WARNING, (gp_log_field[]) { { "GPPROBE_NAME", cfg->name }, { 0 } },
-                       "%s: warning: %s", cfg->name, *w);
+                gp_log(NULL, LOG_WARNING, (gp_log_field[]) { { "GPPROBE_NAME", rep->name }, { 0 } },
+                       "%s: warning: %s", rep->name, *w);
         logv(mid, prio, f, msg ? msg : "run finished");
         for (size_t i = 0; i < o; i++)
                 free(owned[i]);
 }
 
-void gp_log_transition(const gp_config *cfg, gp_transition t, const gp_result *r, const gp_history *h) {
-        _cleanup_free_ char *count = strdup_printf("%u", gp_history_consecutive_failures(h));
+void gp_log_transition(const gp_report *rep, gp_transition t) {
+        const gp_result *r = rep->last;
+        _cleanup_free_ char *count = strdup_printf("%u", rep->consecutive_failures);
         gp_log_field f[] = {
-                { "GPPROBE_NAME", cfg->name },
+                { "GPPROBE_NAME", rep->name },
                 { "GPPROBE_CODE", r->code },
                 { "GPPROBE_REASON", r->reason },
                 { "GPPROBE_RUN_ID", r->run_id },
@@ -184,20 +186,20 @@ void gp_log_transition(const gp_config *cfg, gp_transition t, const gp_result *r
         };
 
         if (t == GP_TRANSITION_ALERT_RAISED)
-                gp_log(GP_MID_ALERT_RAISED, LOG_CRIT, f, "%s: ALERT: %u consecutive failures; last %s: %s", cfg->name,
-                       gp_history_consecutive_failures(h), strempty(r->code), strempty(r->reason));
+                gp_log(GP_MID_ALERT_RAISED, LOG_CRIT, f, "%s: ALERT: %u consecutive failures; last %s: %s", rep->name,
+                       rep->consecutive_failures, strempty(r->code), strempty(r->reason));
         else if (t == GP_TRANSITION_RECOVERED)
-                gp_log(GP_MID_RECOVERED, LOG_NOTICE, f, "%s: recovered: %u consecutive passes", cfg->name,
-                       gp_history_consecutive_passes(h));
+                gp_log(GP_MID_RECOVERED, LOG_NOTICE, f, "%s: recovered: %u consecutive passes", rep->name,
+                       rep->consecutive_passes);
 }
 
-char *gp_status_line(const gp_result *r, const gp_history *h) {
+char *gp_status_line(const gp_report *rep) {
+        const gp_result *r = rep->last;
         char d[32];
 
         format_duration(d, sizeof(d), r->duration);
         if (r->verdict == GP_VERDICT_FAIL)
-                return strdup_printf("fail %s in %s; %u in a row%s", strempty(r->code), d,
-                                     gp_history_consecutive_failures(h), gp_history_alerting(h) ? "; ALERTING" : "");
-        return strdup_printf("%s in %s; %u in a row", gp_verdict_to_string(r->verdict), d,
-                             gp_history_consecutive_passes(h));
+                return strdup_printf("fail %s in %s; %u in a row%s", strempty(r->code), d, rep->consecutive_failures,
+                                     rep->alerting ? "; ALERTING" : "");
+        return strdup_printf("%s in %s; %u in a row", gp_verdict_to_string(r->verdict), d, rep->consecutive_passes);
 }

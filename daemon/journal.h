@@ -6,9 +6,7 @@
 
 #include <stdbool.h>
 
-#include "config.h"
-#include "history.h"
-#include "result.h"
+#include "report.h"
 
 typedef struct gp_log_field {
         const char *name;      /* e.g. "GPPROBE_NAME" */
@@ -23,11 +21,11 @@ void gp_log_set_journal(bool on);
 void gp_log(const char *message_id, int priority, const gp_log_field *fields, const char *fmt, ...)
         _printf_(4, 5);
 
-/* The entry of a finished run, with every GPPROBE_* field. */
-void gp_log_run(const gp_config *cfg, const gp_result *r, const gp_history *h);
+/* The entry of the report's run (rep->last, not NULL), with every GPPROBE_* field. */
+void gp_log_run(const gp_report *rep);
 
 /* Alert raised / recovered, after gp_log_run of the run that caused it. */
-void gp_log_transition(const gp_config *cfg, gp_transition t, const gp_result *r, const gp_history *h);
+void gp_log_transition(const gp_report *rep, gp_transition t);
 
 /* "STATUS=" for sd_notify after a run, e.g. "pass in 1.21s; 14 in a row". */
-char *gp_status_line(const gp_result *r, const gp_history *h);
+char *gp_status_line(const gp_report *rep);

@@ -12,6 +12,7 @@
 #include "journal.h"
 #include "manager.h"
 #include "metrics-exporter.h"
+#include "report.h"
 #include "runner.h"
 #include "status.h"
 
@@ -29,7 +30,7 @@ struct gp_manager {
         sd_event_source *runner_source;
         sd_event_source *timer;
         sd_event_source *stop_timer;
-        usec_t started_at;          /* CLOCK_REALTIME */
+        gp_daemon_info daemon;      /* made once at start; the interval follows reloads */
         usec_t slot;                /* CLOCK_MONOTONIC: when the current/last run was due */
         usec_t run_started;         /* CLOCK_MONOTONIC */
         unsigned skipped;
@@ -37,16 +38,23 @@ struct gp_manager {
         int exit_code;
 };
 
-static void status_write(gp_manager *m) {
-        _cleanup_free_ char *err = NULL;
-        gp_daemon_info d = {
-                .version = GP_VERSION,
-                .pid = getpid(),
-                .started_at = m->started_at,
-                .interval = m->cfg->interval,
-        };
+/* The one report of the state as of now, which every output then says (report.h). NULL on
+ * ENOMEM, logged. */
+static gp_report *report_now(gp_manager *m) {
+        gp_report *rep = NULL;
+        int r;
 
-        if (gp_status_write(m->cfg->status_file, m->cfg, &d, m->history, m->last, &err) < 0)
+        r = gp_report_new(m->cfg, &m->daemon, m->history, m->last, now_usec(CLOCK_REALTIME), &rep);
+        if (r < 0)
+                gp_log(NULL, LOG_ERR, NULL, "%s: cannot make the report%s%s: %s", m->cfg->name,
+                       m->last ? " of run " : "", m->last ? m->last->run_id : "", strerror(-r));
+        return rep;
+}
+
+static void status_write(gp_manager *m, const gp_report *rep) {
+        _cleanup_free_ char *err = NULL;
+
+        if (gp_report_write_status(rep, m->cfg->status_file, &err) < 0)
                 gp_log(NULL, LOG_ERR, NULL, "%s: cannot write the status file: %s", m->cfg->name, strempty(err));
 }
 
@@ -57,17 +65,20 @@ static void state_save(gp_manager *m) {
                 gp_log(NULL, LOG_ERR, NULL, "%s: cannot write the state file: %s", m->cfg->name, strempty(err));
 }
 
-/* Metrics (MetricsListen=, MetricsFile=): at start, after each run and reload; up=false at a
- * clean stop. */
-static void metrics_update(gp_manager *m, bool up) {
-        gp_daemon_info d = {
-                .version = GP_VERSION,
-                .pid = getpid(),
-                .started_at = m->started_at,
-                .interval = m->cfg->interval,
-        };
+/* Metrics (MetricsListen=, MetricsFile=) and /status: at start, after each run and reload;
+ * up=false at a clean stop. */
+static void metrics_update(gp_manager *m, const gp_report *rep, bool up) {
+        gp_metrics_exporter_update(m->metrics, m->cfg, rep, m->skipped, up);
+}
 
-        gp_metrics_exporter_update(m->metrics, m->cfg, &d, m->history, m->last, m->skipped, up);
+/* At start and after a reload: no run to log, the status file and the metrics. */
+static void publish_state(gp_manager *m) {
+        _cleanup_report_ gp_report *rep = report_now(m);
+
+        if (!rep)
+                return;
+        status_write(m, rep);
+        metrics_update(m, rep, true);
 }
 
 static void metrics_start(gp_manager *m) {
@@ -77,15 +88,13 @@ static void metrics_start(gp_manager *m) {
                 gp_log(NULL, LOG_ERR, NULL, "%s: metrics disabled: %s", m->cfg->name, strempty(err));
 }
 
-static usec_t jitter_of(const gp_config *c) {
-        usec_t max = c->jitter_is_percent ? c->interval / 100 * c->jitter_percent : c->jitter;
+/* Interval= plus the random Jitter=, as config/ computes and tests it. */
+static usec_t next_run_delay(const gp_config *c) {
         uint64_t r = 0;
 
-        if (max == 0)
-                return 0;
         if (getrandom(&r, sizeof(r), 0) != sizeof(r))
                 r = now_usec(CLOCK_MONOTONIC);
-        return r % (max + 1);
+        return gp_config_run_delay(c, r);
 }
 
 static int start_run(gp_manager *m, const char *why);
@@ -103,7 +112,7 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
  * starts at once. Does not move the last slot, so re-arming (on reload) never postpones. */
 static void schedule_next(gp_manager *m) {
         usec_t now = now_usec(CLOCK_MONOTONIC);
-        usec_t next = m->slot + m->cfg->interval + jitter_of(m->cfg);
+        usec_t next = m->slot + next_run_delay(m->cfg);
 
         if (next < now) {
                 unsigned missed = (unsigned) ((now - m->slot) / m->cfg->interval);
@@ -144,6 +153,7 @@ static int start_run(gp_manager *m, const char *why) {
 
 static void finish_run(gp_manager *m, gp_result *res) {
         gp_transition t = GP_TRANSITION_NONE;
+        _cleanup_report_ gp_report *rep = NULL;
         _cleanup_free_ char *status = NULL;
 
         if (gp_history_record(m->history, res, m->cfg->alert_after, m->cfg->recover_after, &t) < 0) {
@@ -153,13 +163,17 @@ static void finish_run(gp_manager *m, gp_result *res) {
         }
         gp_result_free(m->last);
         m->last = res;
-        gp_log_run(m->cfg, res, m->history);
-        if (t != GP_TRANSITION_NONE)
-                gp_log_transition(m->cfg, t, res, m->history);
-        status_write(m);
         state_save(m);
-        metrics_update(m, true);
-        status = gp_status_line(res, m->history);
+        /* One report, and every output says it: journal, status file, metrics, /status, STATUS=. */
+        rep = report_now(m);
+        if (!rep)
+                return;
+        gp_log_run(rep);
+        if (t != GP_TRANSITION_NONE)
+                gp_log_transition(rep, t);
+        status_write(m, rep);
+        metrics_update(m, rep, true);
+        status = gp_status_line(rep);
         if (status)
                 sd_notifyf(false, "STATUS=%s", status);
 }
@@ -265,12 +279,12 @@ static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void
                 } else {
                         gp_config_unref(m->cfg);
                         m->cfg = cfg;
+                        m->daemon.interval = cfg->interval;
                         gp_log_set_journal(cfg->journal);
                         gp_log(GP_MID_RELOADED, LOG_INFO,
                                (gp_log_field[]) { { "GPPROBE_NAME", cfg->name }, { 0 } },
                                "%s: configuration reloaded from %s", cfg->name, m->config_path);
-                        status_write(m);
-                        metrics_update(m, true);
+                        publish_state(m);
                         if (!gp_runner_busy(m->runner))
                                 schedule_next(m);  /* a new Interval= applies from the last slot */
                 }
@@ -306,7 +320,7 @@ int gp_manager_new(const char *config_path, gp_config *cfg, gp_manager **ret) {
         m->cfg = gp_config_ref(cfg);
         m->config_path = strdup(config_path);
         m->history = gp_history_new(cfg->history);
-        m->started_at = now_usec(CLOCK_REALTIME);
+        m->daemon = gp_daemon_info_self(now_usec(CLOCK_REALTIME), cfg->interval);
         if (!m->config_path || !m->history) {
                 gp_manager_free(m);
                 return -ENOMEM;
@@ -375,11 +389,11 @@ gp_manager *gp_manager_free(gp_manager *m) {
 }
 
 int gp_manager_run(gp_manager *m) {
+        _cleanup_report_ gp_report *last_word = NULL;
         char d[32];
         int r;
 
-        status_write(m);
-        metrics_update(m, true);
+        publish_state(m);
         m->slot = now_usec(CLOCK_MONOTONIC);
         start_run(m, "first");
         gp_log(GP_MID_STARTED, LOG_INFO, (gp_log_field[]) { { "GPPROBE_NAME", m->cfg->name }, { 0 } },
@@ -387,6 +401,9 @@ int gp_manager_run(gp_manager *m) {
                format_duration(d, sizeof(d), m->cfg->interval), m->cfg->status_file);
         sd_notifyf(false, "READY=1\nSTATUS=first run in progress\nMAINPID=%d", (int) getpid());
         r = sd_event_loop(m->event);
-        metrics_update(m, false);
+        /* The MetricsFile= left behind says gpprobe_up 0. */
+        last_word = report_now(m);
+        if (last_word)
+                metrics_update(m, last_word, false);
         return r < 0 ? r : m->exit_code;
 }

@@ -8,8 +8,6 @@
 #include "metrics.h"
 
 #define HEARTBEAT_USEC (1 * USEC_PER_SEC)
-/* As the status file: 15 significant digits keep 1210.4 as "1210.4". */
-#define STATUS_DUMP_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(15))
 
 struct gp_metrics_exporter {
         gp_metrics_server *server;
@@ -142,20 +140,8 @@ static void write_file(gp_metrics_exporter *x, const char *text, size_t len) {
         }
 }
 
-static gp_blob *status_blob(const gp_config *cfg, const gp_daemon_info *d, const gp_history *h,
-                            const gp_result *last) {
-        json_auto_t *o = gp_status_build(cfg, d, h, last);
-        _cleanup_free_ char *s = NULL, *line = NULL;
-
-        if (o)
-                s = json_dumps(o, STATUS_DUMP_FLAGS);
-        if (s)
-                line = strdup_printf("%s\n", s);
-        return line ? gp_blob_new(line, strlen(line)) : NULL;
-}
-
-void gp_metrics_exporter_update(gp_metrics_exporter *x, const gp_config *cfg, const gp_daemon_info *d,
-                                const gp_history *h, const gp_result *last, unsigned skipped, bool up) {
+void gp_metrics_exporter_update(gp_metrics_exporter *x, const gp_config *cfg, const gp_report *rep,
+                                unsigned skipped, bool up) {
         _cleanup_free_ char *text = NULL;
         size_t len = 0;
         int r;
@@ -170,8 +156,9 @@ void gp_metrics_exporter_update(gp_metrics_exporter *x, const gp_config *cfg, co
                 return;
 
         r = gp_metrics_render(&(gp_metrics_input) {
-                        .name = cfg->name, .version = d->version, .up = up, .started_at = d->started_at,
-                        .interval = d->interval, .history = h, .last = last, .skipped = skipped,
+                        .name = rep->name, .version = rep->daemon.version, .up = up,
+                        .started_at = rep->daemon.started_at, .interval = rep->daemon.interval,
+                        .history = rep->history, .last = rep->last, .skipped = skipped,
                 }, &text, &len);
         if (r < 0) {
                 if (!x->render_error)
@@ -186,5 +173,5 @@ void gp_metrics_exporter_update(gp_metrics_exporter *x, const gp_config *cfg, co
                 write_file(x, text, len);
         if (x->listen)
                 /* NULL blobs (no memory) make /metrics and /status answer 503 until the next run. */
-                gp_metrics_server_publish(x->server, gp_blob_new(text, len), status_blob(cfg, d, h, last));
+                gp_metrics_server_publish(x->server, gp_blob_new(text, len), gp_blob_ref(rep->status));
 }

@@ -9,9 +9,7 @@
 #include <systemd/sd-event.h>
 
 #include "config.h"
-#include "history.h"
-#include "result.h"
-#include "status.h"
+#include "report.h"
 
 typedef struct gp_metrics_exporter gp_metrics_exporter;
 
@@ -24,7 +22,8 @@ int gp_metrics_exporter_attach(gp_metrics_exporter *x, sd_event *e);
 gp_metrics_exporter *gp_metrics_exporter_free(gp_metrics_exporter *x);
 
 /* At start, after each run and after a reload: applies MetricsListen= and MetricsFile= of
- * cfg, renders, writes MetricsFile= and publishes /metrics and /status. up=false once, at a
- * clean stop: the MetricsFile= left behind says gpprobe_up 0. */
-void gp_metrics_exporter_update(gp_metrics_exporter *x, const gp_config *cfg, const gp_daemon_info *d,
-                                const gp_history *h, const gp_result *last, unsigned skipped, bool up);
+ * cfg, renders the report's metrics, writes MetricsFile= and publishes /metrics and, as /status,
+ * the report's status document (the status file's bytes). up=false once, at a clean stop: the
+ * MetricsFile= left behind says gpprobe_up 0. */
+void gp_metrics_exporter_update(gp_metrics_exporter *x, const gp_config *cfg, const gp_report *rep,
+                                unsigned skipped, bool up);

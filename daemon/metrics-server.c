@@ -6,7 +6,6 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <sys/eventfd.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include "metrics-server.h"
@@ -432,8 +431,10 @@ static void apply_listen(gp_metrics_server *s) {
 static void *thread_main(void *p) {
         gp_metrics_server *s = p;
 
-        /* A flood of requests then takes CPU time from the probe's threads last. */
-        (void) setpriority(PRIO_PROCESS, (id_t) gettid(), 10);
+        /* No nice value of its own: the shipped unit's SystemCallFilter=~@resources refuses
+         * setpriority() (EPERM), so lowering this thread worked only where tests ran, never
+         * under systemd; allowing the call would widen the filter for no guarantee. A flood
+         * is bounded instead: 32 connections, then the kernel queues. */
         while (!atomic_load(&s->quit)) {
                 apply_listen(s);
                 if (lws_service(s->ctx, 0) < 0)
@@ -463,10 +464,8 @@ int gp_metrics_server_new(gp_metrics_server **ret, char **ret_error) {
                 return r;
         }
 
-        /* Made before the network engine sets lws's (process-wide) log level: quiet the
-         * banner notices meanwhile. */
-        lws_set_log_level(LLL_ERR | LLL_WARN | (getenv("GPPROBE_LWS_DEBUG") ? LLL_NOTICE : 0), NULL);
-        /* No LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT: this context never touches OpenSSL's global
+        /* lws's log level and emitter are process-wide: main() set them (gp_engine_setup_process).
+         * No LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT: this context never touches OpenSSL's global
          * state, which a context created during a TLS handshake of another one would break. */
         info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
         info.port = CONTEXT_PORT_NO_LISTEN;

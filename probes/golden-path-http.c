@@ -5,8 +5,6 @@
 #include "golden-path-internal.h"
 #include "jsonpath.h"
 
-#define LOGIN_MAX_REPLY (1024 * 1024)
-
 static const char *transport_stage_code(const gp_http_reply *rep, const char *fallback) {
         if (streq(rep->error_code, "too_large") || streq(rep->error_code, "no_reply"))
                 return fallback;
@@ -15,7 +13,7 @@ static const char *transport_stage_code(const gp_http_reply *rep, const char *fa
 
 /* ---- preflight ---------------------------------------------------------------------------- */
 
-int step_preflight(run *r) {
+int gp_step_preflight(run *r) {
         const gp_config *c = r->cfg;
         size_t n_urls = strv_length(c->preflight_urls), n = 0;
         _cleanup_free_ gp_http_request *reqs = NULL;
@@ -37,7 +35,7 @@ int step_preflight(run *r) {
                                 .max_reply = LOGIN_MAX_REPLY, .tls = &tls,
                         };
         t = now_usec(CLOCK_MONOTONIC);
-        k = gp_http_perform(r->engine->http, reqs, reps, n, fd_budget(), r->deadline);
+        k = gp_http_perform(r->engine->http, reqs, reps, n, gp_fd_budget(), r->deadline);
         t = now_usec(CLOCK_MONOTONIC) - t;
         if (k < 0) {
                 for (size_t i = 0; i < n; i++)
@@ -51,14 +49,15 @@ int step_preflight(run *r) {
 
                 s->res->phases[GP_PHASE_PREFLIGHT] = t;
                 if (rep->error_code)
-                        session_fail(s, "preflight", transport_stage_code(rep, "preflight.status"),
-                                     "preflight GET %s: %s", reqs[i].url, strempty(rep->error));
+                        gp_fail_session(s, "preflight", transport_stage_code(rep, GP_CODE_PREFLIGHT_STATUS),
+                                        "preflight GET %s: %s", reqs[i].url, strempty(rep->error));
                 else if (rep->status != c->preflight_expect_status)
-                        session_fail(s, "preflight", "preflight.status", "preflight GET %s answered HTTP %ld (expected %ld)",
-                                     reqs[i].url, rep->status, c->preflight_expect_status);
+                        gp_fail_session(s, "preflight", GP_CODE_PREFLIGHT_STATUS,
+                                        "preflight GET %s answered HTTP %ld (expected %ld)", reqs[i].url,
+                                        rep->status, c->preflight_expect_status);
                 else
-                        strace(s, "preflight GET %s: HTTP %ld in %s", reqs[i].url, rep->status,
-                               fmt_dur(d, rep->timing.total));
+                        gp_strace(s, "preflight GET %s: HTTP %ld in %s", reqs[i].url, rep->status,
+                                  gp_fmt_dur(d, rep->timing.total));
                 gp_http_reply_done(&reps[i]);
         }
         return 0;
@@ -79,44 +78,49 @@ static void check_login_reply(session *s, const gp_http_reply *rep) {
 
         if (rep->error_code) {
                 if (streq(rep->error_code, "too_large"))
-                        session_fail(s, "login", "login.token", "login reply too large: %s", strempty(rep->error));
+                        gp_fail_session(s, "login", GP_CODE_LOGIN_TOKEN, "login reply too large: %s",
+                                        strempty(rep->error));
                 else if (streq(rep->error_code, "no_reply"))
-                        session_fail(s, "login", "login.status", "no HTTP reply to the login request: %s",
-                                     strempty(rep->error));
+                        gp_fail_session(s, "login", GP_CODE_LOGIN_STATUS, "no HTTP reply to the login request: %s",
+                                        strempty(rep->error));
                 else
-                        session_fail(s, "login", rep->error_code, "login %s: %s", c->login_url, strempty(rep->error));
+                        gp_fail_session(s, "login", rep->error_code, "login %s: %s", c->login_url,
+                                        strempty(rep->error));
                 return;
         }
         if (rep->status != c->login_expect_status) {
-                _cleanup_free_ char *body = excerpt(s, rep->body, rep->len, 120);
-                session_fail(s, "login", "login.status", "login answered HTTP %ld (expected %ld): %s",
-                             rep->status, c->login_expect_status, strempty(body));
+                _cleanup_free_ char *body = gp_excerpt(s, rep->body, rep->len, 120);
+                gp_fail_session(s, "login", GP_CODE_LOGIN_STATUS, "login answered HTTP %ld (expected %ld): %s",
+                                rep->status, c->login_expect_status, strempty(body));
                 return;
         }
         root = json_loadb(rep->body, rep->len, JSON_REJECT_DUPLICATES, &jerr);
         if (!root) {
-                _cleanup_free_ char *body = excerpt(s, rep->body, rep->len, 60);
-                session_fail(s, "login", "login.token", "login reply is not JSON (Content-Type %s; %s): %s",
-                             rep->content_type ? rep->content_type : "none", jerr.text, strempty(body));
+                _cleanup_free_ char *body = gp_excerpt(s, rep->body, rep->len, 60);
+                gp_fail_session(s, "login", GP_CODE_LOGIN_TOKEN, "login reply is not JSON (Content-Type %s; %s): %s",
+                                rep->content_type ? rep->content_type : "none", jerr.text, strempty(body));
                 return;
         }
         token = gp_json_path_get(root, c->token_path) ? json_string_value(gp_json_path_get(root, c->token_path)) : NULL;
         if (isempty(token)) {
-                session_fail(s, "login", "login.token", "login reply has no non-empty string at %s", c->token_path);
+                gp_fail_session(s, "login", GP_CODE_LOGIN_TOKEN, "login reply has no non-empty string at %s",
+                                c->token_path);
                 json_decref(root);
                 return;
         }
         s->token = strdup(token);
         if (!s->token) {
                 json_decref(root);
-                session_fail(s, "login", "internal", "out of memory");
+                gp_fail_session(s, "login", GP_CODE_INTERNAL, "out of memory");
                 return;
         }
-        strace(s, "login %s %s: HTTP %ld in %s, token received", c->login_method, c->login_url, rep->status,
-               fmt_dur(d, rep->timing.total));
-        if (session_capture(s, root, c->login_captures, false, "the login reply", "login", "login.token") < 0 ||
-            session_capture(s, root, c->login_secret_captures, true, "the login reply", "login", "login.token") < 0)
-                session_fail(s, "login", "internal", "out of memory");
+        gp_strace(s, "login %s %s: HTTP %ld in %s, token received", c->login_method, c->login_url, rep->status,
+                  gp_fmt_dur(d, rep->timing.total));
+        if (gp_session_capture(s, root, c->login_captures, false, "the login reply", "login",
+                               GP_CODE_LOGIN_TOKEN) < 0 ||
+            gp_session_capture(s, root, c->login_secret_captures, true, "the login reply", "login",
+                               GP_CODE_LOGIN_TOKEN) < 0)
+                gp_fail_session(s, "login", GP_CODE_INTERNAL, "out of memory");
         json_decref(root);
 }
 
@@ -153,13 +157,14 @@ static int run_round(run *r, const http_round *h) {
 
                 if (s->res->verdict == GP_VERDICT_FAIL)
                         continue;
-                k = h->url_is_template ? expand(s, h->url, GP_TEMPLATE_URL, &urls[n])
+                k = h->url_is_template ? gp_expand(s, h->url, GP_TEMPLATE_URL, &urls[n])
                                        : (urls[n] = strdup(h->url)) ? 0 : -ENOMEM;
                 if (k >= 0)
-                        k = expand_list(s, h->headers, &headers[n]);
+                        k = gp_expand_list(s, h->headers, &headers[n]);
                 if (k >= 0)
-                        k = expand(s, h->body, gp_template_is_json(h->body) ? GP_TEMPLATE_JSON : GP_TEMPLATE_PLAIN,
-                                   &bodies[n]);
+                        k = gp_expand(s, h->body,
+                                      gp_template_is_json(h->body) ? GP_TEMPLATE_JSON : GP_TEMPLATE_PLAIN,
+                                      &bodies[n]);
                 if (k == -ENOMEM)
                         goto out;
                 if (k < 0) {
@@ -172,7 +177,7 @@ static int run_round(run *r, const http_round *h) {
                 };
                 who[n++] = s;
         }
-        k = gp_http_perform(r->engine->http, reqs, reps, n, fd_budget(), r->deadline);
+        k = gp_http_perform(r->engine->http, reqs, reps, n, gp_fd_budget(), r->deadline);
         if (k >= 0)
                 for (size_t i = 0; i < n; i++) {
                         /* the URL of a reason: without its query, which may carry a secret */
@@ -185,7 +190,7 @@ out:
                 if (reps)
                         gp_http_reply_done(&reps[i]);
                 if (headers)
-                        strv_free(headers[i]);
+                        strv_free_secret(headers[i]);  /* e.g. Authorization: Bearer <token> */
                 if (bodies)
                         secret_free(bodies[i]);  /* the login body holds the password */
                 if (urls)
@@ -201,7 +206,7 @@ static void check_login(session *s, const http_round *h, const char *url, const 
         check_login_reply(s, rep);
 }
 
-int step_login(run *r) {
+int gp_step_login(run *r) {
         const gp_config *c = r->cfg;
         http_round h = {
                 .url = c->login_url, .method = c->login_method, .headers = c->login_headers,
@@ -223,33 +228,36 @@ static void check_step_reply(session *s, const gp_step *st, const char *name, co
 
         if (rep->error_code) {
                 if (streq(rep->error_code, "too_large"))
-                        session_fail(s, "step", "step.reply", "%s: reply too large: %s", name, strempty(rep->error));
+                        gp_fail_session(s, "step", GP_CODE_STEP_REPLY, "%s: reply too large: %s", name,
+                                        strempty(rep->error));
                 else if (streq(rep->error_code, "no_reply"))
-                        session_fail(s, "step", "step.status", "%s: no HTTP reply: %s", name, strempty(rep->error));
+                        gp_fail_session(s, "step", GP_CODE_STEP_STATUS, "%s: no HTTP reply: %s", name,
+                                        strempty(rep->error));
                 else
-                        session_fail(s, "step", rep->error_code, "%s %s: %s", name, url, strempty(rep->error));
+                        gp_fail_session(s, "step", rep->error_code, "%s %s: %s", name, url, strempty(rep->error));
                 return;
         }
         if (rep->status != st->expect_status) {
-                _cleanup_free_ char *body = excerpt(s, rep->body, rep->len, 120);
-                session_fail(s, "step", "step.status", "%s %s %s answered HTTP %ld (expected %ld): %s", name,
-                             st->method, url, rep->status, st->expect_status, strempty(body));
+                _cleanup_free_ char *body = gp_excerpt(s, rep->body, rep->len, 120);
+                gp_fail_session(s, "step", GP_CODE_STEP_STATUS, "%s %s %s answered HTTP %ld (expected %ld): %s",
+                                name, st->method, url, rep->status, st->expect_status, strempty(body));
                 return;
         }
-        strace(s, "%s %s %s: HTTP %ld in %s", name, st->method, url, rep->status, fmt_dur(d, rep->timing.total));
+        gp_strace(s, "%s %s %s: HTTP %ld in %s", name, st->method, url, rep->status,
+                  gp_fmt_dur(d, rep->timing.total));
         if (!st->captures && !st->secret_captures)
                 return;
         root = json_loadb(rep->body, rep->len, JSON_REJECT_DUPLICATES, &jerr);
         if (!root) {
-                _cleanup_free_ char *body = excerpt(s, rep->body, rep->len, 60);
-                session_fail(s, "step", "step.reply", "%s reply is not JSON (Content-Type %s; %s): %s", name,
-                             rep->content_type ? rep->content_type : "none", jerr.text, strempty(body));
+                _cleanup_free_ char *body = gp_excerpt(s, rep->body, rep->len, 60);
+                gp_fail_session(s, "step", GP_CODE_STEP_REPLY, "%s reply is not JSON (Content-Type %s; %s): %s",
+                                name, rep->content_type ? rep->content_type : "none", jerr.text, strempty(body));
                 return;
         }
         snprintf(what, sizeof what, "the %s reply", name);
-        if (session_capture(s, root, st->captures, false, what, "step", "step.reply") < 0 ||
-            session_capture(s, root, st->secret_captures, true, what, "step", "step.reply") < 0)
-                session_fail(s, "step", "internal", "out of memory");
+        if (gp_session_capture(s, root, st->captures, false, what, "step", GP_CODE_STEP_REPLY) < 0 ||
+            gp_session_capture(s, root, st->secret_captures, true, what, "step", GP_CODE_STEP_REPLY) < 0)
+                gp_fail_session(s, "step", GP_CODE_INTERNAL, "out of memory");
         json_decref(root);
 }
 
@@ -257,7 +265,7 @@ static void check_step(session *s, const http_round *h, const char *url, const g
         check_step_reply(s, h->step, h->name, url, rep);
 }
 
-int step_http(run *r) {
+int gp_step_http(run *r) {
         for (size_t i = 0; i < r->cfg->n_steps; i++) {
                 const gp_step *st = &r->cfg->steps[i];
                 char namebuf[32];

@@ -5,12 +5,14 @@
 
 #include <stdatomic.h>
 
+#include "codes.h"  /* the SPEC codes by name: GP_CODE_NET_DNS, ... */
 #include "golden-path.h"
 #include "event-cond.h"
 #include <jansson.h>
 #include "http.h"
 #include "matcher.h"
 #include "template.h"
+#include "url.h"
 #include "ws.h"
 
 #define LOGIN_MAX_REPLY (1024 * 1024)
@@ -72,6 +74,7 @@ struct run {
         size_t n;
         usec_t start;           /* monotonic */
         usec_t deadline;        /* start + Timeout= */
+        const char *stage;      /* of the step under way: preflight, login, step, ws_connect */
         gp_trace_fn trace;
         void *trace_ud;
         gp_matcher_rules rules;
@@ -82,34 +85,61 @@ struct run {
         size_t max_conns;       /* what RLIMIT_NOFILE leaves for them */
 };
 
-void trace(run *r, const char *fmt, ...) _printf_(2, 3);
+void gp_trace(run *r, const char *fmt, ...) _printf_(2, 3);
 /* A trace line of one session: prefixed "[3] " when Users > 1. */
-void strace(const session *s, const char *fmt, ...) _printf_(2, 3);
-char *fmt_dur(char buf[32], usec_t u);
+void gp_strace(const session *s, const char *fmt, ...) _printf_(2, 3);
+char *gp_fmt_dur(char buf[32], usec_t u);
 /* Sockets a run may hold at once: the soft RLIMIT_NOFILE (gpprobed raised it to the hard one)
  * less a reserve for lws's pipe, the journal, the status files and libraries. */
-size_t fd_budget(void);
-/* Fails the session (first failure wins) and traces it. */
-void session_fail(session *s, const char *stage, const char *code, const char *fmt, ...) _printf_(4, 5);
+size_t gp_fd_budget(void);
+/* Fails the session (first failure wins) and traces it: the reason without the run's secrets goes
+ * into its result (the model's gp_session_fail). */
+void gp_fail_session(session *s, const char *stage, const char *code, const char *fmt, ...) _printf_(4, 5);
 /* Expands a template with the session's variables; a bad template fails the session. */
-int expand(session *s, const char *tmpl, gp_template_flags flags, char **ret);
-int expand_list(session *s, char * const *l, char ***ret);
+int gp_expand(session *s, const char *tmpl, gp_template_flags flags, char **ret);
+/* The list expanded item by item; free it with strv_free_secret() (headers may hold the token). */
+int gp_expand_list(session *s, char * const *l, char ***ret);
 /* A printable, bounded excerpt of a server reply for a reason, without the run's secrets. */
-char *excerpt(const session *s, const char *data, size_t len, size_t max);
+char *gp_excerpt(const session *s, const char *data, size_t len, size_t max);
 /* A copy of len bytes of data (up to a NUL) with every form of the session's password and tokens
  * replaced by "(redacted)". NULL on ENOMEM. */
-char *redact_secrets(const session *s, const char *data, size_t len);
+char *gp_redact_secrets(const session *s, const char *data, size_t len);
 
 /* Stores the values at a reply's Capture= paths (NAME=PATH) in the session; a missing one fails
  * the session with code, naming what. -ENOMEM, or 0 (the session may have failed). */
-int session_capture(session *s, json_t *root, char * const *captures, bool secret, const char *what,
-                    const char *stage, const char *code);
-void session_captures_free(session *s);
+int gp_session_capture(session *s, json_t *root, char * const *captures, bool secret, const char *what,
+                       const char *stage, const char *code);
+void gp_session_captures_free(session *s);
 
 /* The steps, in order; each skips sessions that already failed. -ENOMEM/-ECANCELED/-EIO. */
-int step_preflight(run *r);
-int step_login(run *r);
-int step_http(run *r);     /* the [Step] sections */
-int step_websocket(run *r);
+int gp_step_preflight(run *r);
+int gp_step_login(run *r);
+int gp_step_http(run *r);     /* the [Step] sections */
+int gp_step_websocket(run *r);
 /* Copies what the session's matcher saw (events, first_event and complete) into its result. */
-int collect_events(session *s);
+int gp_collect_events(session *s);
+
+/* golden-path-ws.c: what a session sends. QUEUED → CONNECTING: the upgrade request (headers,
+ * Query=, the token) goes out; a session that cannot connect fails and is GONE (one whose
+ * templates fail stays QUEUED). -ENOMEM, else 0. */
+int gp_session_connect(session *s, const gp_url *url, const char *address);
+/* READY → SENDING: writes the Message= request. */
+void gp_session_send_request(session *s);
+
+/* golden-path-session.c: every session's state machine. The transitions set the state and the
+ * deadline of its next wait; golden-path-ws.c makes them as lws reports. */
+void gp_session_to_connecting(session *s);         /* ConnectTimeout= starts */
+void gp_session_to_wait_ready(session *s);         /* upgraded, Ready= awaited */
+void gp_session_to_ready(session *s);              /* waits until every session is */
+void gp_session_to_sending(session *s);
+void gp_session_to_events(session *s, usec_t at);  /* the request was written at `at` */
+void gp_session_await_event(session *s, usec_t at);  /* an expected event came at `at` */
+void gp_session_to_closing(session *s);            /* the connection goes, within CLOSE_GRACE */
+void gp_session_to_gone(session *s);
+/* The verdict is known: closes the connection (CLOSING), or GONE without a live one. */
+void gp_session_end(session *s);
+/* The matcher's verdict (passed, or failed with its stage, code and reason) ends the session. */
+void gp_session_finish_events(session *s);
+/* Queues every session still running, then connects, releases and services them until every
+ * one is gone. -ENOMEM/-EIO. */
+int gp_sessions_run(run *r, const gp_url *url, const char *address);

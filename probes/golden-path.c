@@ -4,39 +4,38 @@
 #include <sys/random.h>
 #include <sys/resource.h>
 
+#include "escape.h"
 #include "golden-path-internal.h"
 #include "jsonpath.h"
 
-void trace(run *r, const char *fmt, ...) {
+void gp_trace(run *r, const char *fmt, ...) {
         _cleanup_free_ char *line = NULL;
         va_list ap;
 
         if (!r->trace)
                 return;
         va_start(ap, fmt);
-        if (vasprintf(&line, fmt, ap) < 0)
-                line = NULL;
+        line = strdup_vprintf(fmt, ap);
         va_end(ap);
         if (line)
                 r->trace(r->trace_ud, now_usec(CLOCK_MONOTONIC) - r->start, line);
 }
 
-void strace(const session *s, const char *fmt, ...) {
+void gp_strace(const session *s, const char *fmt, ...) {
         _cleanup_free_ char *line = NULL;
         va_list ap;
 
         if (!s->run->trace)
                 return;
         va_start(ap, fmt);
-        if (vasprintf(&line, fmt, ap) < 0)
-                line = NULL;
+        line = strdup_vprintf(fmt, ap);
         va_end(ap);
         if (!line)
                 return;
         if (s->run->n > 1)
-                trace(s->run, "[%u] %s", s->res->index, line);
+                gp_trace(s->run, "[%u] %s", s->res->index, line);
         else
-                trace(s->run, "%s", line);
+                gp_trace(s->run, "%s", line);
 }
 
 static void uuid4(char out[37]) {
@@ -51,7 +50,7 @@ static void uuid4(char out[37]) {
                  b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
 }
 
-size_t fd_budget(void) {
+size_t gp_fd_budget(void) {
         struct rlimit rl;
 
         if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
@@ -59,7 +58,7 @@ size_t fd_budget(void) {
         return rl.rlim_cur > 64 ? (size_t) rl.rlim_cur - 64 : 1;
 }
 
-char *fmt_dur(char buf[32], usec_t u) {
+char *gp_fmt_dur(char buf[32], usec_t u) {
         return format_duration(buf, 32, u);
 }
 
@@ -69,53 +68,38 @@ char *fmt_dur(char buf[32], usec_t u) {
  * alerts, so every reason (and every reply excerpt, before it is cut) loses the run's secrets:
  * as sent, as JSON or a URL would encode them, and a prefix of one cut off by "...". */
 
-#define REDACTED "(redacted)"
+#define REDACTED GP_REDACTED
 
+/* As a JSON body carries it: UTF-8 as is, or (ascii) \uXXXX as Python's json.dumps writes it. */
 static void json_escape_to(gp_buf *b, const char *v, bool ascii) {
-        for (const unsigned char *p = (const unsigned char *) v; *p; p++) {
-                if (*p == '"' || *p == '\\')
-                        gp_buf_printf(b, "\\%c", *p);
-                else if (*p < 0x20)
-                        gp_buf_printf(b, "\\u%04x", *p);
-                else if (*p >= 0x80 && ascii) {
-                        /* a code point as \uXXXX (a surrogate pair past U+FFFF) */
-                        uint32_t c;
-                        size_t n = *p >= 0xf0 ? 4 : *p >= 0xe0 ? 3 : *p >= 0xc0 ? 2 : 1;
-
-                        c = n == 1 ? *p : *p & (0xff >> (n + 1));
-                        for (size_t i = 1; i < n && p[1]; i++)
-                                c = (c << 6) | (*++p & 0x3f);
-                        if (c >= 0x10000)
-                                gp_buf_printf(b, "\\u%04x\\u%04x", 0xd800 + ((c - 0x10000) >> 10),
-                                              0xdc00 + ((c - 0x10000) & 0x3ff));
-                        else
-                                gp_buf_printf(b, "\\u%04x", c);
-                } else
-                        gp_buf_append(b, p, 1);
-        }
+        (void) gp_buf_append_json_escaped(b, v, ascii ? GP_JSON_ESCAPE_ASCII : GP_JSON_ESCAPE_PLAIN);
 }
 
 static void url_escape_to(gp_buf *b, const char *v) {
-        for (const unsigned char *p = (const unsigned char *) v; *p; p++)
-                if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-                    strchr("-._~", *p))
-                        gp_buf_append(b, p, 1);
-                else
-                        gp_buf_printf(b, "%%%02X", *p);
+        (void) gp_buf_append_url_encoded(b, v);
 }
 
 /* Replaces each occurrence of v in *text, then a tail of v's prefix (3 bytes or more) cut off
- * right before an ellipsis. */
-static void redact_one(char **text, const char *v) {
+ * right before an ellipsis. With whole, only where it stands alone (no letter, digit or
+ * non-ASCII byte next to it): a secret shorter than GP_SECRET_MIN (one the server gave; the
+ * configuration refuses them) would otherwise cut into host names and words. */
+static void redact_one(char **text, const char *v, bool whole) {
+        static const char word[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+#define IS_WORD(c) ((unsigned char) (c) >= 0x80 || ((c) != '\0' && strchr(word, (c))))
         size_t n = strlen(v);
         gp_buf out = {0};
-        const char *p, *hit;
+        const char *p, *hit, *from;
 
         if (n == 0 || !*text)
                 return;
-        for (p = *text; (hit = strstr(p, v)); p = hit + n) {
+        p = from = *text;
+        while ((hit = strstr(from, v))) {
+                from = hit + 1;
+                if (whole && ((hit > *text && IS_WORD(hit[-1])) || IS_WORD(hit[n])))
+                        continue;
                 gp_buf_append(&out, p, (size_t) (hit - p));
                 gp_buf_append(&out, REDACTED, strlen(REDACTED));
+                p = from = hit + n;
         }
         if (p == *text)
                 gp_buf_free(&out);
@@ -128,15 +112,17 @@ static void redact_one(char **text, const char *v) {
         }
         for (char *dots = strstr(*text, "..."); dots; dots = strstr(dots + 3, "..."))
                 for (size_t k = MIN(n - 1, (size_t) (dots - *text)); k >= 3; k--)
-                        if (memcmp(dots - k, v, k) == 0) {
+                        if (memcmp(dots - k, v, k) == 0 &&
+                            (!whole || dots - k == *text || !IS_WORD(dots[-(ptrdiff_t) k - 1]))) {
                                 memcpy(dots - k, "...", 3);
                                 memmove(dots - k + 3, dots + 3, strlen(dots + 3) + 1);
                                 dots -= k;
                                 break;
                         }
+#undef IS_WORD
 }
 
-char *redact_secrets(const session *s, const char *data, size_t len) {
+char *gp_redact_secrets(const session *s, const char *data, size_t len) {
         const gp_config *c = s->run->cfg;
         size_t n_extra = strv_length(s->secret_values);
         const char *fixed[] = { c->password, s->token, c->token };
@@ -147,9 +133,11 @@ char *redact_secrets(const session *s, const char *data, size_t len) {
                 const char *secrets[] = { secret };
                 gp_buf forms[4] = {{0}};
                 char *b64;
+                bool whole;
 
                 if (isempty(secrets[0]))
                         continue;
+                whole = strlen(secrets[0]) < GP_SECRET_MIN;
                 json_escape_to(&forms[0], secrets[0], false);
                 json_escape_to(&forms[1], secrets[0], true);
                 url_escape_to(&forms[2], secrets[0]);
@@ -159,10 +147,10 @@ char *redact_secrets(const session *s, const char *data, size_t len) {
                         gp_buf_append(&forms[3], b64, strlen(b64));
                         secret_free(b64);
                 }
-                redact_one(&text, secrets[0]);
+                redact_one(&text, secrets[0], whole);
                 for (size_t f = 0; f < ELEMENTSOF(forms); f++) {
                         if (text && forms[f].data && !streq(forms[f].data, secrets[0]))
-                                redact_one(&text, forms[f].data);
+                                redact_one(&text, forms[f].data, whole);
                         if (forms[f].data)
                                 explicit_bzero(forms[f].data, forms[f].len);
                         gp_buf_free(&forms[f]);
@@ -171,25 +159,24 @@ char *redact_secrets(const session *s, const char *data, size_t len) {
         return text;
 }
 
-void session_fail(session *s, const char *stage, const char *code, const char *fmt, ...) {
+void gp_fail_session(session *s, const char *stage, const char *code, const char *fmt, ...) {
         _cleanup_free_ char *reason = NULL;
         va_list ap;
 
         if (s->res->verdict == GP_VERDICT_FAIL)
                 return;
         va_start(ap, fmt);
-        if (vasprintf(&reason, fmt, ap) < 0)
-                reason = NULL;
+        reason = strdup_vprintf(fmt, ap);
         va_end(ap);
         if (reason) {
-                char *clean = redact_secrets(s, reason, strlen(reason));
+                char *clean = gp_redact_secrets(s, reason, strlen(reason));
 
                 free(reason);
                 reason = clean;  /* NULL on ENOMEM: the reason is then the code alone */
         }
         gp_session_fail(s->res, stage, code, "%s", reason ? reason : code);
         s->fail_seq = ++s->run->fail_seq;
-        strace(s, "FAIL %s (%s): %s", code, stage, strempty(reason));
+        gp_strace(s, "FAIL %s (%s): %s", code, stage, strempty(reason));
 }
 
 static gp_template_vars session_vars(const session *s) {
@@ -217,8 +204,8 @@ static char *capture_text(json_t *v) {
         return NULL;
 }
 
-int session_capture(session *s, json_t *root, char * const *captures, bool secret, const char *what,
-                    const char *stage, const char *code) {
+int gp_session_capture(session *s, json_t *root, char * const *captures, bool secret, const char *what,
+                       const char *stage, const char *code) {
         STRV_FOREACH(cap, captures) {
                 const char *path = strchr(*cap, '=') + 1;
                 _cleanup_free_ char *name = strndup(*cap, (size_t) (path - 1 - *cap));
@@ -233,8 +220,8 @@ int session_capture(session *s, json_t *root, char * const *captures, bool secre
                         if (v && !value && (json_is_string(v) || json_is_number(v) || json_is_boolean(v)))
                                 return -ENOMEM;
                         free(value);
-                        session_fail(s, stage, code, "%s has no %s at %s (Capture=%s)", what,
-                                     !v ? "value" : "string or number", path, name);
+                        gp_fail_session(s, stage, code, "%s has no %s at %s (Capture=%s)", what,
+                                        !v ? "value" : "string or number", path, name);
                         return 0;
                 }
                 if (secret && strv_extend(&s->secret_values, value) < 0) {
@@ -248,13 +235,13 @@ int session_capture(session *s, json_t *root, char * const *captures, bool secre
                 }
                 s->captures = more;
                 s->captures[s->n_captures++] = (gp_template_capture) { .name = TAKE_PTR(name), .value = value };
-                strace(s, "captured %s from %s%s", s->captures[s->n_captures - 1].name, what,
-                       secret ? " (secret)" : "");
+                gp_strace(s, "captured %s from %s%s", s->captures[s->n_captures - 1].name, what,
+                          secret ? " (secret)" : "");
         }
         return 0;
 }
 
-void session_captures_free(session *s) {
+void gp_session_captures_free(session *s) {
         for (size_t i = 0; i < s->n_captures; i++) {
                 free((char *) s->captures[i].name);
                 secret_free((char *) s->captures[i].value);
@@ -268,7 +255,25 @@ void session_captures_free(session *s) {
         s->secret_values = NULL;
 }
 
-int expand(session *s, const char *tmpl, gp_template_flags flags, char **ret) {
+/* The stage a template is expanded for: the HTTP step under way, or, in the WebSocket step,
+ * the session's own (its headers and URL at ws_connect, Message= at request). */
+static const char *expansion_stage(const session *s) {
+        switch (s->state) {
+        case S_IDLE:
+                return s->run->stage ? s->run->stage : "preflight";
+        case S_QUEUED:
+        case S_CONNECTING:
+        case S_WAIT_READY:
+                return "ws_connect";
+        case S_READY:
+        case S_SENDING:
+                return "request";
+        default:
+                return "events";
+        }
+}
+
+int gp_expand(session *s, const char *tmpl, gp_template_flags flags, char **ret) {
         gp_template_vars v = session_vars(s);
         _cleanup_free_ char *err = NULL;
         int r;
@@ -279,19 +284,19 @@ int expand(session *s, const char *tmpl, gp_template_flags flags, char **ret) {
         }
         r = gp_template_expand(tmpl, &v, flags, ret, &err);
         if (r < 0 && r != -ENOMEM)
-                session_fail(s, "preflight", "internal", "template: %s", strempty(err));
+                gp_fail_session(s, expansion_stage(s), "internal", "template: %s", strempty(err));
         return r;
 }
 
-int expand_list(session *s, char * const *l, char ***ret) {
-        _cleanup_strv_free_ char **out = calloc(1, sizeof(char *));
+int gp_expand_list(session *s, char * const *l, char ***ret) {
+        _cleanup_strv_free_secret_ char **out = calloc(1, sizeof(char *));  /* may hold the token */
         int r;
 
         if (!out)
                 return -ENOMEM;
         STRV_FOREACH(i, l) {
                 char *x = NULL;
-                r = expand(s, *i, GP_TEMPLATE_PLAIN, &x);
+                r = gp_expand(s, *i, GP_TEMPLATE_PLAIN, &x);
                 if (r < 0)
                         return r;
                 r = strv_consume(&out, x);
@@ -303,8 +308,8 @@ int expand_list(session *s, char * const *l, char ***ret) {
 }
 
 
-char *excerpt(const session *sess, const char *data, size_t len, size_t max) {
-        _cleanup_free_ char *clean = redact_secrets(sess, data, len);
+char *gp_excerpt(const session *sess, const char *data, size_t len, size_t max) {
+        _cleanup_free_ char *clean = gp_redact_secrets(sess, data, len);
         const char *s = clean;
         gp_buf b = {0};
 
@@ -330,7 +335,9 @@ char *excerpt(const session *sess, const char *data, size_t len, size_t max) {
 
 /* ---- the run ------------------------------------------------------------------------------ */
 
-static void judge_slo(run *r) {
+/* A degraded or failed result always has its code: without one (ENOMEM) the run has no
+ * verdict to record, and the caller reports -ENOMEM instead of a code-less failure. */
+static int judge_slo(run *r) {
         const gp_config *c = r->cfg;
         gp_result *res = r->result;
         struct {
@@ -338,13 +345,13 @@ static void judge_slo(run *r) {
                 const char *code, *stage, *what;
                 unsigned session;  /* the slowest one, named when Users > 1 */
         } checks[] = {
-                { c->slo_login, res->phases[GP_PHASE_LOGIN], "slo.login", "login", "login",
+                { c->slo_login, res->phases[GP_PHASE_LOGIN], GP_CODE_SLO_LOGIN, "login", "login",
                   res->slowest[GP_PHASE_LOGIN] },
-                { c->slo_connect, res->phases[GP_PHASE_WS_CONNECT], "slo.connect", "ws_connect", "WebSocket connect",
-                  res->slowest[GP_PHASE_WS_CONNECT] },
-                { c->slo_first_event, res->phases[GP_PHASE_FIRST_EVENT], "slo.first_event", "events", "first event",
-                  res->slowest[GP_PHASE_FIRST_EVENT] },
-                { c->slo_total, res->duration, "slo.total", NULL, "run", 0 },
+                { c->slo_connect, res->phases[GP_PHASE_WS_CONNECT], GP_CODE_SLO_CONNECT, "ws_connect",
+                  "WebSocket connect", res->slowest[GP_PHASE_WS_CONNECT] },
+                { c->slo_first_event, res->phases[GP_PHASE_FIRST_EVENT], GP_CODE_SLO_FIRST_EVENT, "events",
+                  "first event", res->slowest[GP_PHASE_FIRST_EVENT] },
+                { c->slo_total, res->duration, GP_CODE_SLO_TOTAL, NULL, "run", 0 },
         };
         gp_buf reason = {0};
 
@@ -357,14 +364,19 @@ static void judge_slo(run *r) {
                         res->verdict = GP_VERDICT_DEGRADED;
                         res->code = strdup(checks[i].code);
                         res->stage = checks[i].stage;
+                        if (!res->code) {
+                                gp_buf_free(&reason);
+                                return -ENOMEM;
+                        }
                 }
                 gp_buf_printf(&reason, "%s%s took %s (SLO %s)", reason.len ? "; " : "", checks[i].what,
-                              fmt_dur(v, checks[i].value), fmt_dur(l, checks[i].limit));
+                              gp_fmt_dur(v, checks[i].value), gp_fmt_dur(l, checks[i].limit));
                 if (r->n > 1 && checks[i].session > 0)
                         gp_buf_printf(&reason, " in session %u", checks[i].session);
         }
         if (reason.data)
                 res->reason = reason.data;
+        return 0;
 }
 
 static int fold(run *r) {
@@ -375,7 +387,7 @@ static int fold(run *r) {
         for (size_t i = 0; i < r->n; i++) {
                 session *s = &r->sessions[i];
 
-                if (collect_events(s) < 0)
+                if (gp_collect_events(s) < 0)
                         return -ENOMEM;
 
                 if (s->res->verdict == GP_VERDICT_FAIL) {
@@ -391,9 +403,14 @@ static int fold(run *r) {
                         }
         }
         if (first) {
+                /* gp_session_fail() could not copy the session's code (ENOMEM). */
+                if (!first->res->code)
+                        return -ENOMEM;
                 res->verdict = GP_VERDICT_FAIL;
                 res->stage = first->res->stage;
-                res->code = strdup(strempty(first->res->code));
+                res->code = strdup(first->res->code);
+                if (!res->code)
+                        return -ENOMEM;
                 if (r->n > 1)
                         res->reason = failed > 1
                                 ? strdup_printf("session %u: %s (and %u more of %zu sessions failed)", first->res->index,
@@ -417,7 +434,7 @@ static void run_free(run *r) {
                 free(s->own_id);
                 free(s->identity);
                 free(s->identity_ours);
-                session_captures_free(s);
+                gp_session_captures_free(s);
         }
         free(r->sessions);
         for (size_t i = 0; i < r->n_auth_fail; i++)
@@ -445,6 +462,15 @@ int gp_engine_run(gp_engine *e, gp_config *cfg, gp_trace_fn trace_fn, void *ud, 
                         .response_reject = cfg->response_reject ? &cfg->response_reject_regex : NULL,
                         .response_reject_src = cfg->response_reject,
                 },
+        };
+        static const struct {
+                const char *stage;
+                int (*fn)(run *r);
+        } steps[] = {
+                { "preflight", gp_step_preflight },
+                { "login", gp_step_login },
+                { "step", gp_step_http },
+                { "ws_connect", gp_step_websocket },  /* and request, events: see gp_expand() */
         };
         gp_result *res;
         int k = 0;
@@ -483,24 +509,21 @@ int gp_engine_run(gp_engine *e, gp_config *cfg, gp_trace_fn trace_fn, void *ud, 
                 uuid4(s->res->run_id);
                 uuid4(s->thread_id);
                 if (cfg->user && gp_template_expand(cfg->user, &v, GP_TEMPLATE_PLAIN, &s->user, &err) < 0)
-                        session_fail(s, "login", "internal", "expanding User= failed: %s", strempty(err));
+                        gp_fail_session(s, "login", GP_CODE_INTERNAL, "expanding User= failed: %s", strempty(err));
         }
         if (r.n == 1)
                 memcpy(res->run_id, res->sessions[0].run_id, sizeof(res->run_id));
         else
                 uuid4(res->run_id);
-        trace(&r, "run %s: %u user%s, timeout %s", res->run_id, cfg->users, cfg->users == 1 ? "" : "s",
-              fmt_dur((char[32]) {0}, cfg->timeout));
+        gp_trace(&r, "run %s: %u user%s, timeout %s", res->run_id, cfg->users, cfg->users == 1 ? "" : "s",
+                 gp_fmt_dur((char[32]) {0}, cfg->timeout));
         if (cfg->insecure)
-                trace(&r, "warning: TLS certificate verification is off (Insecure=yes)");
+                gp_trace(&r, "warning: TLS certificate verification is off (Insecure=yes)");
 
-        k = step_preflight(&r);
-        if (k >= 0)
-                k = step_login(&r);
-        if (k >= 0)
-                k = step_http(&r);
-        if (k >= 0)
-                k = step_websocket(&r);
+        for (size_t i = 0; k >= 0 && i < ELEMENTSOF(steps); i++) {
+                r.stage = steps[i].stage;
+                k = steps[i].fn(&r);
+        }
 
         res->duration = now_usec(CLOCK_MONOTONIC) - r.start;
         res->finished_at = now_usec(CLOCK_REALTIME);
@@ -520,16 +543,20 @@ int gp_engine_run(gp_engine *e, gp_config *cfg, gp_trace_fn trace_fn, void *ud, 
                 }
                 if (k < 0 && res->verdict != GP_VERDICT_FAIL) {
                         res->verdict = GP_VERDICT_FAIL;
-                        res->code = strdup("internal");
+                        res->code = strdup(GP_CODE_INTERNAL);
                         res->reason = strdup_printf("the probe failed: %s", strerror(-k));
                 }
-                if (res->verdict == GP_VERDICT_PASS)
-                        judge_slo(&r);
+                if ((res->verdict == GP_VERDICT_FAIL && !res->code) ||
+                    (res->verdict == GP_VERDICT_PASS && judge_slo(&r) < 0)) {
+                        run_free(&r);
+                        gp_result_free(res);
+                        return -ENOMEM;
+                }
         }
         {
                 char d[32];
-                trace(&r, "result: %s%s%s in %s", gp_verdict_to_string(res->verdict), res->code ? " " : "",
-                      strempty(res->code), fmt_dur(d, res->duration));
+                gp_trace(&r, "result: %s%s%s in %s", gp_verdict_to_string(res->verdict),
+                         res->code ? " " : "", strempty(res->code), gp_fmt_dur(d, res->duration));
         }
         run_free(&r);
         /* A run of many sessions leaves a heap of freed TLS state behind: give it back rather
@@ -546,11 +573,6 @@ int gp_engine_new(gp_engine **ret, char **ret_error) {
 
         if (!e)
                 return -ENOMEM;
-        /* A hostile server's big message (up to WS_MAX_MESSAGE) grows one buffer by realloc. With
-         * glibc's dynamic threshold, freeing that mmap raises the threshold, the next big buffer
-         * comes from the thread's arena, and the process keeps it: 15 MiB held for good after a
-         * second 100 MiB frame. A fixed threshold returns every big buffer when it is freed. */
-        mallopt(M_MMAP_THRESHOLD, 1024 * 1024);
         e->http = gp_http_new();
         if (!e->http) {
                 free(e);
@@ -565,6 +587,10 @@ int gp_engine_new(gp_engine **ret, char **ret_error) {
         }
         *ret = e;
         return 0;
+}
+
+void gp_engine_setup_process(void) {
+        gp_ws_log_setup();
 }
 
 gp_engine *gp_engine_free(gp_engine *e) {

@@ -13,6 +13,11 @@ typedef struct gp_engine gp_engine;
  * running gp_engine_run. */
 typedef void (*gp_trace_fn)(void *ud, usec_t at, const char *line);
 
+/* The process-wide settings of the libraries under the engine, which the engine never makes
+ * itself: main() calls this once, before any thread or libwebsockets context exists (the metrics
+ * server's included). Today libwebsockets' log level and emitter (gp_ws_log_setup). */
+void gp_engine_setup_process(void);
+
 /* Creates the process's network machinery (one libwebsockets context, one libcurl multi
  * handle). Create it once, before any run; use it from one thread. */
 int gp_engine_new(gp_engine **ret, char **ret_error);

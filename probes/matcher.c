@@ -4,6 +4,7 @@
 #include <jansson.h>
 #include <limits.h>
 
+#include "codes.h"
 #include "event-cond.h"
 #include "jsonpath.h"
 #include "matcher.h"
@@ -120,7 +121,7 @@ static gp_match_state fail_start(gp_matcher *m, const char *code, const char *st
 }
 
 static gp_match_state fail_oom(gp_matcher *m) {
-        fail_start(m, "internal", "events");
+        fail_start(m, GP_CODE_INTERNAL, "events");
         reason_text(m, "out of memory");
         return m->state;
 }
@@ -217,7 +218,7 @@ static gp_match_state malformed(gp_matcher *m, const char *data, size_t len, con
                 m->n_malformed++;
                 return m->state;
         }
-        fail_start(m, "events.malformed", "events");
+        fail_start(m, GP_CODE_EVENTS_MALFORMED, "events");
         reason_text(m, "frame %s%s (Strict=yes): '", what, path);
         reason_add(m, data, len, QUOTE_MAX);
         reason_text(m, "'");
@@ -240,7 +241,7 @@ static gp_match_state learn_id(gp_matcher *m, const char *type, const char *fiel
 
         if (owner > 0 && owner != m->own_index) {
                 m->foreign_session = owner;
-                fail_start(m, "events.crosstalk", "events");
+                fail_start(m, GP_CODE_EVENTS_CROSSTALK, "events");
                 reason_crosstalk(m, type, field, id);
                 reason_text(m, " that session %u learned first (this is session %u): two sessions were given one run",
                             owner, m->own_index);
@@ -279,7 +280,7 @@ static gp_match_state check_correlation(gp_matcher *m, json_t *root, const char 
         m->foreign_session = m->lookup ? m->lookup(id, m->userdata) : 0;
         if (m->foreign_session == m->own_index)
                 m->foreign_session = 0;
-        fail_start(m, "events.crosstalk", "events");
+        fail_start(m, GP_CODE_EVENTS_CROSSTALK, "events");
         reason_crosstalk(m, type, field, id);
         if (m->foreign_session > 0)
                 reason_text(m, " of session %u (this is session %u)", m->foreign_session, m->own_index);
@@ -300,7 +301,7 @@ static gp_match_state on_fail_event(gp_matcher *m, json_t *root, const char *typ
 
         if (record_event(m, type, at) < 0)
                 return fail_oom(m);
-        fail_start(m, "events.error", "events");
+        fail_start(m, GP_CODE_EVENTS_ERROR, "events");
         message = gp_json_path_first_string(root, m->rules->error_paths, true);
         if (message) {
                 reason_text(m, "%s: ", type);
@@ -330,7 +331,7 @@ static gp_match_state check_result_errors(gp_matcher *m, json_t *root, const cha
 
         if (!v)
                 return m->state;
-        fail_start(m, "events.error", "events");
+        fail_start(m, GP_CODE_EVENTS_ERROR, "events");
         reason_text(m, "%s reports an error at %s: ", terminal, strempty(where));
         if (json_is_string(v))
                 reason_quote(m, json_string_value(v), REASON_MAX);
@@ -349,7 +350,7 @@ static gp_match_state check_response(gp_matcher *m, json_t *root, const char *te
                 return m->state;
         response = gp_json_path_first_string(root, r->response_paths, true);
         if (!response) {
-                fail_start(m, "response.empty", "response");
+                fail_start(m, GP_CODE_RESPONSE_EMPTY, "response");
                 reason_text(m, "%s carried no response (no non-empty string at ResponsePath=", terminal);
                 STRV_FOREACH(p, r->response_paths)
                         reason_text(m, "%s%s", p == r->response_paths ? "" : " ", *p);
@@ -357,7 +358,7 @@ static gp_match_state check_response(gp_matcher *m, json_t *root, const char *te
                 return m->state;
         }
         if (r->response_reject && regexec(r->response_reject, response, 0, NULL, 0) == 0) {
-                fail_start(m, "response.empty", "response");
+                fail_start(m, GP_CODE_RESPONSE_EMPTY, "response");
                 reason_text(m, "%s carried the placeholder '", terminal);
                 reason_quote(m, response, QUOTE_MAX);
                 reason_text(m, "', not an answer (ResponseReject=");
@@ -366,7 +367,7 @@ static gp_match_state check_response(gp_matcher *m, json_t *root, const char *te
                 return m->state;
         }
         if (r->response_regex && regexec(r->response_regex, response, 0, NULL, 0) != 0) {
-                fail_start(m, "response.mismatch", "response");
+                fail_start(m, GP_CODE_RESPONSE_MISMATCH, "response");
                 reason_text(m, "response '");
                 reason_quote(m, response, QUOTE_MAX);
                 reason_text(m, "' does not match '");
@@ -390,7 +391,7 @@ static gp_match_state on_terminal(gp_matcher *m, json_t *root, const char *termi
                 if (find_event(m, t))
                         continue;
                 if (!missing)
-                        fail_start(m, "events.missing", "events");
+                        fail_start(m, GP_CODE_EVENTS_MISSING, "events");
                 reason_text(m, missing ? " %s" : "%s arrived but never saw %s", missing ? t : terminal, t);
                 missing = true;
         }
@@ -427,7 +428,7 @@ static gp_match_state on_expected(gp_matcher *m, json_t *root, size_t i, usec_t 
         if (again) {
                 if (strv_contains(m->rules->repeatable, type))
                         return m->state;
-                fail_start(m, "events.order", "events");
+                fail_start(m, GP_CODE_EVENTS_ORDER, "events");
                 reason_text(m, "%s repeated (not Repeatable=)", type);
                 return m->state;
         }
@@ -435,7 +436,7 @@ static gp_match_state on_expected(gp_matcher *m, json_t *root, size_t i, usec_t 
                 /* A sub-agent's cycle ended: not the end of the run, and not bound to the order of
                  * first appearance, but no cycle ends before anything started. */
                 if (i > 0 && !find_event(m, m->rules->expect[0])) {
-                        fail_start(m, "events.order", "events");
+                        fail_start(m, GP_CODE_EVENTS_ORDER, "events");
                         reason_text(m, "%s arrived before %s", type, m->rules->expect[0]);
                 }
                 return m->state;
@@ -444,7 +445,7 @@ static gp_match_state on_expected(gp_matcher *m, json_t *root, size_t i, usec_t 
                 if (m->n_end > 0 && is_end_type(m, m->rules->expect[j]))
                         continue;
                 if (!find_event(m, m->rules->expect[j])) {
-                        fail_start(m, "events.order", "events");
+                        fail_start(m, GP_CODE_EVENTS_ORDER, "events");
                         reason_text(m, "%s arrived before %s", type, m->rules->expect[j]);
                         return m->state;
                 }
@@ -457,7 +458,7 @@ static gp_match_state on_unlisted(gp_matcher *m, const char *type) {
                 m->n_ignored++;
                 return m->state;
         }
-        fail_start(m, "events.unexpected", "events");
+        fail_start(m, GP_CODE_EVENTS_UNEXPECTED, "events");
         reason_text(m, "unexpected event type '");
         reason_quote(m, type, QUOTE_MAX);
         reason_text(m, "' (Strict=yes)");
@@ -507,7 +508,7 @@ gp_match_state gp_matcher_feed_binary(gp_matcher *m, size_t len, usec_t at) {
                 m->n_malformed++;
                 return m->state;
         }
-        fail_start(m, "events.malformed", "events");
+        fail_start(m, GP_CODE_EVENTS_MALFORMED, "events");
         reason_text(m, "binary frame of %zu bytes (Strict=yes)", len);
         return m->state;
 }
@@ -523,7 +524,7 @@ void gp_matcher_timeout(gp_matcher *m, usec_t waited) {
         if (!awaiting)
                 /* every kind arrived; the end did not */
                 awaiting = m->n_end > 0 ? m->rules->end[0] : m->rules->expect[m->n_expect - 1];
-        fail_start(m, "events.timeout", "events");
+        fail_start(m, GP_CODE_EVENTS_TIMEOUT, "events");
         reason_text(m, "no %s within %s; saw", awaiting, format_duration(d, sizeof d, waited));
         for (size_t i = 0; i < m->n_events; i++)
                 reason_text(m, " %s", m->events[i].type);

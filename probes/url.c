@@ -2,6 +2,7 @@
 #include <ctype.h>
 #include <errno.h>
 
+#include "escape.h"
 #include "url.h"
 #include "util.h"
 
@@ -98,23 +99,16 @@ int gp_url_parse(const char *s, gp_url *ret, char **ret_error) {
 
 int gp_url_add_query(gp_url *u, const char *name, const char *value) {
         gp_buf b = {0};
-        static const char hex[] = "0123456789ABCDEF";
         int r;
 
         r = gp_buf_printf(&b, "%s%s%s=", u->path, strchr(u->path, '?') ? "&" : "?", name);
-        for (const unsigned char *c = (const unsigned char *) value; r >= 0 && *c; c++) {
-                if (isalnum(*c) || strchr("-._~", *c))
-                        r = gp_buf_append(&b, c, 1);
-                else {
-                        char enc[3] = { '%', hex[*c >> 4], hex[*c & 15] };
-                        r = gp_buf_append(&b, enc, 3);
-                }
-        }
+        if (r >= 0)
+                r = gp_buf_append_url_encoded(&b, value);
         if (r < 0) {
-                gp_buf_free(&b);
+                secret_free(b.data);  /* a query may carry the token or a ticket */
                 return r;
         }
-        free(u->path);
+        secret_free(u->path);
         u->path = b.data;
         return 0;
 }

@@ -4,6 +4,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include "codes.h"
 #include "util.h"
 #include "ws.h"
 
@@ -26,7 +27,7 @@ struct gp_ws_conn {
         struct lws *wsi;
         const gp_ws_handler *handler;
         void *ud;
-        char **headers;
+        char **headers;         /* may hold the token: freed with strv_free_secret() */
         size_t max_message;
         bool established;
         bool ended;             /* failed or closed was reported */
@@ -68,8 +69,7 @@ static void conn_fail(gp_ws_conn *c, const char *code, const char *fmt, ...) {
                 return;
         c->ended = true;
         va_start(ap, fmt);
-        if (vasprintf(&reason, fmt, ap) < 0)
-                reason = NULL;
+        reason = strdup_vprintf(fmt, ap);
         va_end(ap);
         c->handler->failed(c->ud, code, reason ? reason : code);
 }
@@ -101,26 +101,26 @@ static void classify_connection_error(gp_ws_conn *c, struct lws *wsi, const char
         int status = wsi ? (int) lws_http_client_http_response(wsi) : 0;
 
         if (c->verify_error != 0)
-                conn_fail(c, "tls.verify", "certificate verification failed: %s (depth %d)",
+                conn_fail(c, GP_CODE_TLS_VERIFY, "certificate verification failed: %s (depth %d)",
                           X509_verify_cert_error_string(c->verify_error), c->verify_depth);
         else if (status <= 0 && cert_requested(wsi))
                 /* TLS 1.3 authenticates the client after the handshake looks done to the client: a
                  * server that refuses our certificate (or its absence) just ends the connection. */
-                conn_fail(c, "tls.handshake", "the server asked for a client certificate and closed the connection "
+                conn_fail(c, GP_CODE_TLS_HANDSHAKE, "the server asked for a client certificate and closed the connection "
                           "(%s): %s", c->ws->vh_cert ? "ClientCertificate= not accepted" :
                           "no ClientCertificate= configured", msg);
         else if (startswith(msg, "HS: ws upgrade") && status > 0)
-                conn_fail(c, "ws.upgrade", "upgrade refused with HTTP %d", status);
+                conn_fail(c, GP_CODE_WS_UPGRADE, "upgrade refused with HTTP %d", status);
         else if (startswith(msg, "HS: PROTOCOL malformed"))
-                conn_fail(c, "ws.upgrade", "server selected a subprotocol that was not offered");
+                conn_fail(c, GP_CODE_WS_UPGRADE, "server selected a subprotocol that was not offered");
         else if (startswith(msg, "HS:"))
-                conn_fail(c, "ws.upgrade", "bad upgrade reply (HTTP %d): %s", status, msg);
+                conn_fail(c, GP_CODE_WS_UPGRADE, "bad upgrade reply (HTTP %d): %s", status, msg);
         else if (strstr(msg, "SSL") || strstr(msg, "ssl") || strstr(msg, "tls"))
-                conn_fail(c, "tls.handshake", "TLS handshake failed: %s", msg);
+                conn_fail(c, GP_CODE_TLS_HANDSHAKE, "TLS handshake failed: %s", msg);
         else if (strstr(msg, "Unable to connect") || strstr(msg, "connect"))
-                conn_fail(c, "net.connect", "connection failed: %s", msg);
+                conn_fail(c, GP_CODE_NET_CONNECT, "connection failed: %s", msg);
         else
-                conn_fail(c, "ws.upgrade", "WebSocket handshake failed: %s", msg);
+                conn_fail(c, GP_CODE_WS_UPGRADE, "WebSocket handshake failed: %s", msg);
 }
 
 static int append_headers(gp_ws_conn *c, struct lws *wsi, unsigned char **p, size_t space) {
@@ -139,7 +139,7 @@ static int append_headers(gp_ws_conn *c, struct lws *wsi, unsigned char **p, siz
                 value = colon + 1 + strspn(colon + 1, " \t");
                 if (lws_add_http_header_by_name(wsi, (const unsigned char *) name,
                                                 (const unsigned char *) value, (int) strlen(value), p, end)) {
-                        conn_fail(c, "ws.upgrade", "handshake headers too large");
+                        conn_fail(c, GP_CODE_WS_UPGRADE, "handshake headers too large");
                         return -1;
                 }
         }
@@ -152,11 +152,11 @@ static int on_receive(gp_ws_conn *c, struct lws *wsi, const void *in, size_t len
                 c->rx_binary = lws_frame_is_binary(wsi);
         }
         if (c->rx.len + len > c->max_message) {
-                conn_fail(c, "ws.protocol", "message larger than the %zu byte limit", c->max_message);
+                conn_fail(c, GP_CODE_WS_PROTOCOL, "message larger than the %zu byte limit", c->max_message);
                 return -1;
         }
         if (gp_buf_append(&c->rx, in, len) < 0) {
-                conn_fail(c, "internal", "out of memory reading a message");
+                conn_fail(c, GP_CODE_INTERNAL, "out of memory reading a message");
                 return -1;
         }
         if (lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0) {
@@ -180,7 +180,7 @@ static int on_writeable(gp_ws_conn *c, struct lws *wsi) {
                 free(c->tx);
                 c->tx = NULL;
                 if (n < 0) {
-                        conn_fail(c, "ws.closed", "writing the request failed");
+                        conn_fail(c, GP_CODE_WS_CLOSED, "writing the request failed");
                         return -1;
                 }
                 c->handler->sent(c->ud, at);
@@ -246,7 +246,7 @@ static int protocol_cb(struct lws *wsi, enum lws_callback_reasons reason, void *
                 return 0;
         case LWS_CALLBACK_CLIENT_CLOSED:
                 if (rx_error[0] && c->peer_close_code == 0)
-                        conn_fail(c, "ws.protocol", "invalid WebSocket framing from the server: %s", rx_error);
+                        conn_fail(c, GP_CODE_WS_PROTOCOL, "invalid WebSocket framing from the server: %s", rx_error);
                 rx_error[0] = '\0';
                 if (!c->closing)
                         conn_closed(c);
@@ -254,12 +254,12 @@ static int protocol_cb(struct lws *wsi, enum lws_callback_reasons reason, void *
                 return 0;
         case LWS_CALLBACK_CLOSED_CLIENT_HTTP:
                 if (!c->established)
-                        conn_fail(c, "ws.upgrade", "connection closed during the WebSocket handshake");
+                        conn_fail(c, GP_CODE_WS_UPGRADE, "connection closed during the WebSocket handshake");
                 return 0;
         case LWS_CALLBACK_WSI_DESTROY:
                 c->wsi = NULL;
                 if (!c->ended)
-                        conn_fail(c, c->established ? "ws.closed" : "ws.upgrade", "connection lost");
+                        conn_fail(c, c->established ? GP_CODE_WS_CLOSED : GP_CODE_WS_UPGRADE, "connection lost");
                 c->handler->destroyed(c->ud);
                 return 0;
         default:
@@ -272,12 +272,10 @@ static int protocol_cb(struct lws *wsi, enum lws_callback_reasons reason, void *
  * DROPPING", then closes the connection as if the peer had dropped it, synchronously within the
  * same service call. The log hook keeps that detail for the CLIENT_CLOSED that follows. */
 
-static void emit_log(int level, const char *line) {
-        static int show = -1;
+static bool show_log;  /* GPPROBE_LWS_DEBUG=1; set once, by gp_ws_log_setup() */
 
-        if (show < 0)
-                show = !isempty(getenv("GPPROBE_LWS_DEBUG"));
-        if (show)
+static void emit_log(int level, const char *line) {
+        if (show_log)
                 fprintf(stderr, "lws: %s", line);
         if (strstr(line, "client_rx_sm exited"))
                 snprintf(rx_error, sizeof(rx_error), "%s", last_info[0] ? last_info : "invalid frame");
@@ -285,18 +283,23 @@ static void emit_log(int level, const char *line) {
                 const char *msg = strstr(line, "]: ") ? strstr(line, "]: ") + 3 : line;
 
                 /* Not hexdumps of the payload ("0000: 7B 22 ...", "(hexdump: zero length)"). */
-                if (msg[strspn(msg, " \r\n")] == '\0' || startswith(msg, "(hexdump") ||
+                if (is_blank_line(msg) || startswith(msg, "(hexdump") ||
                     (strspn(msg, "0123456789ABCDEF") == 4 && msg[4] == ':'))
                         return;
                 snprintf(last_info, sizeof(last_info), "%.*s", (int) strcspn(msg, "\r\n"), msg);
         }
 }
 
+void gp_ws_log_setup(void) {
+        show_log = !isempty(getenv("GPPROBE_LWS_DEBUG"));
+        /* No NOTICE: the banners every context prints at creation. */
+        lws_set_log_level(LLL_ERR | LLL_WARN | LLL_INFO | (show_log ? LLL_NOTICE : 0), emit_log);
+}
+
 int gp_ws_new(gp_ws **ret, char **ret_error) {
         struct lws_context_creation_info info = {0};
         gp_ws *ws;
 
-        lws_set_log_level(LLL_ERR | LLL_WARN | LLL_INFO | (getenv("GPPROBE_LWS_DEBUG") ? LLL_NOTICE : 0), emit_log);
         ws = calloc(1, sizeof(*ws));
         if (!ws)
                 return -ENOMEM;
@@ -422,7 +425,7 @@ int gp_ws_connect(gp_ws *ws, const gp_ws_target *t, const gp_ws_handler *handler
         if (!lws_client_connect_via_info(&cc)) {
                 /* Failures inside connect_via_info produce no callback at all. */
                 c->wsi = NULL;
-                strv_free(c->headers);
+                strv_free_secret(c->headers);
                 free(c);
                 *ret_error = strdup_printf("could not start a connection to %s port %d", t->address, t->port);
                 return -ECONNREFUSED;
@@ -472,7 +475,7 @@ gp_ws_conn *gp_ws_conn_free(gp_ws_conn *c) {
                 if (c->wsi)  /* still not gone: detach so late callbacks find nothing */
                         lws_set_opaque_user_data(c->wsi, NULL);
         }
-        strv_free(c->headers);
+        strv_free_secret(c->headers);  /* "Authorization: Bearer <token>" with Auth=header */
         secret_free(c->selected);
         free(c->peer_close_reason);
         gp_buf_free(&c->rx);

@@ -39,6 +39,12 @@ typedef struct gp_ws_handler {
         void (*destroyed)(void *ud);
 } gp_ws_handler;
 
+/* libwebsockets' log level and emitter, process-wide for every context (the metrics server's
+ * too): for main() to set once, through gp_engine_setup_process(), before any context exists.
+ * The emitter keeps lws's report of invalid framing for ws.protocol; GPPROBE_LWS_DEBUG=1 also
+ * prints lws's log on stderr. gp_ws_new never sets them. */
+void gp_ws_log_setup(void);
+
 int gp_ws_new(gp_ws **ret, char **ret_error);
 gp_ws *gp_ws_free(gp_ws *ws);
 

@@ -7,6 +7,7 @@
 #include <jansson.h>
 
 #include "history.h"
+#include "json-util.h"
 #include "util.h"
 
 #define GP_HISTORY_CAPACITY_MAX 100000U
@@ -61,12 +62,3 @@ void gp_history_totals_free(gp_history *h);
  * state file from before them loads with zeros). Load: -EINVAL with a message in error. */
 int gp_history_totals_to_json(const gp_history *h, json_t *state);
 int gp_history_totals_from_json(gp_history *h, json_t *state, char *error, size_t size);
-
-/* Adds v to o under key; v may be NULL (a failed allocation). -ENOMEM; v consumed either way. */
-static inline int gp_json_set_new(json_t *o, const char *key, json_t *v) {
-        return v && json_object_set_new(o, key, v) == 0 ? 0 : -ENOMEM;
-}
-
-static inline json_t *gp_json_string_or_null(const char *s) {
-        return s ? json_string(s) : json_null();
-}

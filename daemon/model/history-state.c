@@ -1,11 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* StateFile=: the history across restarts. */
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdint.h>
-#include <sys/stat.h>
 
+#include "fileio.h"
 #include "history-internal.h"
 #include "status.h"
 
@@ -69,82 +68,15 @@ static json_t *state_to_json(const gp_history *h) {
 }
 
 int gp_history_save(const gp_history *h, const char *path, char **ret_error) {
-        json_auto_t *o = NULL;
-        _cleanup_free_ char *s = NULL;
-        size_t len;
-        char *p;
+        json_auto_t *o = state_to_json(h);
+        size_t len = 0;
+        _cleanup_free_ char *s = gp_json_dump_line(o, JSON_COMPACT, &len);
 
-        o = state_to_json(h);
-        if (o)
-                s = json_dumps(o, JSON_COMPACT);
         if (!s) {
                 set_errorf(ret_error, "%s: out of memory", path);
                 return -ENOMEM;
         }
-        len = strlen(s);
-        p = realloc(s, len + 2);
-        if (!p) {
-                set_errorf(ret_error, "%s: out of memory", path);
-                return -ENOMEM;
-        }
-        s = p;
-        memcpy(s + len, "\n", 2);
-        return gp_write_atomic(path, s, len + 1, 0600, ret_error);
-}
-
-/* Reads a whole regular file of at most max bytes, NUL-terminated. -EFBIG beyond max. */
-static int read_file_bounded(const char *path, size_t max, char **ret, size_t *ret_len) {
-        _cleanup_close_ int fd = -1;
-        _cleanup_free_ char *buf = NULL;
-        size_t len = 0, cap;
-        struct stat st;
-
-        /* O_NONBLOCK: a FIFO put in place of the file must not hang the daemon. */
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-        if (fd < 0)
-                return -errno;
-        if (fstat(fd, &st) < 0)
-                return -errno;
-        if (S_ISDIR(st.st_mode))
-                return -EISDIR;
-        if (!S_ISREG(st.st_mode))
-                return -EBADFD;
-        if ((uint64_t) st.st_size > max)
-                return -EFBIG;
-        /* Room for one byte more than fstat promised: EOF is then seen without growing. */
-        cap = (size_t) st.st_size + 2;
-        buf = malloc(cap);
-        if (!buf)
-                return -ENOMEM;
-        for (;;) {
-                ssize_t n;
-
-                if (len + 1 == cap) { /* the file grew while we read it */
-                        char *p;
-
-                        if (len > max)
-                                return -EFBIG;
-                        cap = MIN(cap * 2 + 4096, max + 2);
-                        p = realloc(buf, cap);
-                        if (!p)
-                                return -ENOMEM;
-                        buf = p;
-                }
-                n = read(fd, buf + len, cap - 1 - len);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0)
-                        return -errno;
-                if (n == 0)
-                        break;
-                len += (size_t) n;
-        }
-        if (len > max)
-                return -EFBIG;
-        buf[len] = 0;
-        *ret = TAKE_PTR(buf);
-        *ret_len = len;
-        return 0;
+        return gp_write_atomic(path, s, len, 0600, ret_error);
 }
 
 typedef struct reader {
@@ -381,7 +313,7 @@ int gp_history_load(gp_history *h, const char *path, char **ret_error) {
 
         if (!h || !path)
                 return -EINVAL;
-        r = read_file_bounded(path, STATE_FILE_MAX, &data, &len);
+        r = gp_read_full_file(path, STATE_FILE_MAX, 0, &data, &len, NULL);
         if (r == -EFBIG) {
                 set_errorf(ret_error, "%s: invalid state file: larger than %zu MiB", path,
                           STATE_FILE_MAX / 1024 / 1024);

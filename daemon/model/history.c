@@ -65,12 +65,6 @@ gp_history *gp_history_free(gp_history *h) {
         return NULL;
 }
 
-static int cmp_usec(const void *a, const void *b) {
-        usec_t x = *(const usec_t *) a, y = *(const usec_t *) b;
-
-        return x < y ? -1 : x > y;
-}
-
 /* Index of the first element of sorted[0..n) that is > v (upper) or >= v (lower). */
 static size_t sorted_bound(const usec_t *sorted, size_t n, usec_t v, bool upper) {
         size_t lo = 0, hi = n;
@@ -101,7 +95,7 @@ static void sorted_remove(gp_history *h, usec_t v) {
 void gp_history_sort_durations(gp_history *h) {
         for (size_t i = 0; i < h->n; i++)
                 h->sorted[i] = h->entries[i].duration;
-        qsort(h->sorted, h->n, sizeof(usec_t), cmp_usec);
+        qsort(h->sorted, h->n, sizeof(usec_t), usec_compare);
 }
 
 /* Replaces h's arrays with the given ones, holding n entries (taken over). */
@@ -200,8 +194,10 @@ int gp_history_record(gp_history *h, const gp_result *r, unsigned alert_after, u
 
         if (!h || !r || alert_after < 1 || recover_after < 1 || !verdict_is_recordable(r->verdict))
                 return -EINVAL;
-        /* Whatever is recorded must save and load back: same checks as the loader. */
-        if (r->verdict != GP_VERDICT_PASS && r->code && !gp_history_code_is_valid(r->code))
+        /* Whatever is recorded must save and load back: same checks as the loader. A failed or
+         * degraded run without its code (an ENOMEM the probe reports as such) is no verdict:
+         * counted, it would blame a code "unknown". */
+        if (r->verdict != GP_VERDICT_PASS && (!r->code || !gp_history_code_is_valid(r->code)))
                 return -EINVAL;
         if (strnlen(r->run_id, sizeof(r->run_id)) == sizeof(r->run_id) ||
             !gp_history_run_id_is_valid(r->run_id))
@@ -288,16 +284,6 @@ const gp_history_entry *gp_history_get(const gp_history *h, size_t i) {
         return i < h->n ? gp_history_entry_at(h, i) : NULL;
 }
 
-/* Nearest-rank percentile: the smallest duration such that at least p% of the window is at or
- * below it, i.e. the ceil(p/100 * n)-th smallest (1-based). It is always a duration that was
- * actually observed (no interpolation), so p99 of a few runs is their slowest. 1..100 ms gives
- * p50 = 50, p95 = 95, p99 = 99. Integer arithmetic: no rounding surprises at exact ranks. */
-static usec_t percentile(const usec_t *sorted, size_t n, unsigned p) {
-        size_t rank = ((size_t) p * n + 99) / 100;
-
-        return sorted[MAX(rank, (size_t) 1) - 1];
-}
-
 void gp_history_stats(const gp_history *h, gp_window_stats *ret) {
         gp_window_stats s = {
                 .p50 = USEC_INFINITY,
@@ -321,9 +307,9 @@ void gp_history_stats(const gp_history *h, gp_window_stats *ret) {
         s.runs = (unsigned) h->n;
         if (h->n > 0) {
                 s.success_ratio = (double) (s.pass + s.degraded) / (double) s.runs;
-                s.p50 = percentile(h->sorted, h->n, 50);
-                s.p95 = percentile(h->sorted, h->n, 95);
-                s.p99 = percentile(h->sorted, h->n, 99);
+                s.p50 = usec_percentile(h->sorted, h->n, 50);
+                s.p95 = usec_percentile(h->sorted, h->n, 95);
+                s.p99 = usec_percentile(h->sorted, h->n, 99);
                 s.max = h->sorted[h->n - 1];
         }
         *ret = s;

@@ -2,20 +2,10 @@
 #include <errno.h>
 #include <inttypes.h>
 
+#include "codes.h"
 #include "metrics.h"
 #include "util.h"
 
-/* Every failure code of SPEC section 2 is exported from the start with 0, so that
- * increase(gpprobe_failures_total[...]) sees a code's first failure (a series born at 1 has
- * no increase). Codes the daemon has seen beyond these are exported as they come. */
-static const char * const failure_codes[] = {
-        "preflight.status", "net.dns", "net.connect", "net.timeout", "tls.handshake", "tls.verify",
-        "login.status", "login.token", "step.status", "step.reply", "ws.upgrade", "ws.auth", "ws.identity",
-        "ws.closed", "ws.protocol", "events.error",
-        "events.order", "events.missing", "events.timeout", "events.unexpected", "events.malformed",
-        "events.crosstalk", "response.empty", "response.mismatch", "internal",
-};
-static const char * const slo_codes[] = { "slo.login", "slo.connect", "slo.first_event", "slo.total" };
 static const gp_verdict results[] = { GP_VERDICT_PASS, GP_VERDICT_DEGRADED, GP_VERDICT_FAIL };
 
 /* A writer whose first allocation failure sticks: the rest becomes no-ops. */
@@ -38,8 +28,7 @@ static void putf(writer *w, const char *fmt, ...) {
         if (w->error)
                 return;
         va_start(ap, fmt);
-        if (vasprintf(&s, fmt, ap) < 0)
-                s = NULL;
+        s = strdup_vprintf(fmt, ap);
         va_end(ap);
         if (!s)
                 w->error = -ENOMEM;
@@ -63,12 +52,6 @@ int gp_metrics_escape_label(gp_buf *b, const char *value) {
         return r;
 }
 
-static bool contains(const char * const *list, size_t n, const char *s) {
-        for (size_t i = 0; i < n; i++)
-                if (streq(list[i], s))
-                        return true;
-        return false;
-}
 
 static void family(writer *w, const char *name, const char *type, const char *help) {
         putf(w, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
@@ -179,6 +162,31 @@ static void write_state(writer *w, const gp_history *h) {
         }
 }
 
+static void code_sample(writer *w, const char *name, const char *code, uint64_t count) {
+        begin(w, name);
+        label(w, "code", code);
+        end_u(w, count);
+}
+
+/* Every code of that kind in the table (codes.h) from the start, at 0, so that increase(...)
+ * sees a code's first run (a series born at 1 has no increase); then the codes of runs v that
+ * are not in the table (an "unknown", a newer daemon's in the state file), as they came. */
+static void code_counters(writer *w, const char *name, const gp_history *h, gp_verdict v, gp_code_kind kind) {
+        size_t n = 0;
+        const gp_code_info *codes = gp_codes(&n);
+
+        for (size_t i = 0; i < n; i++)
+                if (codes[i].kind == kind)
+                        code_sample(w, name, codes[i].code, gp_history_code_count(h, v, codes[i].code));
+        for (size_t i = 0; i < gp_history_n_code_totals(h); i++) {
+                const gp_code_total *t = gp_history_code_total(h, i);
+                const gp_code_info *c = gp_code_lookup(t->code);
+
+                if (t->verdict == v && !(c && c->kind == kind))
+                        code_sample(w, name, t->code, t->count);
+        }
+}
+
 static void write_totals(writer *w, const gp_metrics_input *in) {
         const gp_history *h = in->history;
 
@@ -190,36 +198,10 @@ static void write_totals(writer *w, const gp_metrics_input *in) {
         }
 
         family(w, "gpprobe_failures_total", "counter", "Failed runs, by code, since the state file began.");
-        for (size_t i = 0; i < ELEMENTSOF(failure_codes); i++) {
-                begin(w, "gpprobe_failures_total");
-                label(w, "code", failure_codes[i]);
-                end_u(w, gp_history_code_count(h, GP_VERDICT_FAIL, failure_codes[i]));
-        }
-        for (size_t i = 0; i < gp_history_n_code_totals(h); i++) {
-                const gp_code_total *t = gp_history_code_total(h, i);
-                if (t->verdict != GP_VERDICT_FAIL ||
-                    contains(failure_codes, ELEMENTSOF(failure_codes), t->code))
-                        continue;
-                begin(w, "gpprobe_failures_total");
-                label(w, "code", t->code);
-                end_u(w, t->count);
-        }
-
+        code_counters(w, "gpprobe_failures_total", h, GP_VERDICT_FAIL, GP_CODE_FAILURE);
         family(w, "gpprobe_degraded_total", "counter",
                "Degraded runs, by the SLO exceeded (slo.<phase>), since the state file began.");
-        for (size_t i = 0; i < ELEMENTSOF(slo_codes); i++) {
-                begin(w, "gpprobe_degraded_total");
-                label(w, "code", slo_codes[i]);
-                end_u(w, gp_history_code_count(h, GP_VERDICT_DEGRADED, slo_codes[i]));
-        }
-        for (size_t i = 0; i < gp_history_n_code_totals(h); i++) {
-                const gp_code_total *t = gp_history_code_total(h, i);
-                if (t->verdict != GP_VERDICT_DEGRADED || contains(slo_codes, ELEMENTSOF(slo_codes), t->code))
-                        continue;
-                begin(w, "gpprobe_degraded_total");
-                label(w, "code", t->code);
-                end_u(w, t->count);
-        }
+        code_counters(w, "gpprobe_degraded_total", h, GP_VERDICT_DEGRADED, GP_CODE_DEGRADED);
 
         family(w, "gpprobe_skipped_runs_total", "counter",
                "Scheduled runs skipped because the previous run overran Interval=, since gpprobed started.");

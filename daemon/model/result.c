@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
-#include <math.h>
 
+#include "json-util.h"
 #include "result.h"
 #include "util.h"
 
@@ -45,6 +45,7 @@ gp_result *gp_result_new(unsigned users) {
         }
         r->users = users;
         r->n_sessions = users;
+        r->ws_dns = USEC_INFINITY;
         phases_init(r->phases);
         for (unsigned i = 0; i < users; i++) {
                 r->sessions[i].index = i + 1;
@@ -76,13 +77,12 @@ gp_result *gp_result_free(gp_result *r) {
 
 void gp_session_fail(gp_session_result *s, const char *stage, const char *code, const char *fmt, ...) {
         va_list ap;
-        char *reason = NULL;
+        char *reason;
 
         if (s->verdict == GP_VERDICT_FAIL)
                 return;
         va_start(ap, fmt);
-        if (vasprintf(&reason, fmt, ap) < 0)
-                reason = NULL;
+        reason = strdup_vprintf(fmt, ap);
         va_end(ap);
         s->verdict = GP_VERDICT_FAIL;
         s->stage = stage;
@@ -95,7 +95,7 @@ void gp_session_fail(gp_session_result *s, const char *stage, const char *code, 
 json_t *gp_json_ms(usec_t u) {
         if (u == USEC_INFINITY)
                 return json_null();
-        return json_real(round((double) u / 100.0) / 10.0);
+        return json_real(usec_to_ms(u));
 }
 
 static json_t *phases_to_json(const usec_t *phases) {
@@ -123,11 +123,6 @@ static json_t *events_to_json(const gp_session_result *s, bool mono) {
         return a;
 }
 
-static int cmp_usec(const void *a, const void *b) {
-        usec_t x = *(const usec_t *) a, y = *(const usec_t *) b;
-        return x < y ? -1 : x > y;
-}
-
 /* min, p50, p95 and max of the sessions' complete times (nearest rank), or null when no
  * session completed. */
 static json_t *spread_to_json(const gp_result *r) {
@@ -141,11 +136,11 @@ static json_t *spread_to_json(const gp_result *r) {
                         v[n++] = r->sessions[i].phases[GP_PHASE_COMPLETE];
         if (n == 0)
                 return json_null();
-        qsort(v, n, sizeof(usec_t), cmp_usec);
+        qsort(v, n, sizeof(usec_t), usec_compare);
         return json_pack("{s:o, s:o, s:o, s:o}",
                          "min", gp_json_ms(v[0]),
-                         "p50", gp_json_ms(v[(n * 50 + 99) / 100 - 1]),
-                         "p95", gp_json_ms(v[(n * 95 + 99) / 100 - 1]),
+                         "p50", gp_json_ms(usec_percentile(v, n, 50)),
+                         "p95", gp_json_ms(usec_percentile(v, n, 95)),
                          "max", gp_json_ms(v[n - 1]));
 }
 
@@ -160,18 +155,14 @@ static json_t *timing_to_json(const gp_session_result *s) {
                          "total", gp_json_ms(s->login_timing.total));
 }
 
-static json_t *json_string_or_null(const char *s) {
-        return s ? json_string(s) : json_null();
-}
-
 static json_t *session_to_json(const gp_session_result *s, bool mono) {
         json_t *o = json_pack("{s:i, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:i, s:i}",
                               "index", (json_int_t) s->index,
                               "run_id", s->run_id,
                               "result", gp_verdict_to_string(s->verdict),
-                              "stage", json_string_or_null(s->stage),
-                              "code", json_string_or_null(s->code),
-                              "reason", json_string_or_null(s->reason),
+                              "stage", gp_json_string_or_null(s->stage),
+                              "code", gp_json_string_or_null(s->code),
+                              "reason", gp_json_string_or_null(s->reason),
                               "phases_ms", phases_to_json(s->phases),
                               "login_ms", timing_to_json(s),
                               "events", events_to_json(s, mono),
@@ -192,9 +183,9 @@ json_t *gp_result_to_json(const gp_result *r) {
                       "started_at", format_rfc3339(started, sizeof(started), r->started_at),
                       "finished_at", format_rfc3339(finished, sizeof(finished), r->finished_at),
                       "result", gp_verdict_to_string(r->verdict),
-                      "stage", json_string_or_null(r->stage),
-                      "code", json_string_or_null(r->code),
-                      "reason", json_string_or_null(r->reason),
+                      "stage", gp_json_string_or_null(r->stage),
+                      "code", gp_json_string_or_null(r->code),
+                      "reason", gp_json_string_or_null(r->reason),
                       "duration_ms", gp_json_ms(r->duration),
                       "users", (json_int_t) r->users,
                       "phases_ms", phases_to_json(r->phases));
@@ -203,6 +194,8 @@ json_t *gp_result_to_json(const gp_result *r) {
         if (r->n_sessions > 0) {
                 json_object_set_new(o, "events", events_to_json(&r->sessions[0], r->mono_times));
                 json_object_set_new(o, "login_ms", timing_to_json(&r->sessions[0]));
+                json_object_set_new(o, "ws_ms", r->ws_dns == USEC_INFINITY ? json_null() :
+                                    json_pack("{s:o}", "dns", gp_json_ms(r->ws_dns)));
                 if (r->mono_times && r->sessions[0].t0_mono > 0)
                         json_object_set_new(o, "t0_mono_us", json_integer((json_int_t) r->sessions[0].t0_mono));
         }

@@ -79,6 +79,7 @@ typedef struct gp_result {
         unsigned users;
         usec_t phases[_GP_PHASE_MAX]; /* Users=1: the session's; else the slowest session's */
         unsigned slowest[_GP_PHASE_MAX]; /* index of the session whose phase that is; 0 = none */
+        usec_t ws_dns;                /* the WebSocket host's lookup, once per run; USEC_INFINITY = none */
         gp_session_result *sessions;
         size_t n_sessions;
         char **warnings;              /* e.g. Insecure=yes; shown every run */

@@ -3,17 +3,28 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
+#include "gp-build.h"
+#include "json-util.h"
+#include "report.h"
 #include "status.h"
 #include "util.h"
 
-#define STATUS_SCHEMA 1
 /* 15 significant digits: 1210.4 stays "1210.4" (the default 17 writes 1210.4000000000001). Every
  * number in the document has at most 15 (gp_json_ms rounds to 0.1 ms; the window rounds its
  * ratio), so the file still parses back to exactly the document built. */
 #define STATUS_DUMP_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(15))
 
-static int set_new(json_t *o, const char *key, json_t *v) {
-        return v && json_object_set_new(o, key, v) == 0 ? 0 : -ENOMEM;
+gp_daemon_info gp_daemon_info_self(usec_t started_at, usec_t interval) {
+        return (gp_daemon_info) {
+                .version = GP_VERSION,
+                .pid = getpid(),
+                .started_at = started_at,
+                .interval = interval,
+        };
+}
+
+char *gp_status_serialize(const json_t *doc, size_t *ret_len) {
+        return gp_json_dump_line(doc, STATUS_DUMP_FLAGS, ret_len);
 }
 
 static json_t *time_or_null(usec_t t) {
@@ -27,16 +38,16 @@ static json_t *daemon_to_json(const gp_daemon_info *d) {
         char buf[32];
 
         if (!o ||
-            set_new(o, "version", d->version ? json_string(d->version) : json_null()) < 0 ||
-            set_new(o, "pid", json_integer(d->pid)) < 0 ||
-            set_new(o, "started_at", json_string(format_rfc3339(buf, sizeof(buf), d->started_at))) < 0 ||
-            set_new(o, "interval_ms", gp_json_ms(d->interval)) < 0)
+            gp_json_set_new(o, "version", gp_json_string_or_null(d->version)) < 0 ||
+            gp_json_set_new(o, "pid", json_integer(d->pid)) < 0 ||
+            gp_json_set_new(o, "started_at", json_string(format_rfc3339(buf, sizeof(buf), d->started_at))) < 0 ||
+            gp_json_set_new(o, "interval_ms", gp_json_ms(d->interval)) < 0)
                 return NULL;
         return TAKE_PTR(o);
 }
 
 json_t *gp_status_build(const gp_config *cfg, const gp_daemon_info *d, const gp_history *h,
-                        const gp_result *last) {
+                        const gp_result *last, usec_t updated_at) {
         json_auto_t *o = NULL;
         char buf[32];
 
@@ -46,19 +57,18 @@ json_t *gp_status_build(const gp_config *cfg, const gp_daemon_info *d, const gp_
         }
         o = json_object();
         if (!o ||
-            set_new(o, "schema", json_integer(STATUS_SCHEMA)) < 0 ||
-            set_new(o, "name", json_string(strempty(cfg->name))) < 0 ||
-            set_new(o, "updated_at",
-                    json_string(format_rfc3339(buf, sizeof(buf), now_usec(CLOCK_REALTIME)))) < 0 ||
-            set_new(o, "daemon", daemon_to_json(d)) < 0 ||
-            set_new(o, "last", last ? gp_result_to_json(last) : json_null()) < 0 ||
-            set_new(o, "consecutive_failures", json_integer(gp_history_consecutive_failures(h))) < 0 ||
-            set_new(o, "consecutive_passes", json_integer(gp_history_consecutive_passes(h))) < 0 ||
-            set_new(o, "alerting", json_boolean(gp_history_alerting(h))) < 0 ||
-            set_new(o, "last_pass_at", time_or_null(gp_history_last_pass_at(h))) < 0 ||
-            set_new(o, "last_failure_at", time_or_null(gp_history_last_failure_at(h))) < 0 ||
-            set_new(o, "window", gp_window_to_json(h)) < 0 ||
-            set_new(o, "history", gp_history_to_json(h)) < 0) {
+            gp_json_set_new(o, "schema", json_integer(GP_STATUS_SCHEMA)) < 0 ||
+            gp_json_set_new(o, "name", json_string(strempty(cfg->name))) < 0 ||
+            gp_json_set_new(o, "updated_at", json_string(format_rfc3339(buf, sizeof(buf), updated_at))) < 0 ||
+            gp_json_set_new(o, "daemon", daemon_to_json(d)) < 0 ||
+            gp_json_set_new(o, "last", last ? gp_result_to_json(last) : json_null()) < 0 ||
+            gp_json_set_new(o, "consecutive_failures", json_integer(gp_history_consecutive_failures(h))) < 0 ||
+            gp_json_set_new(o, "consecutive_passes", json_integer(gp_history_consecutive_passes(h))) < 0 ||
+            gp_json_set_new(o, "alerting", json_boolean(gp_history_alerting(h))) < 0 ||
+            gp_json_set_new(o, "last_pass_at", time_or_null(gp_history_last_pass_at(h))) < 0 ||
+            gp_json_set_new(o, "last_failure_at", time_or_null(gp_history_last_failure_at(h))) < 0 ||
+            gp_json_set_new(o, "window", gp_window_to_json(h)) < 0 ||
+            gp_json_set_new(o, "history", gp_history_to_json(h)) < 0) {
                 errno = ENOMEM;
                 return NULL;
         }
@@ -190,29 +200,13 @@ int gp_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
 
 int gp_status_write(const char *path, const gp_config *cfg, const gp_daemon_info *d, const gp_history *h,
                     const gp_result *last, char **ret_error) {
-        json_auto_t *o = NULL;
-        _cleanup_free_ char *s = NULL;
-        size_t len;
-        char *p;
+        _cleanup_report_ gp_report *r = NULL;
+        int k;
 
-        if (!cfg || !d || !h) {
-                set_errorf(ret_error, "%s: invalid arguments", strempty(path));
-                return -EINVAL;
+        k = gp_report_new(cfg, d, h, last, now_usec(CLOCK_REALTIME), &r);
+        if (k < 0) {
+                set_errorf(ret_error, "%s: %s", strempty(path), k == -EINVAL ? "invalid arguments" : "out of memory");
+                return k;
         }
-        o = gp_status_build(cfg, d, h, last);
-        if (o)
-                s = json_dumps(o, STATUS_DUMP_FLAGS);
-        if (!s) {
-                set_errorf(ret_error, "%s: out of memory", strempty(path));
-                return -ENOMEM;
-        }
-        len = strlen(s);
-        p = realloc(s, len + 2);
-        if (!p) {
-                set_errorf(ret_error, "%s: out of memory", strempty(path));
-                return -ENOMEM;
-        }
-        s = p;
-        memcpy(s + len, "\n", 2);
-        return gp_write_atomic(path, s, len + 1, 0644, ret_error);
+        return gp_report_write_status(r, path, ret_error);
 }

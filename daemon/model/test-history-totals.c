@@ -115,13 +115,24 @@ static void test_code_totals_are_sorted_degraded_first_then_by_code(void **state
         assert_null(gp_history_code_total(f->h, 4));
 }
 
-static void test_a_failure_without_a_code_counts_as_unknown(void **state) {
+/* Issue 11: a code lost to a failed strdup() was recorded, and counted, as "unknown". */
+static void test_a_failure_without_a_code_is_refused_not_counted_as_unknown(void **state) {
         gp_history *h = gp_history_new(2);
 
         assert_non_null(h);
-        record(h, GP_VERDICT_FAIL, NULL, MS(1));
-        assert_int_equal(gp_history_code_count(h, GP_VERDICT_FAIL, "unknown"), 1);
-        assert_int_equal(gp_history_code_count(h, GP_VERDICT_FAIL, NULL), 1);
+        for (gp_verdict v = GP_VERDICT_DEGRADED; v <= GP_VERDICT_FAIL; v++) {
+                _cleanup_result_ gp_result *r = gp_result_new(1);
+
+                assert_non_null(r);
+                r->verdict = v;
+                r->started_at = T0;
+                r->finished_at = T0 + MS(1);
+                snprintf(r->run_id, sizeof(r->run_id), "run-nocode-%d", (int) v);
+                assert_int_equal(gp_history_record(h, r, 3, 1, NULL), -EINVAL);
+        }
+        assert_int_equal(gp_history_size(h), 0);
+        assert_int_equal(gp_history_code_count(h, GP_VERDICT_FAIL, "unknown"), 0);
+        assert_int_equal(gp_history_n_code_totals(h), 0);
         gp_history_free(h);
 }
 
@@ -347,7 +358,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 T(test_failures_and_degradations_are_counted_by_code_beyond_the_window),
                 T(test_code_totals_are_sorted_degraded_first_then_by_code),
-                cmocka_unit_test(test_a_failure_without_a_code_counts_as_unknown),
+                cmocka_unit_test(test_a_failure_without_a_code_is_refused_not_counted_as_unknown),
                 cmocka_unit_test(test_bucket_bounds_are_inclusive_and_long_runs_land_in_inf),
                 cmocka_unit_test(test_the_bounds_are_increasing_seconds_scale),
                 cmocka_unit_test(test_codes_beyond_the_limit_are_not_counted_but_runs_are_recorded),

@@ -147,7 +147,7 @@ static mode_t file_mode(const char *path) {
 
 static void test_status_before_any_run_has_null_last_and_an_empty_window(void **state) {
         fixture *f = *state;
-        json_auto_t *o = gp_status_build(&f->cfg, &f->daemon, f->h, NULL);
+        json_auto_t *o = gp_status_build(&f->cfg, &f->daemon, f->h, NULL, now_usec(CLOCK_REALTIME));
         json_t *w;
 
         assert_non_null(o);
@@ -195,7 +195,7 @@ static void test_status_has_every_spec_field_in_spec_order_with_the_right_types(
         last = record_three_runs(f);
         /* AlertAfter=1 for one more failure, so that "alerting" is true. */
         assert_int_equal(gp_history_record(f->h, last, 1, 1, NULL), 0);
-        o = gp_status_build(&f->cfg, &f->daemon, f->h, last);
+        o = gp_status_build(&f->cfg, &f->daemon, f->h, last, now_usec(CLOCK_REALTIME));
         assert_non_null(o);
         json_object_foreach(o, key, v) {
                 assert_true(i < ELEMENTSOF(fields));
@@ -238,11 +238,16 @@ static void test_status_times_are_rfc3339_utc_with_milliseconds(void **state) {
         usec_t before, after, t;
 
         before = now_usec(CLOCK_REALTIME) / USEC_PER_MSEC * USEC_PER_MSEC;
-        o = gp_status_build(&f->cfg, &f->daemon, f->h, last);
+        o = gp_status_build(&f->cfg, &f->daemon, f->h, last, now_usec(CLOCK_REALTIME));
         after = now_usec(CLOCK_REALTIME);
         assert_non_null(o);
         assert_int_equal(parse_rfc3339(json_string_value(json_object_get(o, "updated_at")), &t), 0);
         assert_true(t >= before && t <= after);
+        json_decref(o);
+        /* updated_at is the time given, not the clock's. */
+        o = gp_status_build(&f->cfg, &f->daemon, f->h, last, 1796140800123456);
+        assert_non_null(o);
+        assert_string_equal(json_string_value(json_object_get(o, "updated_at")), "2026-12-01T16:00:00.123Z");
         assert_int_equal(strlen(json_string_value(json_object_get(o, "updated_at"))), 24);
         /* The degraded run was the last pass, the failed one the last failure; both as finished. */
         assert_string_equal(json_string_value(json_object_get(o, "last_pass_at")),
@@ -254,7 +259,7 @@ static void test_status_times_are_rfc3339_utc_with_milliseconds(void **state) {
 static void test_status_last_is_the_result_object(void **state) {
         fixture *f = *state;
         _cleanup_result_ gp_result *last = record_three_runs(f);
-        json_auto_t *o = gp_status_build(&f->cfg, &f->daemon, f->h, last);
+        json_auto_t *o = gp_status_build(&f->cfg, &f->daemon, f->h, last, now_usec(CLOCK_REALTIME));
         json_auto_t *expected = gp_result_to_json(last);
         json_t *l;
 
@@ -268,7 +273,7 @@ static void test_status_last_is_the_result_object(void **state) {
 static void test_status_window_and_history_are_the_history_module_s(void **state) {
         fixture *f = *state;
         _cleanup_result_ gp_result *last = record_three_runs(f);
-        json_auto_t *o = gp_status_build(&f->cfg, &f->daemon, f->h, last);
+        json_auto_t *o = gp_status_build(&f->cfg, &f->daemon, f->h, last, now_usec(CLOCK_REALTIME));
         json_auto_t *w = gp_window_to_json(f->h), *h = gp_history_to_json(f->h);
 
         assert_non_null(o);
@@ -288,7 +293,7 @@ static void test_status_file_parses_back_to_the_built_document(void **state) {
         /* 2 of 3 succeeded: a ratio with more digits than the file keeps. */
         assert_int_equal(gp_status_write(f->path, &f->cfg, &f->daemon, f->h, last, &err), 0);
         assert_null(err);
-        built = gp_status_build(&f->cfg, &f->daemon, f->h, last);
+        built = gp_status_build(&f->cfg, &f->daemon, f->h, last, now_usec(CLOCK_REALTIME));
         assert_non_null(built);
         text = read_text(f->path);
         len = strlen(text);
@@ -317,7 +322,7 @@ static void test_status_write_without_a_config_fails_cleanly(void **state) {
 
         assert_int_equal(gp_status_write(f->path, NULL, &f->daemon, f->h, NULL, &err), -EINVAL);
         assert_non_null(err);
-        assert_null(gp_status_build(&f->cfg, NULL, f->h, NULL));
+        assert_null(gp_status_build(&f->cfg, NULL, f->h, NULL, 0));
         assert_int_equal(access(f->path, F_OK), -1);
 }
 
