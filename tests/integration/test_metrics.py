@@ -367,6 +367,50 @@ def test_endpoints_status_healthz_404_405_and_head(sim, daemon):
     d.stop()
 
 
+def test_the_status_file_and_status_of_one_run_are_the_same_bytes(sim, daemon):
+    # Issue 11, one report per run: the status document was built and serialised twice per run,
+    # for the file and for /status, each with its own updated_at.
+    port = free_port()
+    d = daemon(cfg(sim, port))
+    wait_run_count(d, 1)
+    wait_serving(d, port)
+    on_disk = d.status_path.read_text()
+    run_id = json.loads(on_disk)["last"]["run_id"]
+    deadline = time.monotonic() + 5
+    while True:
+        status, headers, body = get(port, "/status")
+        if status == 200 and (json.loads(body).get("last") or {}).get("run_id") == run_id:
+            break
+        assert time.monotonic() < deadline, f"/status never showed run {run_id}: {status} {body[:500]}"
+        time.sleep(0.05)
+    assert json.loads(body)["updated_at"] == json.loads(on_disk)["updated_at"]
+    assert body == on_disk
+    d.stop()
+
+
+def thread_nice_values(pid):
+    """{tid: nice} of every thread (field 19 of /proc/PID/task/TID/stat)."""
+    out = {}
+    for task in pathlib.Path(f"/proc/{pid}/task").iterdir():
+        fields = (task / "stat").read_text().rpartition(")")[2].split()  # from field 3 on
+        out[int(task.name)] = int(fields[16])
+    return out
+
+
+def test_every_thread_keeps_the_priority_the_unit_gives(sim, daemon):
+    # Issue 11: the metrics thread lowered itself with setpriority(), which the shipped unit's
+    # SystemCallFilter=~@resources refuses (EPERM): tests saw a nice metrics thread, systemd
+    # never ran one. The daemon behaves the same in and out of the unit: no thread changes it.
+    port = free_port()
+    d = daemon(cfg(sim, port))
+    wait_run_count(d, 1)
+    wait_serving(d, port)
+    nice = thread_nice_values(d.pid)
+    assert len(nice) >= 3, nice  # the event loop, the network thread, the metrics server
+    assert set(nice.values()) == {nice[d.pid]}, nice
+    d.stop()
+
+
 def test_metrics_file_is_replaced_atomically_with_mode_0644_and_says_down_after_a_stop(sim, daemon, tmp_path):
     mfile = tmp_path / "sim.prom"
     os.umask(0o077)  # the mode must not depend on the umask

@@ -2,6 +2,7 @@
 single session can produce, the valid-but-awkward server behaviours, and the exit codes."""
 import json
 import pathlib
+import resource
 import socket
 import subprocess
 import tempfile
@@ -11,7 +12,7 @@ import urllib.request
 
 import pytest
 
-from conftest import PYTHON, SIM, SIM_PASSWORD, Sim, base_config
+from conftest import PYTHON, SIM, SIM_PASSWORD, Sim, base_config, gpprobed_path
 
 EXPECT = ["agent_started", "agent_thinking", "tool_executing", "tool_completed", "agent_completed"]
 
@@ -98,6 +99,21 @@ def test_fixed_token_skips_login(sim, probe):
     assert token not in res.stdout + res.stderr
 
 
+@pytest.mark.parametrize("header", ["Content-Type: application/json", "content-type: application/json"])
+def test_header_naming_the_default_replaces_it_and_is_sent_once(sim, probe, header):
+    # The shipped gpprobe.conf's commented line, uncommented: a real server answers 400
+    # "Duplicate 'Content-Type' header" to a request that carries it twice (so does gpsim:
+    # aiohttp's parser, before the login handler counts anything).
+    cfg = base_config(sim, Login={"Header": header})
+    res = probe(cfg)
+    assert_pass(res)
+    stats = sim.get("/_sim/stats")
+    assert (stats["logins"], stats["logins_ok"], stats["login_repeated_headers"]) == (1, 1, 0), stats
+    shown = probe(cfg, "--check-config")
+    assert shown.rc == 0, shown
+    assert f"\nHeader=\nHeader={header}\nBody=" in shown.stdout, shown.stdout
+
+
 def test_preflight_passes_when_health_answers(sim, probe):
     res = probe(base_config(sim, Preflight={"URL": f"{sim.https}/health", "ExpectStatus": "200"}))
     assert_pass(res)
@@ -181,6 +197,23 @@ def test_fault_gives_its_code(sim, probe, fault, params, overrides, stage, code,
     sim.configure(fault=fault, params=params)
     res = probe(base_config(sim, **overrides))
     assert_fail(res, stage, code, *parts)
+
+
+@pytest.mark.parametrize("stage", ["login", "step", "request"])
+def test_template_failing_at_run_time_names_the_stage_that_expands_it(sim, probe, stage):
+    # Issue 11: every run-time template failure said stage "preflight". User= is expanded per
+    # run (plain text); a value that is not UTF-8 cannot go into a JSON template, which is known
+    # only when the template expands.
+    login = {"User": "${env:GP_NOT_UTF8}"}
+    if stage != "login":  # a login that does not use ${user}
+        login["Body"] = json.dumps({"email": "probe@example.com", "password": SIM_PASSWORD})
+    sections = {
+        "login": {},
+        "step": {"Step": {"URL": f"{sim.https}/health", "Method": "POST", "Body": '{"u":"${user}"}'}},
+        "request": {"Request": {"Message": '{"type":"user_message","payload":{"content":"${user}"}}'}},
+    }[stage]
+    res = probe(base_config(sim, Login=login, **sections), env={"GP_NOT_UTF8": "caf\udce9"})  # b"caf\xe9"
+    assert_fail(res, stage, "internal", "${user}", "not valid UTF-8")
 
 
 def test_run_timeout_bounds_a_stalled_run(sim, probe):
@@ -351,6 +384,49 @@ def test_bad_config_exits_78_naming_file_and_line(sim, probe):
 def test_unknown_option_exits_64(probe, sim):
     res = probe(base_config(sim), "--bogus")
     assert res.rc == 64, res
+
+
+# ---- the probe's own trouble is never a verdict (issue 11: it exited 1, as a failed run) -------
+
+def run_with_fd_limit(cfg_path, limit):
+    def lower():
+        resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))  # soft and hard: not raisable
+    return subprocess.run([gpprobed_path(), "--config", str(cfg_path), "--once", "--json"],
+                          preexec_fn=lower, capture_output=True, text=True, timeout=60)
+
+
+def test_engine_that_cannot_start_exits_71_never_1(sim, probe, tmp_path):
+    # Too few file descriptors for libwebsockets' context (the engine): start-up fails. The
+    # exact limit depends on the libraries, so a range is tried; a limit that lets the engine
+    # start yields a run with a verdict instead.
+    cfg_path = probe(base_config(sim, Probe={"Timeout": "5s"}), "--check-config").cfg_path
+    startup_failures = []
+    for limit in range(4, 17):
+        r = run_with_fd_limit(cfg_path, limit)
+        if r.stdout == "":  # no verdict: the probe's own trouble
+            startup_failures.append(limit)
+            assert r.returncode == 71, (limit, r.returncode, r.stderr[-500:])
+            assert "gpprobed: cannot start" in r.stderr or "the run failed" in r.stderr, r.stderr[-500:]
+        else:  # a run happened: its verdict and its code are on stdout
+            assert r.returncode in (0, 1, 2) and json.loads(r.stdout)["result"], (limit, r.stderr[-500:])
+    assert startup_failures, "no RLIMIT_NOFILE from 4 to 16 kept the engine from starting"
+
+
+def test_result_that_cannot_be_written_to_stdout_exits_74(sim, probe, tmp_path):
+    cfg_path = probe(base_config(sim), "--check-config").cfg_path
+    with open("/dev/full", "w") as full:
+        r = subprocess.run([gpprobed_path(), "--config", str(cfg_path), "--once", "--json"],
+                           stdout=full, stderr=subprocess.PIPE, text=True, timeout=60)
+    assert r.returncode == 74, r.stderr[-500:]
+    assert "cannot write the result to stdout" in r.stderr
+    assert "result: pass" in r.stderr  # the run itself passed: the verdict is in the trace
+
+
+def test_unwritable_explicit_status_file_exits_74_after_printing_the_verdict(sim, probe, tmp_path):
+    res = probe(base_config(sim, Output={"StatusFile": str(tmp_path / "missing" / "sim.json")}))
+    assert res.rc == 74, res
+    assert res.json is not None and res.json["result"] == "pass", res
+    assert "cannot write the status file" in res.stderr
 
 
 def test_check_config_redacts_the_password(sim, probe, tmp_path):

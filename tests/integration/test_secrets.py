@@ -21,6 +21,8 @@ from conftest import SIM_PASSWORD, Sim, base_config
 
 TOKEN = "tok.secret-matrix-" + "9f" * 20
 PASSWORD = SIM_PASSWORD  # the sim's users' password; the login server below accepts it too
+SHORTEST_PASSWORD = "pw-8byte"  # GP_SECRET_MIN: the shortest a configuration may hold
+SHORT_SECRET = "t0k"  # shorter ones can only come from the server
 SECRET_FORMS = [PASSWORD, TOKEN, TOKEN[4:], json.dumps(PASSWORD)[1:-1],
                 urllib.parse.quote(PASSWORD, safe=""), urllib.parse.quote(TOKEN, safe="")]
 
@@ -67,6 +69,8 @@ class LoginHandler(http.server.BaseHTTPRequestHandler):
                 json.loads(body or b"{}"))}
         elif path == "/auth/echo-header":
             status, out = 401, {"detail": "bad headers", "headers": dict(self.headers)}
+        elif path == "/auth/short-secret":  # a 3-byte secret the server gives (CaptureSecret=)
+            status, out = 200, {"access_token": TOKEN, "ticket": SHORT_SECRET}
         else:
             try:
                 ok = json.loads(body).get("password") == PASSWORD
@@ -141,6 +145,57 @@ def test_once_failure_echoing_a_secret_shows_no_secret(tsim, login_server, probe
     if path in ("/auth/echo-json", "/auth/echo-form") or fault in ("agent_error", "ws_close",
                                                                    "wrong_response"):
         assert "(redacted)" in res.json["reason"], res.json["reason"]  # it was echoed, and hidden
+
+
+# ---- short secrets (issue 11: Password=e made a DNS failure read "https://auth.(redacted)xampl...") --
+
+@pytest.mark.parametrize("source", ["Password", "PasswordFile", "Token"])
+def test_secret_shorter_than_8_bytes_is_refused_at_load_naming_where(tsim, login_server, probe, tmp_path,
+                                                                      source):
+    short = tmp_path / "short-password"
+    short.write_text("e\n")
+    short.chmod(0o600)
+    login = {"Password": {"PasswordFile": None, "Password": "e"},
+             "PasswordFile": {"PasswordFile": str(short)},
+             "Token": {"URL": None, "User": None, "PasswordFile": None, "Token": "e"}}[source]
+    c = cfg(tsim, login_server, Login=login,
+            WebSocket={"URL": "wss://auth.example.invalid/ws"})
+    res = probe(c)
+    assert res.rc == 78, res
+    assert res.stdout == ""
+    assert re.search(r"sim\.conf:\d+: .*shorter than 8 bytes", res.stderr), res.stderr
+    if source == "PasswordFile":
+        assert f"password file {short}" in res.stderr, res.stderr
+
+
+def test_dns_failure_with_the_shortest_allowed_password_reads_whole(tsim, login_server, probe):
+    c = cfg(tsim, login_server, Login={"PasswordFile": None, "Password": SHORTEST_PASSWORD,
+                                       "URL": "https://auth.example.invalid/auth/login"})
+    res = probe(c)
+    assert res.json is not None and res.json["code"] == "net.dns", res
+    assert "https://auth.example.invalid/auth/login" in res.json["reason"], res.json["reason"]
+    assert "(redacted)" not in res.json["reason"]
+
+
+def test_shortest_allowed_password_echoed_by_the_server_is_still_redacted(tsim, login_server, probe):
+    res = probe(cfg(tsim, login_server, "/auth/echo-json",
+                    Login={"PasswordFile": None, "Password": SHORTEST_PASSWORD}))
+    assert res.json is not None and res.json["code"] == "login.status", res
+    assert "(redacted)" in res.json["reason"], res.json["reason"]
+    assert SHORTEST_PASSWORD not in res.stdout + res.stderr
+
+
+def test_short_server_secret_is_redacted_where_it_stands_alone_never_inside_a_host(tsim, login_server,
+                                                                                   probe):
+    # A secret under 8 bytes cannot come from the configuration, but a server may give one: it
+    # is replaced where it stands alone, and never cut out of a host name or a word.
+    tsim.configure(fault="agent_error",
+                   params={"message": f"ticket {SHORT_SECRET} refused; see https://{SHORT_SECRET}docs.example.test/x"})
+    res = probe(cfg(tsim, login_server, "/auth/short-secret",
+                    Login={"CaptureSecret": "tk=ticket"}))
+    assert res.json is not None and res.json["code"] == "events.error", res
+    reason = res.json["reason"]
+    assert f"ticket (redacted) refused; see https://{SHORT_SECRET}docs.example.test/x" in reason, reason
 
 
 def test_check_config_redacts_inline_password_and_token(tsim, login_server, probe):

@@ -8,6 +8,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Optional
 
+from aiohttp import web
+
 from sim_faults import EVENT_TYPES, FAULTS, stage_group
 
 DEFAULT_DELAY_MS = 20.0
@@ -327,7 +329,7 @@ class Sim:
         self.log.clear()
 
     def stats_json(self) -> Dict[str, Any]:
-        keys = ("logins", "logins_ok", "ws_sessions", "ws_rejected", "runs",
+        keys = ("logins", "logins_ok", "login_repeated_headers", "ws_sessions", "ws_rejected", "runs",
                 "faults_applied", "messages_received", "malformed_received", "client_pings",
                 "pings_sent", "pongs_received", "heartbeats_sent")
         out: Dict[str, Any] = {k: self.stats[k] for k in keys}
@@ -351,10 +353,26 @@ class Sim:
             return peer()
 
 
+def repeated_header(request) -> Optional[str]:
+    """The first header name the request carries twice (case-insensitively), as sent."""
+    seen = set()
+    for name, _ in request.raw_headers:
+        text = name.decode("latin-1")
+        if text.lower() in seen:
+            return text
+        seen.add(text.lower())
+    return None
+
+
 async def login_request(request, sim: "Sim", faults) -> tuple:
     """Counts a login, reads its JSON body and applies a login fault of `faults`: (body or
-    None, the fault's response or None). Shared by every profile's login."""
+    None, the fault's response or None). Shared by every profile's login. A header sent
+    twice is refused as a real server refuses it (400 "Duplicate 'Content-Type' header")."""
     sim.stats["logins"] += 1
+    dup = repeated_header(request)
+    if dup is not None:
+        sim.stats["login_repeated_headers"] += 1
+        return None, web.json_response({"detail": f"Duplicate '{dup}' header"}, status=400)
     try:
         body = await request.json()
     except ValueError:

@@ -893,6 +893,29 @@ def test_stats_count_logins_sessions_runs_messages_and_reset_clears(sim):
     assert sim.json("GET", "/_sim/config")["fault"] is None
 
 
+def test_login_refuses_a_header_sent_twice_as_a_real_server_does(sim):
+    # aiohttp's own parser refuses a second Content-Type, Content-Length or Host before any
+    # handler runs; the login refuses any other name sent twice, and counts it.
+    body = json.dumps({"email": "probe@example.com", "password": PASSWORD}).encode()
+    conn = http.client.HTTPSConnection("localhost", sim.port, context=sim.ctx, timeout=5.0)
+    try:
+        conn.putrequest("POST", "/auth/login")
+        conn.putheader("Content-Type", "application/json")
+        conn.putheader("X-Probe", "1")
+        conn.putheader("x-probe", "2")
+        conn.putheader("Content-Length", str(len(body)))
+        conn.endheaders(body)
+        r = conn.getresponse()
+        status, data = r.status, json.loads(r.read())
+    finally:
+        conn.close()
+    assert status == 400 and data["detail"] == "Duplicate 'x-probe' header"
+    s = sim.stats()
+    assert (s["logins"], s["logins_ok"], s["login_repeated_headers"]) == (1, 0, 1)
+    sim.login()  # each header once: accepted, not counted
+    assert sim.stats()["login_repeated_headers"] == 1
+
+
 def test_readme_lists_every_fault_with_its_stage_and_expected_code():
     from sim_faults import FAULTS
     rows = re.findall(r"^\| `(\w+)` \| (\w+) \| `([\w.]+)` \|",
