@@ -8,6 +8,7 @@
 #include "config.h"
 #include "values.h"
 
+
 typedef enum key_id {
         K_PROBE_NAME,
         K_PROBE_INTERVAL,

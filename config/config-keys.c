@@ -7,7 +7,6 @@
 #include "config-internal.h"
 #include "util.h"
 
-#define ECHO(v) (int) MIN(strlen(v), (size_t) ECHO_MAX), (v), (strlen(v) > ECHO_MAX ? "..." : "")
 
 #define KEY(id, sec, nm, k, field, ...) \
         [id] = { .section = sec, .name = nm, .kind = k, .offset = offsetof(gp_config, field), __VA_ARGS__ }

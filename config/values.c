@@ -12,7 +12,6 @@
 #include "values.h"
 
 /* The value, shortened for a message: printf("'%.*s%s'", ECHO(v)). */
-#define ECHO(v) (int) MIN(strlen(v), (size_t) ECHO_MAX), (v), (strlen(v) > ECHO_MAX ? "..." : "")
 
 static bool is_digit(char c) {
         return c >= '0' && c <= '9';

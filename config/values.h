@@ -9,6 +9,9 @@
 
 #include "time-util.h"
 
+/* printf arguments for "%.*s%s": a value shortened to ECHO_MAX bytes and "..." */
+#define ECHO(v) (int) MIN(strlen(v), (size_t) ECHO_MAX), (v), (strlen(v) > ECHO_MAX ? "..." : "")
+
 typedef int (*gp_value_check)(const char *v, char **ret_msg);
 
 int gp_check_http_url(const char *v, char **ret_msg);

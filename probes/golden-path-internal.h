@@ -111,6 +111,10 @@ int gp_session_capture(session *s, json_t *root, char * const *captures, bool se
                        const char *stage, const char *code);
 void gp_session_captures_free(session *s);
 
+/* The stage a session is at, for its failures and the templates it expands: the HTTP step
+ * under way (S_IDLE), else ws_connect, request or events by its state. */
+const char *gp_session_stage(const session *s);
+
 /* The steps, in order; each skips sessions that already failed. -ENOMEM/-ECANCELED/-EIO. */
 int gp_step_preflight(run *r);
 int gp_step_login(run *r);

@@ -338,3 +338,19 @@ int gp_sessions_run(run *r, const gp_url *url, const char *address) {
                         return -EIO;
         }
 }
+
+const char *gp_session_stage(const session *s) {
+        switch (s->state) {
+        case S_IDLE:
+                return s->run->stage ? s->run->stage : "preflight";
+        case S_QUEUED:
+        case S_CONNECTING:
+        case S_WAIT_READY:
+                return "ws_connect";
+        case S_READY:
+        case S_SENDING:
+                return "request";
+        default:
+                return "events";
+        }
+}

@@ -240,19 +240,6 @@ static void on_sent(void *ud, usec_t at) {
         gp_strace(s, "request sent (t=0)");
 }
 
-static const char *stage_of(const session *s) {
-        switch (s->state) {
-        case S_CONNECTING:
-        case S_WAIT_READY:
-                return "ws_connect";
-        case S_READY:
-        case S_SENDING:
-                return "request";
-        default:
-                return "events";
-        }
-}
-
 static char *seen_list(const session *s) {
         gp_buf b = {0};
 
@@ -266,7 +253,7 @@ static void on_failed(void *ud, const char *code, const char *reason) {
 
         if (s->state == S_CLOSING || s->state == S_GONE)
                 return;
-        gp_fail_session(s, stage_of(s), code, "%s", reason);
+        gp_fail_session(s, gp_session_stage(s), code, "%s", reason);
         gp_session_to_closing(s);
 }
 
@@ -287,7 +274,7 @@ static void on_closed(void *ud, int code, const char *reason) {
         }
         seen = seen_list(s);
         awaiting = s->matcher ? gp_matcher_awaiting(s->matcher) : NULL;
-        gp_fail_session(s, stage_of(s), "ws.closed", "connection closed (code %d%s%s) while waiting for %s; saw %s",
+        gp_fail_session(s, gp_session_stage(s), "ws.closed", "connection closed (code %d%s%s) while waiting for %s; saw %s",
                         code, isempty(reason) ? "" : ": ", strempty(reason),
                         awaiting ? awaiting :
                         s->state == S_WAIT_READY ? s->run->cfg->ready[0] :
@@ -301,7 +288,7 @@ static void on_destroyed(void *ud) {
 
         s->run->open_conns--;
         if (s->state != S_CLOSING && s->state != S_GONE)
-                gp_fail_session(s, stage_of(s), "ws.closed", "connection lost");
+                gp_fail_session(s, gp_session_stage(s), "ws.closed", "connection lost");
         gp_session_to_gone(s);
 }
 

@@ -255,24 +255,6 @@ void gp_session_captures_free(session *s) {
         s->secret_values = NULL;
 }
 
-/* The stage a template is expanded for: the HTTP step under way, or, in the WebSocket step,
- * the session's own (its headers and URL at ws_connect, Message= at request). */
-static const char *expansion_stage(const session *s) {
-        switch (s->state) {
-        case S_IDLE:
-                return s->run->stage ? s->run->stage : "preflight";
-        case S_QUEUED:
-        case S_CONNECTING:
-        case S_WAIT_READY:
-                return "ws_connect";
-        case S_READY:
-        case S_SENDING:
-                return "request";
-        default:
-                return "events";
-        }
-}
-
 int gp_expand(session *s, const char *tmpl, gp_template_flags flags, char **ret) {
         gp_template_vars v = session_vars(s);
         _cleanup_free_ char *err = NULL;
@@ -284,7 +266,7 @@ int gp_expand(session *s, const char *tmpl, gp_template_flags flags, char **ret)
         }
         r = gp_template_expand(tmpl, &v, flags, ret, &err);
         if (r < 0 && r != -ENOMEM)
-                gp_fail_session(s, expansion_stage(s), "internal", "template: %s", strempty(err));
+                gp_fail_session(s, gp_session_stage(s), "internal", "template: %s", strempty(err));
         return r;
 }
 
