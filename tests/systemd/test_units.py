@@ -316,7 +316,7 @@ def test_password_reaches_the_daemon_only_through_its_credential(ns, sim, probe)
     for where, text in places.items():
         assert sim.password not in text, f"the password is in {where}"
     # ...and a wrong credential makes the login fail: it is the credential that is used.
-    ns.write(ns.confdir / "credentials" / "secret-password", "wrong\n", 0o600)
+    ns.write(ns.confdir / "credentials" / "secret-password", "wrong-password\n", 0o600)  # 8+ bytes
     ns.systemctl("restart", unit)
     s = wait_for_run(ns, "secret", result="fail")
     assert s["last"]["code"] == "login.status", s["last"]
