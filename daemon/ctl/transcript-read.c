@@ -29,9 +29,19 @@ int gp_transcript_parse(const char *data, size_t len, json_t **ret, char **ret_e
         if (len > GP_TRANSCRIPT_FILE_MAX)
                 return refuse(ret_error, "too large");
         doc = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
-        if (!doc)
-                return json_error_code(&jerr) == json_error_out_of_memory ? -ENOMEM
-                                                                           : set_errorf(ret_error, "not a gpprobe transcript: %s (line %d)", jerr.text, jerr.line);
+        if (!doc) {
+                /* jansson quotes the text "near" the error: it may hold anything, newlines too */
+                char *near = strstr(jerr.text, " near ");
+
+                if (json_error_code(&jerr) == json_error_out_of_memory)
+                        return -ENOMEM;
+                if (near)
+                        *near = '\0';
+                for (char *p = jerr.text; *p; p++)
+                        if ((unsigned char) *p < 0x20)
+                                *p = ' ';
+                return set_errorf(ret_error, "not a gpprobe transcript: %s (line %d)", jerr.text, jerr.line);
+        }
         if (!json_is_object(doc) || json_integer_value(json_object_get(doc, "schema")) != 1 ||
             !json_is_integer(json_object_get(doc, "schema")))
                 r = refuse(ret_error, "no schema 1");
