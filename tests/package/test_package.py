@@ -14,8 +14,6 @@ import json
 import os
 import pathlib
 import re
-import secrets
-import signal
 import stat
 import subprocess
 import tempfile
@@ -25,7 +23,6 @@ import types
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-SIM = ROOT / "tests" / "sim" / "gpsim.py"
 MKCERTS = ROOT / "tests" / "sim" / "mkcerts.sh"
 PYTHON = "/usr/bin/python3"
 BUILD_TIMEOUT = 600
@@ -151,41 +148,11 @@ def debs(tmp_path_factory):
     return types.SimpleNamespace(first=first, second=second, version=version, newer=newer)
 
 
-class Sim:
-    """gpsim on 127.0.0.1, started on the host: the namespace shares the host's network."""
-
-    def __init__(self, workdir):
-        self.dir = workdir
-        self.certs = workdir / "certs"
-        subprocess.run(["sh", str(MKCERTS), str(self.certs)], check=True, capture_output=True)
-        self.password = "pw-" + secrets.token_hex(12)
-        self.log = open(self.dir / "sim.log", "w")
-        port_file = self.dir / "port"
-        self.proc = subprocess.Popen(
-            [PYTHON, str(SIM), "--host", "127.0.0.1", "--port", "0", "--password", self.password,
-             "--tls-cert", str(self.certs / "server.pem"), "--tls-key", str(self.certs / "server.key"),
-             "--port-file", str(port_file)], stdout=self.log, stderr=subprocess.STDOUT,
-            preexec_fn=rootfs.harness.set_pdeathsig)
-        deadline = time.monotonic() + 20
-        while not port_file.exists():
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("simulator did not start: " + (self.dir / "sim.log").read_text())
-            time.sleep(0.05)
-        self.port = int(port_file.read_text())
-
-    def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.log.close()
-
-
 @pytest.fixture(scope="module")
 def sim(tmp_path_factory):
-    s = Sim(tmp_path_factory.mktemp("sim"))
+    work = tmp_path_factory.mktemp("sim")
+    subprocess.run(["sh", str(MKCERTS), str(work / "certs")], check=True, capture_output=True)
+    s = rootfs.harness.HostSim(work / "certs", work)
     yield s
     s.stop()
 

@@ -336,3 +336,38 @@ class SystemdNamespace:
             if time.monotonic() > deadline:
                 raise AssertionError(f"timed out after {timeout}s waiting for {what}")
             time.sleep(interval)
+
+
+_SIM = pathlib.Path(__file__).resolve().parents[2] / "tests" / "sim" / "gpsim.py"
+
+
+class HostSim:
+    """gpsim on 127.0.0.1, started on the host: the namespace shares the host's network. Shared by
+    the systemd and package suites."""
+
+    def __init__(self, certs, workdir):
+        self.certs = certs
+        self.password = "pw-" + secrets.token_hex(12)  # unique: a leak cannot hide among other text
+        self.dir = workdir
+        self.log = open(self.dir / "sim.log", "w")
+        port_file = self.dir / "port"
+        self.proc = subprocess.Popen(
+            ["/usr/bin/python3", str(_SIM), "--host", "127.0.0.1", "--port", "0", "--password", self.password,
+             "--tls-cert", str(certs / "server.pem"), "--tls-key", str(certs / "server.key"),
+             "--port-file", str(port_file)], stdout=self.log, stderr=subprocess.STDOUT,
+            preexec_fn=set_pdeathsig)
+        deadline = time.monotonic() + 20
+        while not port_file.exists():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("simulator did not start: " + (self.dir / "sim.log").read_text())
+            time.sleep(0.05)
+        self.port = int(port_file.read_text())
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()
