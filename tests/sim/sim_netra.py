@@ -626,12 +626,8 @@ class NetraSession(Session):
         await self.send([self.json_message({"type": t, "timestamp": time.time()})])
 
     async def _on_text(self, data: str) -> None:
-        try:
-            msg = json.loads(data)
-        except ValueError:
-            msg = None
-        if not isinstance(msg, dict):
-            self.sim.stats["malformed_received"] += 1
+        msg = self.client_json(data)
+        if msg is None:
             return
         t = msg.get("type")
         if t == "ping":

@@ -247,13 +247,20 @@ class Session:
             await self.send_control(wsf.CLOSE, wsf.close_payload(code or None))
         self.transport.close()
 
-    async def _on_text(self, data: str) -> None:
+    def client_json(self, data: str) -> Optional[Dict[str, Any]]:
+        """A client text message as a JSON object, or None (counted as malformed)."""
         try:
             msg = json.loads(data)
         except ValueError:
             msg = None
         if not isinstance(msg, dict):
             self.sim.stats["malformed_received"] += 1
+            return None
+        return msg
+
+    async def _on_text(self, data: str) -> None:
+        msg = self.client_json(data)
+        if msg is None:
             return
         if msg.get("type") == "ping":
             await self.send([self.json_message({"type": "pong"})])
