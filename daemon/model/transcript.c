@@ -93,10 +93,13 @@ static void add(gp_transcript *t, unsigned idx, json_t *e) {
         }
         s = &t->sessions[idx - 1];
         n = entry_bytes(e);
-        if (s->bytes + n > t->session_max || t->bytes + n > t->total_max || json_array_append_new(s->entries, e) < 0) {
+        if (s->bytes + n > t->session_max || t->bytes + n > t->total_max) {
                 s->dropped++;
-                if (s->bytes + n > t->session_max || t->bytes + n > t->total_max)
-                        json_decref(e);
+                json_decref(e);
+                return;
+        }
+        if (json_array_append_new(s->entries, e) < 0) {  /* it took e either way */
+                s->dropped++;
                 return;
         }
         s->bytes += n;
