@@ -181,3 +181,15 @@ char *gp_silence_serialize(const gp_silence *s, size_t *ret_len) {
                 json_object_del(o, "created_at");
         return gp_json_dump_line(o, JSON_COMPACT | JSON_PRESERVE_ORDER, ret_len);
 }
+
+char *gp_silence_file_path(const char *state_file, const char *status_file, const char *name) {
+        const char *file = !isempty(state_file) ? state_file : status_file;
+        const char *slash;
+
+        if (isempty(file) || isempty(name))
+                return NULL;
+        slash = strrchr(file, '/');
+        if (!slash)
+                return strdup_printf("%s.silence", name);
+        return strdup_printf("%.*s/%s.silence", (int) (slash - file), file, name);
+}

@@ -58,6 +58,11 @@ char *gp_silence_serialize(const gp_silence *s, size_t *ret_len);
  * status document's "silence". NULL on ENOMEM or when s is NULL. */
 json_t *gp_silence_to_json(const gp_silence *s);
 
+/* Where gpprobed reads the silence of probe `name`: NAME.silence in the directory of StateFile=
+ * (state_file, which survives a reboot), else in that of StatusFile=. NULL on ENOMEM, or when
+ * neither is given or name is empty. */
+char *gp_silence_file_path(const char *state_file, const char *status_file, const char *name);
+
 /* Whether s (may be NULL) silences the probe at now: now < until. */
 static inline bool gp_silence_active(const gp_silence *s, usec_t now) {
         return s && now < s->until;

@@ -151,6 +151,21 @@ static void test_serialise_and_parse_back_are_the_same_silence(void **state) {
         assert_false(gp_silence_equal(&in, NULL));
 }
 
+static void test_the_file_is_beside_the_state_file_else_the_status_file(void **state) {
+        _cleanup_free_ char *a = gp_silence_file_path("/var/lib/gpprobe/staging.state", "/run/gpprobe/staging.json",
+                                                      "staging");
+        _cleanup_free_ char *b = gp_silence_file_path(NULL, "/run/gpprobe/x.json", "x");
+        _cleanup_free_ char *c = gp_silence_file_path("", "x.json", "x");
+        _cleanup_free_ char *d = gp_silence_file_path("/s.state", NULL, "x");
+
+        assert_string_equal(a, "/var/lib/gpprobe/staging.silence");
+        assert_string_equal(b, "/run/gpprobe/x.silence");
+        assert_string_equal(c, "x.silence");
+        assert_string_equal(d, "/x.silence");
+        assert_null(gp_silence_file_path(NULL, NULL, "x"));
+        assert_null(gp_silence_file_path("/a/b.state", NULL, ""));
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_a_full_file_is_read_with_every_member),
@@ -162,6 +177,7 @@ int main(void) {
                 cmocka_unit_test(test_a_file_too_large_is_efbig),
                 cmocka_unit_test(test_text_check_bounds_the_length_in_bytes),
                 cmocka_unit_test(test_serialise_and_parse_back_are_the_same_silence),
+                cmocka_unit_test(test_the_file_is_beside_the_state_file_else_the_status_file),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
