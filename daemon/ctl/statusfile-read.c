@@ -283,7 +283,6 @@ static int parse_history(const json_t *root, gp_status_file *sf, char **err) {
 static int parse_silence(const json_t *root, gp_status_file *sf, char **err) {
         const json_t *o = json_object_get(root, "silence");
         _cleanup_free_ char *why = NULL;
-        usec_t created = 0;
         int r;
 
         if (!o || json_is_null(o))
@@ -291,9 +290,8 @@ static int parse_silence(const json_t *root, gp_status_file *sf, char **err) {
         if (!json_is_object(o))
                 return fail(err, "silence: expected an object or null, got %s", type_name(o));
         if ((r = get_time(o, "silence.", "until", false, &sf->silence_until, err)) < 0 ||
-            (r = get_time(o, "silence.", "created_at", true, &created, err)) < 0 ||
             (r = get_string(o, "silence.", "reason", false, true, &sf->silence_reason, err)) < 0 ||
-            (r = get_string(o, "silence.", "by", true, true, &sf->silence_by, err)) < 0)
+            (r = get_string(o, "silence.", "by", true, false, &sf->silence_by, err)) < 0)
                 return r;
         if (gp_silence_text_check("reason", sf->silence_reason, GP_SILENCE_REASON_MAX, &why) < 0 ||
             (sf->silence_by && gp_silence_text_check("by", sf->silence_by, GP_SILENCE_BY_MAX, &why) < 0))
