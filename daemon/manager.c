@@ -155,14 +155,20 @@ static int start_run(gp_manager *m, const char *why) {
 }
 
 /* The alert and recovery entries, as a silence allows (SPEC section 8, issue 13): a silence holds
- * back the alert entry (the alert state itself changes: the status and gates stay truthful), and
- * a recovery is announced only after an announced alert. */
+ * back the alert entry (the alert state itself changes: the status and gates stay truthful); an
+ * alert held back is raised as soon as no silence is in force (at its end, or at the next run
+ * when the end came before any run of this daemon), and a recovery is announced only after an
+ * announced alert. */
 static void announce(gp_manager *m, const gp_report *rep, gp_transition t) {
-        if (t == GP_TRANSITION_NONE || (t == GP_TRANSITION_ALERT_RAISED && rep->daemon.silence) ||
-            (t == GP_TRANSITION_RECOVERED && !m->alert_announced))
-                return;
-        gp_log_transition(rep, t);
-        m->alert_announced = t == GP_TRANSITION_ALERT_RAISED;
+        if (t == GP_TRANSITION_RECOVERED && m->alert_announced) {
+                gp_log_transition(rep, t);
+                m->alert_announced = false;
+        } else if (rep->alerting && !rep->daemon.silence && !m->alert_announced && rep->last) {
+                gp_log_transition(rep, GP_TRANSITION_ALERT_RAISED);
+                m->alert_announced = true;
+        } else if (!rep->alerting)
+                m->alert_announced = false;  /* nothing left to announce, whatever cleared it */
+        gp_silencer_set_held(m->silencer, rep->alerting && !m->alert_announced);
 }
 
 /* A silence began, was replaced or ended: the status and metrics say so at once, and an alert
@@ -175,8 +181,7 @@ static void on_silence_changed(gp_silencer *s, const gp_silence *old, void *user
         rep = report_now(m);
         if (!rep)
                 return;
-        if (!rep->daemon.silence && rep->alerting && rep->last && !m->alert_announced)
-                announce(m, rep, GP_TRANSITION_ALERT_RAISED);
+        announce(m, rep, GP_TRANSITION_NONE);
         status_write(m, rep);
         metrics_update(m, rep, true);
 }
@@ -416,8 +421,8 @@ int gp_manager_new(const char *config_path, gp_config *cfg, gp_manager **ret) {
         }
         silence_follow_config(m);
         /* An alert restored from StateFile= was announced before the restart, unless a silence
-         * may have held it back: then its end raises it (twice rather than never). */
-        m->alert_announced = gp_history_alerting(m->history) && !m->daemon.silence;
+         * held it back (the silencer's PATH.held): then it is raised once no silence is in force. */
+        m->alert_announced = gp_history_alerting(m->history) && !gp_silencer_held(m->silencer);
         *ret = m;
         return 0;
 }

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
@@ -22,6 +23,8 @@ typedef struct file_key {
 struct gp_silencer {
         char *name;
         char *path;
+        char *held_path;          /* PATH.held */
+        bool held;
         const char *base;         /* into path: the file's name in its directory */
         gp_silence *current;      /* active when last read */
         file_key reported;        /* the last bad or expired version journaled */
@@ -179,9 +182,10 @@ int gp_silencer_new(sd_event *e, const char *name, const char *path, gp_silencer
                 return -ENOMEM;
         s->name = strdup(name);
         s->path = strdup(path);
+        s->held_path = strdup_printf("%s.held", path);
         slash = s->path ? strrchr(s->path, '/') : NULL;
         dir = slash ? strndup(s->path, (size_t) (slash - s->path)) : strdup(".");
-        if (!s->name || !s->path || !dir) {
+        if (!s->name || !s->path || !s->held_path || !dir) {
                 gp_silencer_free(s);
                 return -ENOMEM;
         }
@@ -201,6 +205,7 @@ int gp_silencer_new(sd_event *e, const char *name, const char *path, gp_silencer
                 gp_log(NULL, LOG_WARNING, (gp_log_field[]) { { "GPPROBE_NAME", name }, { 0 } },
                        "%s: cannot watch %s for silences (%s); the silence file %s is read at each run only",
                        name, isempty(dir) ? "/" : dir, strerror(-r), s->path);
+        s->held = access(s->held_path, F_OK) == 0;
         refresh(s, true);
         *ret = s;
         return 0;
@@ -214,6 +219,7 @@ gp_silencer *gp_silencer_free(gp_silencer *s) {
         gp_silence_free(s->current);
         free(s->name);
         free(s->path);
+        free(s->held_path);
         free(s);
         return NULL;
 }
@@ -224,4 +230,28 @@ const gp_silence *gp_silencer_current(const gp_silencer *s) {
 
 const char *gp_silencer_path(const gp_silencer *s) {
         return s ? s->path : NULL;
+}
+
+bool gp_silencer_held(const gp_silencer *s) {
+        return s && s->held;
+}
+
+void gp_silencer_set_held(gp_silencer *s, bool held) {
+        int fd;
+
+        if (!s || s->held == held)
+                return;
+        if (held) {
+                fd = open(s->held_path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+                if (fd < 0) {
+                        gp_log(NULL, LOG_WARNING, (gp_log_field[]) { { "GPPROBE_NAME", s->name }, { 0 } },
+                               "%s: cannot create %s (a restart would not know of the alert held back): %s",
+                               s->name, s->held_path, strerror(errno));
+                        return;
+                }
+                close(fd);
+        } else if (unlink(s->held_path) < 0 && errno != ENOENT)
+                gp_log(NULL, LOG_WARNING, (gp_log_field[]) { { "GPPROBE_NAME", s->name }, { 0 } },
+                       "%s: cannot remove %s: %s", s->name, s->held_path, strerror(errno));
+        s->held = held;
 }

@@ -30,3 +30,9 @@ void gp_silencer_refresh(gp_silencer *s);
 /* The silence in force, or NULL (also for s NULL). Lives until the next refresh. */
 const gp_silence *gp_silencer_current(const gp_silencer *s);
 const char *gp_silencer_path(const gp_silencer *s);
+
+/* Whether an alert entry is being held back by a silence: the empty file PATH.held, so that a
+ * restarted daemon knows to raise it (and not to raise twice one already raised). Setting it
+ * touches the file system only when it changes; a failure is journaled. */
+bool gp_silencer_held(const gp_silencer *s);
+void gp_silencer_set_held(gp_silencer *s, bool held);

@@ -151,6 +151,29 @@ def test_an_alert_held_back_by_a_silence_is_not_followed_by_a_recovered_entry(si
     assert gp(journal, MESSAGE_ID=[MID["ALERT_RAISED"], MID["RECOVERED"]]) == []
 
 
+def test_an_alert_held_back_across_a_restart_is_raised_once_by_the_next_daemon(sim, daemon, journal):
+    sim.configure(fault="agent_error")
+    c = cfg(sim, Probe={"AlertAfter": "2"})
+    d = daemon(c, journal=journal, watch=False)
+    assert ctl(d, "silence", "sim", "--for", "1h", "--reason", "window").returncode == 0
+    d.wait_status(lambda s: s["alerting"] and s.get("silence"), timeout=20, what="a silenced alert")
+    held = d.state_path.parent / "sim.silence.held"
+    wait_for(held.exists, 3, "the held-back marker")
+    d.stop()
+    # Lifted while no daemon runs: the next one raises the alert, once.
+    assert ctl(d, "unsilence", "sim").returncode == 0
+    d2 = daemon(c, journal=journal, watch=False, status_file=d.status_path, state_file=d.state_path)
+    wait_for(lambda: gp(journal, MESSAGE_ID=MID["ALERT_RAISED"]), 20, "the alert entry of the next daemon")
+    assert not held.exists()
+    d2.stop()
+    # A third daemon finds the alert announced: no second alert entry.
+    d3 = daemon(c, journal=journal, watch=False, status_file=d.status_path, state_file=d.state_path)
+    d3.wait_status(lambda s: s["daemon"]["pid"] == d3.pid and s["last"] is not None, timeout=20,
+                   what="a run of the third daemon")
+    d3.stop()
+    assert len(gp(journal, MESSAGE_ID=MID["ALERT_RAISED"])) == 1
+
+
 def test_a_silence_survives_a_restart_and_expires_by_itself(sim, daemon, journal, tmp_path):
     mfile = tmp_path / "sim.prom"
     c = cfg(sim, interval="1h", Output={"MetricsFile": str(mfile)})
