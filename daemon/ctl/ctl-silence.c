@@ -65,7 +65,8 @@ static int show(const gp_ctl_args *a, const char *name, const char *path) {
                 return 0;
         }
         if (r < 0) {
-                fprintf(stderr, "gpprobectl silence: %s: %s\n", path, r == -EBADFD ? "not a regular file" : strerror(-r));
+                fprintf(stderr, "gpprobectl silence: %s: %s\n", path,
+                        r == -EBADFD ? "not a regular file" : strerror(-r));
                 return EXIT_UNKNOWN;
         }
         r = gp_silence_parse(data, len, now, &z, &err);

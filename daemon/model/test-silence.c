@@ -126,7 +126,8 @@ static void test_text_check_bounds_the_length_in_bytes(void **state) {
 }
 
 static void test_serialise_and_parse_back_are_the_same_silence(void **state) {
-        gp_silence in = { .until = T0 + 60 * USEC_PER_SEC, .created_at = T0, .reason = (char *) "a \"quoted\" \\ reason",
+        gp_silence in = { .until = T0 + 60 * USEC_PER_SEC, .created_at = T0,
+                          .reason = (char *) "a \"quoted\" \\ reason",
                           .by = (char *) "bob" };
         _cleanup_silence_ gp_silence *out = NULL, *copy = NULL;
         _cleanup_free_ char *text = NULL;
@@ -145,7 +146,8 @@ static void test_serialise_and_parse_back_are_the_same_silence(void **state) {
         in.created_at = 0;
         free(text);
         text = gp_silence_serialize(&in, NULL);
-        assert_string_equal(text, "{\"until\":\"2026-11-25T16:01:00.000Z\",\"reason\":\"a \\\"quoted\\\" \\\\ reason\"}\n");
+        assert_string_equal(text,
+                            "{\"until\":\"2026-11-25T16:01:00.000Z\",\"reason\":\"a \\\"quoted\\\" \\\\ reason\"}\n");
         assert_false(gp_silence_equal(&in, out));
         assert_true(gp_silence_equal(NULL, NULL));
         assert_false(gp_silence_equal(&in, NULL));
