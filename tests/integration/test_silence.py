@@ -17,7 +17,7 @@ import pytest
 
 from conftest import base_config
 from journal import message_ids
-from test_gpprobectl import gpprobectl_path
+from test_gpprobectl import gpprobectl_path, iso, recent, status_doc, write_atomic
 
 MID = message_ids()
 RUN_MIDS = [MID["RUN_PASSED"], MID["RUN_DEGRADED"], MID["RUN_FAILED"]]
@@ -66,7 +66,7 @@ def wait_for(predicate, timeout, what):
 
 def without_figures(line):
     """A gate line without what changes from one run to the next ("3.2s ago", "6 consecutive")."""
-    return re.sub(r"\d+(\.\d+)?(ms|s|min|h)?", "N", line.strip())
+    return re.sub(r"\d+(\.\d+)?(ms|s|min|h)?( \d+(\.\d+)?(ms|s|min|h))*", "N", line.strip())
 
 
 # ==== the daemon: journal, status, metrics, gate ==============================================
@@ -306,3 +306,33 @@ def test_state_dir_comes_from_the_environment(dirs):
                        env=dict(os.environ, GPPROBE_STATE_DIR=str(dirs.state_path.parent)))
     assert r.returncode == 0, r.stderr
     assert (dirs.state_path.parent / "sim.silence").exists()
+
+
+@pytest.mark.parametrize("runs, alerting, code", [
+    (("pass", "pass", "pass"), False, 0),
+    (("pass", "fail", "fail", "fail"), True, 1),
+])
+def test_a_gate_answers_exactly_as_without_the_silence_and_names_it_only_while_in_force(dirs, runs, alerting,
+                                                                                       code):
+    end = time.time() - 120
+    plain = status_doc(recent(*runs, end=end), alerting=alerting, name="sim", updated_at=end)
+    answers = {}
+    until = iso(time.time() + 600)
+    for label, silence in [("none", None),
+                           ("in force", {"until": until, "reason": REASON, "by": "carol",
+                                         "created_at": iso(end)}),
+                           ("over", {"until": iso(time.time() - 1), "reason": "old", "by": None,
+                                     "created_at": None})]:
+        doc = dict(plain, silence=silence) if silence else plain
+        write_atomic(dirs.status_path, doc)
+        r = ctl(dirs, "gate", "sim", "--max-age", "1h")
+        assert r.returncode == code, (label, r)
+        answers[label] = r.stdout.rstrip("\n")
+        st = json.loads(ctl(dirs, "status", "sim", "--json").stdout)[0]
+        assert (st["silence"] is not None) == (label == "in force"), (label, st)
+    note = f" (silenced until {until} by carol: {REASON})"
+    assert answers["in force"].endswith(note), answers
+    # The same answer, word for word (only the clock's "ago" may have ticked between the calls).
+    assert without_figures(answers["in force"][:-len(note)]) == without_figures(answers["none"]), answers
+    # A silence over is not named, even while the file still holds it.
+    assert without_figures(answers["over"]) == without_figures(answers["none"]), answers
