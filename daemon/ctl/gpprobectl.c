@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* gpprobectl: reads gpprobed's status files (SPEC section 5) for people and deploy gates. It never
  * talks to the daemon, and it fails closed: whatever it cannot read or trust is "unknown" (exit 2),
- * never "open". This file parses the arguments and runs the command (ctl-<command>.c). */
+ * never "open". Only silence/unsilence write: the one file gpprobed watches for them (ctl-silence.c).
+ * This file parses the arguments and runs the command (ctl-<command>.c). */
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
@@ -53,7 +54,8 @@ static const ctl_verb verbs[] = {
 static void help(void) {
         printf("Usage: gpprobectl [--status-dir DIR] COMMAND ...\n"
                "\n"
-               "Reads gpprobed's status files (DIR/NAME.json) for people and deploy gates.\n"
+               "Reads gpprobed's status files (DIR/NAME.json) for people and deploy gates;\n"
+               "silence and unsilence write or remove STATE_DIR/NAME.silence, which gpprobed watches.\n"
                "\n"
                "  status [NAME...] [--json]      one line per probe (every DIR/*.json without NAME)\n"
                "  gate NAME [--max-age DUR] [--window N] [--min-success-ratio R]\n"
