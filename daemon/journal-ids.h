@@ -13,3 +13,6 @@
 #define GP_MID_RELOAD_REJECTED  "978fb9fce18f4a9da29fc2b99289854e"
 #define GP_MID_RUN_SKIPPED      "8124b9f61a2e4c18b866ef118ddf9d23"
 #define GP_MID_STOPPED          "ad9541db51ce4ead87b84e153b45c9b6"
+/* Issue 13: a silence (maintenance window) began or was replaced; it ended (expired, lifted). */
+#define GP_MID_SILENCED         "d55faec41ba045668523951df8861685"
+#define GP_MID_SILENCE_ENDED    "5d4190950cdd43b592a48780500e64c2"

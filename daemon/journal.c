@@ -121,7 +121,9 @@ void gp_log_run(const gp_report *rep) {
         char *owned[MAX_FIELDS] = {0};
         size_t n = 0, o = 0;
         const gp_result *r = rep->last;
-        _cleanup_free_ char *msg = summary(rep);
+        _cleanup_free_ char *msg = summary(rep), *silenced = NULL;
+        const gp_silence *z = rep->daemon.silence;
+        char until[32];
         const gp_session_result *s = r->n_sessions > 0 ? &r->sessions[0] : NULL;
         const char *mid;
         int prio;
@@ -143,6 +145,13 @@ void gp_log_run(const gp_report *rep) {
                 char *name = OWN(event_field_name(s->events[i].type));
                 if (name)
                         f[n++] = (gp_log_field) { name, OWN(ms_string(s->events[i].first_at)) };
+        }
+        if (z) {
+                /* While silenced (issue 13): the run is said as usual, and the silence with it. */
+                format_rfc3339(until, sizeof(until), z->until);
+                f[n++] = (gp_log_field) { "GPPROBE_SILENCED_UNTIL", until };
+                f[n++] = (gp_log_field) { "GPPROBE_SILENCE_REASON", z->reason };
+                silenced = strdup_printf("%s (silenced until %s: %s)", strempty(msg), until, z->reason);
         }
         STRV_FOREACH(w, r->warnings)
                 if (n < MAX_FIELDS - 2) {
@@ -168,7 +177,7 @@ void gp_log_run(const gp_report *rep) {
         STRV_FOREACH(w, r->warnings)
                 gp_log(NULL, LOG_WARNING, (gp_log_field[]) { { "GPPROBE_NAME", rep->name }, { 0 } },
                        "%s: warning: %s", rep->name, *w);
-        logv(mid, prio, f, msg ? msg : "run finished");
+        logv(mid, prio, f, silenced ? silenced : msg ? msg : "run finished");
         for (size_t i = 0; i < o; i++)
                 free(owned[i]);
 }

@@ -14,6 +14,7 @@
 #include "metrics-exporter.h"
 #include "report.h"
 #include "runner.h"
+#include "silencer.h"
 #include "status.h"
 
 /* How long SIGTERM waits for a cancelled run before leaving anyway (SPEC: stop within 2 s). */
@@ -27,6 +28,8 @@ struct gp_manager {
         gp_history *history;
         gp_result *last;
         gp_metrics_exporter *metrics;  /* NULL when it could not start: the probe runs on */
+        gp_silencer *silencer;      /* NULL when it could not start: no silences */
+        bool alert_announced;       /* the alert entry was raised (not held back by a silence) */
         sd_event_source *runner_source;
         sd_event_source *timer;
         sd_event_source *stop_timer;
@@ -151,11 +154,60 @@ static int start_run(gp_manager *m, const char *why) {
         return 0;
 }
 
+/* The alert and recovery entries, as a silence allows (SPEC section 8, issue 13): a silence holds
+ * back the alert entry (the alert state itself changes: the status and gates stay truthful); an
+ * alert held back is raised as soon as no silence is in force (at its end, or at the next run
+ * when the end came before any run of this daemon), and a recovery is announced only after an
+ * announced alert. */
+static void announce(gp_manager *m, const gp_report *rep, gp_transition t) {
+        if (t == GP_TRANSITION_RECOVERED && m->alert_announced) {
+                gp_log_transition(rep, t);
+                m->alert_announced = false;
+        } else if (rep->alerting && !rep->daemon.silence && !m->alert_announced && rep->last) {
+                gp_log_transition(rep, GP_TRANSITION_ALERT_RAISED);
+                m->alert_announced = true;
+        } else if (!rep->alerting)
+                m->alert_announced = false;  /* nothing left to announce, whatever cleared it */
+        gp_silencer_set_held(m->silencer, rep->alerting && !m->alert_announced);
+}
+
+/* A silence began, was replaced or ended: the status and metrics say so at once, and an alert
+ * it held back is raised now if the probe is still alerting. */
+static void on_silence_changed(gp_silencer *s, const gp_silence *old, void *userdata) {
+        gp_manager *m = userdata;
+        _cleanup_report_ gp_report *rep = NULL;
+
+        m->daemon.silence = gp_silencer_current(s);
+        rep = report_now(m);
+        if (!rep)
+                return;
+        announce(m, rep, GP_TRANSITION_NONE);
+        status_write(m, rep);
+        metrics_update(m, rep, true);
+}
+
+/* The silencer of the file that the configuration names (NAME.silence beside StateFile=); a
+ * reload that moves it starts a new one. */
+static void silence_follow_config(gp_manager *m) {
+        _cleanup_free_ char *path = gp_silence_file_path(m->cfg->state_file, m->cfg->status_file, m->cfg->name);
+        int r;
+
+        if (!path || streq_ptr(path, gp_silencer_path(m->silencer)))
+                return;
+        m->silencer = gp_silencer_free(m->silencer);
+        m->daemon.silence = NULL;
+        r = gp_silencer_new(m->event, m->cfg->name, path, on_silence_changed, m, &m->silencer);
+        if (r < 0)
+                gp_log(NULL, LOG_ERR, NULL, "%s: silences disabled: %s", m->cfg->name, strerror(-r));
+        m->daemon.silence = gp_silencer_current(m->silencer);
+}
+
 static void finish_run(gp_manager *m, gp_result *res) {
         gp_transition t = GP_TRANSITION_NONE;
         _cleanup_report_ gp_report *rep = NULL;
         _cleanup_free_ char *status = NULL;
 
+        gp_silencer_refresh(m->silencer);
         if (gp_history_record(m->history, res, m->cfg->alert_after, m->cfg->recover_after, &t) < 0) {
                 gp_log(NULL, LOG_ERR, NULL, "%s: internal: the run %s could not be recorded", m->cfg->name, res->run_id);
                 gp_result_free(res);
@@ -169,8 +221,7 @@ static void finish_run(gp_manager *m, gp_result *res) {
         if (!rep)
                 return;
         gp_log_run(rep);
-        if (t != GP_TRANSITION_NONE)
-                gp_log_transition(rep, t);
+        announce(m, rep, t);
         status_write(m, rep);
         metrics_update(m, rep, true);
         status = gp_status_line(rep);
@@ -281,6 +332,7 @@ static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void
                         m->cfg = cfg;
                         m->daemon.interval = cfg->interval;
                         gp_log_set_journal(cfg->journal);
+                        silence_follow_config(m);
                         gp_log(GP_MID_RELOADED, LOG_INFO,
                                (gp_log_field[]) { { "GPPROBE_NAME", cfg->name }, { 0 } },
                                "%s: configuration reloaded from %s", cfg->name, m->config_path);
@@ -367,6 +419,10 @@ int gp_manager_new(const char *config_path, gp_config *cfg, gp_manager **ret) {
                 gp_manager_free(m);
                 return r;
         }
+        silence_follow_config(m);
+        /* An alert restored from StateFile= was announced before the restart, unless a silence
+         * held it back (the silencer's PATH.held): then it is raised once no silence is in force. */
+        m->alert_announced = gp_history_alerting(m->history) && !gp_silencer_held(m->silencer);
         *ret = m;
         return 0;
 }
@@ -376,6 +432,7 @@ gp_manager *gp_manager_free(gp_manager *m) {
                 return NULL;
         gp_runner_free(m->runner);  /* before the loop: its thread may still be finishing */
         gp_metrics_exporter_free(m->metrics);
+        gp_silencer_free(m->silencer);
         sd_event_source_unref(m->runner_source);
         sd_event_source_unref(m->timer);
         sd_event_source_unref(m->stop_timer);

@@ -159,6 +159,7 @@ void gp_metrics_exporter_update(gp_metrics_exporter *x, const gp_config *cfg, co
                         .name = rep->name, .version = rep->daemon.version, .up = up,
                         .started_at = rep->daemon.started_at, .interval = rep->daemon.interval,
                         .history = rep->history, .last = rep->last, .skipped = skipped,
+                        .silenced_until = rep->daemon.silence ? rep->daemon.silence->until : 0,
                 }, &text, &len);
         if (r < 0) {
                 if (!x->render_error)

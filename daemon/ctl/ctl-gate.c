@@ -62,7 +62,9 @@ static int gate_decide(const gp_ctl_args *a, const char *name, const gp_status_f
 
 int gp_ctl_gate(const gp_ctl_args *a) {
         _cleanup_status_file_ gp_status_file *sf = NULL;
-        _cleanup_free_ char *path = NULL, *err = NULL;
+        _cleanup_free_ char *path = NULL, *err = NULL, *silence = NULL;
+        usec_t now = now_usec(CLOCK_REALTIME);
+        int code;
 
         if (a->n_names != 1)
                 return gp_ctl_usage_error("gate", "expects exactly one probe NAME");
@@ -71,5 +73,11 @@ int gp_ctl_gate(const gp_ctl_args *a) {
                 return EXIT_UNKNOWN;
         if (gp_status_file_load(path, &sf, &err) < 0)
                 return gp_ctl_verdict(EXIT_UNKNOWN, a->names[0], "%s", err ? err : "out of memory");
-        return gate_decide(a, a->names[0], sf, now_usec(CLOCK_REALTIME));
+        /* A silence changes no answer (issue 13): it is only named, so that nobody wonders why a
+         * closed gate paged nobody. */
+        silence = gp_ctl_silence_note(sf, now);
+        gp_ctl_verdict_note(silence);
+        code = gate_decide(a, a->names[0], sf, now);
+        gp_ctl_verdict_note(NULL);
+        return code;
 }

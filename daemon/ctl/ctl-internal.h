@@ -35,6 +35,9 @@ typedef struct gp_ctl_args {
         unsigned limit;           /* 0: all */
         char **names;
         size_t n_names;
+        const char *state_dir;    /* silence, unsilence: where NAME.silence is */
+        usec_t silence_for;       /* 0: not given */
+        const char *reason;
 } gp_ctl_args;
 
 /* The commands (ctl-status.c, ctl-gate.c, ctl-wait.c, ctl-history.c). Each returns the exit code. */
@@ -42,12 +45,19 @@ int gp_ctl_status(const gp_ctl_args *a);
 int gp_ctl_gate(const gp_ctl_args *a);
 int gp_ctl_wait(const gp_ctl_args *a);
 int gp_ctl_history(const gp_ctl_args *a);
+int gp_ctl_silence(const gp_ctl_args *a);    /* ctl-silence.c */
+int gp_ctl_unsilence(const gp_ctl_args *a);
 
 /* ctl-output.c */
 /* Prints "gpprobectl[ COMMAND]: ..." and the hint to stderr; returns EXIT_USAGE. */
 int gp_ctl_usage_error(const char *command, const char *fmt, ...) _printf_(2, 3);
 /* The one line a gate or a wait ends with, on stdout; returns the exit code. */
 int gp_ctl_verdict(int code, const char *name, const char *fmt, ...) _printf_(3, 4);
+/* A note every later verdict line of this process ends with, in parentheses (a copy; NULL: none):
+ * the silence a gate names without changing its answer. */
+void gp_ctl_verdict_note(const char *note);
+/* "silenced until TIME[ by WHO]: REASON" when sf names a silence in force at now, else NULL. */
+char *gp_ctl_silence_note(const gp_status_file *sf, usec_t now);
 char *gp_ctl_format_ago(char *buf, size_t len, usec_t t, usec_t now);
 char *gp_ctl_format_ms(char *buf, size_t len, double ms);
 char *gp_ctl_format_percent(char *buf, size_t len, double ratio);

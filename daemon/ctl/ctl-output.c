@@ -18,6 +18,14 @@ int gp_ctl_usage_error(const char *command, const char *fmt, ...) {
         return EXIT_USAGE;
 }
 
+/* What the verdict lines of this process end with (gp_ctl_verdict_note), or NULL. */
+static char *verdict_note = NULL;
+
+void gp_ctl_verdict_note(const char *note) {
+        free(verdict_note);
+        verdict_note = note ? strdup(note) : NULL;
+}
+
 int gp_ctl_verdict(int code, const char *name, const char *fmt, ...) {
         va_list ap;
 
@@ -25,6 +33,8 @@ int gp_ctl_verdict(int code, const char *name, const char *fmt, ...) {
         va_start(ap, fmt);
         vprintf(fmt, ap);
         va_end(ap);
+        if (verdict_note)
+                printf(" (%s)", verdict_note);
         putchar('\n');
         fflush(stdout);
         return code;
@@ -63,6 +73,15 @@ char *gp_ctl_format_percent(char *buf, size_t len, double ratio) {
         else
                 snprintf(buf, len, "%.1f%%", tenths / 10);
         return buf;
+}
+
+char *gp_ctl_silence_note(const gp_status_file *sf, usec_t now) {
+        char until[32];
+
+        if (!gp_status_file_silenced(sf, now))
+                return NULL;
+        return strdup_printf("silenced until %s%s%s: %s", format_rfc3339(until, sizeof(until), sf->silence_until),
+                             sf->silence_by ? " by " : "", strempty(sf->silence_by), sf->silence_reason);
 }
 
 char *gp_ctl_status_path(const gp_ctl_args *a, const char *name) {

@@ -41,12 +41,22 @@ static char **list_probes(const char *dir, int *ret_errno) {
         return TAKE_PTR(names);
 }
 
+/* "; SILENCED until ..." (issue 13), and nothing when no silence is in force. */
+static void print_silence(const gp_status_file *sf, usec_t now) {
+        _cleanup_free_ char *note = gp_ctl_silence_note(sf, now);
+
+        if (note)
+                printf("; SILENCED: %s", note);
+}
+
 static void print_status_line(const char *name, const gp_status_file *sf, usec_t now) {
         char ago[64], took[64], pct[16];
 
         if (!sf->have_last) {
-                printf("%s: no run yet (daemon started %s)\n", name,
+                printf("%s: no run yet (daemon started %s)", name,
                        gp_ctl_format_ago(ago, sizeof(ago), sf->daemon_started_at, now));
+                print_silence(sf, now);
+                putchar('\n');
                 return;
         }
         printf("%s: %s %s, took %s", name, gp_sf_result_to_string(sf->last.result),
@@ -54,10 +64,12 @@ static void print_status_line(const char *name, const gp_status_file *sf, usec_t
                gp_ctl_format_ms(took, sizeof(took), sf->last.duration_ms));
         if (sf->last.result != GP_SF_PASS)
                 printf(" (%s: %s)", strempty(sf->last.code), strempty(sf->last.reason));
-        printf("; %s of %u runs succeeded; %u consecutive failure%s%s\n",
+        printf("; %s of %u runs succeeded; %u consecutive failure%s%s",
                gp_ctl_format_percent(pct, sizeof(pct), sf->success_ratio), sf->window_runs,
                sf->consecutive_failures, sf->consecutive_failures == 1 ? "" : "s",
                sf->alerting ? "; ALERTING" : "");
+        print_silence(sf, now);
+        putchar('\n');
 }
 
 static json_t *time_or_null(usec_t t, bool set) {
@@ -70,15 +82,23 @@ static json_t *string_or_null(const char *s) {
         return s ? json_string(s) : json_null();
 }
 
+static json_t *silence_json(const gp_status_file *sf, usec_t now) {
+        if (!gp_status_file_silenced(sf, now))
+                return json_null();
+        return json_pack("{s:o, s:s, s:o}", "until", time_or_null(sf->silence_until, true), "reason",
+                         sf->silence_reason, "by", string_or_null(sf->silence_by));
+}
+
 static json_t *status_json(const char *name, const char *path, const gp_status_file *sf, const char *error,
                            usec_t now) {
         const gp_sf_last *l = sf ? &sf->last : NULL;
         bool last = sf && sf->have_last;
+        json_t *o;
 
         if (!sf)
                 return json_pack("{s:s, s:s, s:b, s:s}", "name", name, "path", path, "valid", false,
                                  "error", strempty(error));
-        return json_pack("{s:s, s:s, s:b, s:n, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:f, s:I, s:I, "
+        o = json_pack("{s:s, s:s, s:b, s:n, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:f, s:I, s:I, "
                          "s:I, s:b}",
                          "name", name, "path", path, "valid", true, "error",
                          "updated_at", time_or_null(sf->updated_at, true),
@@ -96,6 +116,11 @@ static json_t *status_json(const char *name, const char *path, const gp_status_f
                          "consecutive_passes", (json_int_t) sf->consecutive_passes,
                          "interval_ms", (json_int_t) (sf->interval / USEC_PER_MSEC),
                          "alerting", sf->alerting);
+        if (o && json_object_set_new(o, "silence", silence_json(sf, now)) < 0) {
+                json_decref(o);
+                return NULL;
+        }
+        return o;
 }
 
 int gp_ctl_status(const gp_ctl_args *a) {

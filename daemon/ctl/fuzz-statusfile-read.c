@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "silence.h"
 #include "statusfile-read.h"
 #include "util.h"
 
@@ -34,6 +35,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 if (gp_sf_result_to_string(sf->history[i].result) == NULL)
                         abort();
         if (sf->have_last && gp_sf_result_to_string(sf->last.result) == NULL)
+                abort();
+        /* A silence's text reaches a terminal: only what the daemon itself would accept. */
+        if (sf->have_silence && (gp_silence_text_check("reason", sf->silence_reason, GP_SILENCE_REASON_MAX, NULL) < 0 ||
+                                 (sf->silence_by && gp_silence_text_check("by", sf->silence_by, GP_SILENCE_BY_MAX,
+                                                                          NULL) < 0)))
                 abort();
 
         for (size_t n = 0; n <= sf->n_history + 1; n++) {

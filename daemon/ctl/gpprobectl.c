@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* gpprobectl: reads gpprobed's status files (SPEC section 5) for people and deploy gates. It never
  * talks to the daemon, and it fails closed: whatever it cannot read or trust is "unknown" (exit 2),
- * never "open". This file parses the arguments and runs the command (ctl-<command>.c). */
+ * never "open". Only silence/unsilence write: the one file gpprobed watches for them (ctl-silence.c).
+ * This file parses the arguments and runs the command (ctl-<command>.c). */
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
@@ -13,6 +14,7 @@
 #include "gp-build.h"
 
 #define DEFAULT_STATUS_DIR "/run/gpprobe"
+#define DEFAULT_STATE_DIR "/var/lib/gpprobe"
 
 enum {
         OPT_STATUS_DIR = 0x100,
@@ -26,6 +28,9 @@ enum {
         OPT_SINCE,
         OPT_TIMEOUT,
         OPT_LIMIT,
+        OPT_STATE_DIR,
+        OPT_FOR,
+        OPT_REASON,
 };
 #define OPT_BIT(o) (1u << ((o) - OPT_STATUS_DIR))
 
@@ -42,12 +47,15 @@ static const ctl_verb verbs[] = {
         { "wait", gp_ctl_wait, OPT_BIT(OPT_PASSES) | OPT_BIT(OPT_SINCE) | OPT_BIT(OPT_TIMEOUT) |
                                OPT_BIT(OPT_ALLOW_DEGRADED) },
         { "history", gp_ctl_history, OPT_BIT(OPT_LIMIT) | OPT_BIT(OPT_JSON) },
+        { "silence", gp_ctl_silence, OPT_BIT(OPT_STATE_DIR) | OPT_BIT(OPT_FOR) | OPT_BIT(OPT_REASON) },
+        { "unsilence", gp_ctl_unsilence, OPT_BIT(OPT_STATE_DIR) },
 };
 
 static void help(void) {
         printf("Usage: gpprobectl [--status-dir DIR] COMMAND ...\n"
                "\n"
-               "Reads gpprobed's status files (DIR/NAME.json) for people and deploy gates.\n"
+               "Reads gpprobed's status files (DIR/NAME.json) for people and deploy gates;\n"
+               "silence and unsilence write or remove STATE_DIR/NAME.silence, which gpprobed watches.\n"
                "\n"
                "  status [NAME...] [--json]      one line per probe (every DIR/*.json without NAME)\n"
                "  gate NAME [--max-age DUR] [--window N] [--min-success-ratio R]\n"
@@ -58,14 +66,20 @@ static void help(void) {
                "                                 exit 0 reached, 1 failing or timed out, 2 no usable status\n"
                "  history NAME [--limit N] [--json]\n"
                "                                 the runs in the window, newest first\n"
+               "  silence NAME [--for DUR --reason TEXT]\n"
+               "                                 a maintenance window (at most 7 days): runs go on, alerts\n"
+               "                                 do not page, gates answer as before; alone: show it\n"
+               "  unsilence NAME                 end it now\n"
                "\n"
                "      --status-dir DIR  default $GPPROBE_STATUS_DIR, else %s\n"
+               "      --state-dir DIR   where silences are (NAME.silence): default $GPPROBE_STATE_DIR,\n"
+               "                        else %s\n"
                "      --version         print the version\n"
                "  -h, --help            this text\n"
                "\n"
                "--max-age defaults to %d x the probe's interval; --min-success-ratio (0.95 or 95%%)\n"
                "defaults to 1 when only --window is given, and is not checked when neither is.\n"
-               "Usage errors exit 64. See gpprobectl(1).\n", DEFAULT_STATUS_DIR, MAX_AGE_INTERVALS);
+               "Usage errors exit 64. See gpprobectl(1).\n", DEFAULT_STATUS_DIR, DEFAULT_STATE_DIR, MAX_AGE_INTERVALS);
 }
 
 static int unknown_option(const char *command, char *argv[]) {
@@ -116,6 +130,19 @@ static int parse_command_option(gp_ctl_args *a, int c, char *argv[]) {
                 if (isempty(optarg))
                         return gp_ctl_usage_error(cmd, "--status-dir needs a directory");
                 a->status_dir = optarg;
+                break;
+        case OPT_STATE_DIR:
+                if (isempty(optarg))
+                        return gp_ctl_usage_error(cmd, "--state-dir needs a directory");
+                a->state_dir = optarg;
+                break;
+        case OPT_FOR:
+                if (gp_parse_duration(optarg, &a->silence_for) < 0 || a->silence_for == 0)
+                        return gp_ctl_usage_error(cmd, "--for: '%s' is not a positive duration (e.g. 30min, 2h)",
+                                                  optarg);
+                break;
+        case OPT_REASON:
+                a->reason = optarg;
                 break;
         case OPT_JSON:
                 a->json = true;
@@ -183,6 +210,9 @@ static int parse_command_args(gp_ctl_args *a, int argc, char *argv[], unsigned a
                 { "since", required_argument, NULL, OPT_SINCE },
                 { "timeout", required_argument, NULL, OPT_TIMEOUT },
                 { "limit", required_argument, NULL, OPT_LIMIT },
+                { "state-dir", required_argument, NULL, OPT_STATE_DIR },
+                { "for", required_argument, NULL, OPT_FOR },
+                { "reason", required_argument, NULL, OPT_REASON },
                 { "help", no_argument, NULL, 'h' },
                 {0}
         };
@@ -212,6 +242,7 @@ static int parse_command_args(gp_ctl_args *a, int argc, char *argv[], unsigned a
 static int parse_argv(int argc, char *argv[], gp_ctl_args *a, const ctl_verb **ret_verb) {
         static const struct option options[] = {
                 { "status-dir", required_argument, NULL, 'd' },
+                { "state-dir", required_argument, NULL, 'S' },
                 { "version", no_argument, NULL, 'V' },
                 { "help", no_argument, NULL, 'h' },
                 {0}
@@ -221,6 +252,9 @@ static int parse_argv(int argc, char *argv[], gp_ctl_args *a, const ctl_verb **r
         a->status_dir = getenv("GPPROBE_STATUS_DIR");
         if (isempty(a->status_dir))
                 a->status_dir = DEFAULT_STATUS_DIR;
+        a->state_dir = getenv("GPPROBE_STATE_DIR");
+        if (isempty(a->state_dir))
+                a->state_dir = DEFAULT_STATE_DIR;
         opterr = 0;
         while ((c = getopt_long(argc, argv, "+:h", options, NULL)) >= 0)
                 switch (c) {
@@ -228,6 +262,11 @@ static int parse_argv(int argc, char *argv[], gp_ctl_args *a, const ctl_verb **r
                         if (isempty(optarg))
                                 return gp_ctl_usage_error(NULL, "--status-dir needs a directory");
                         a->status_dir = optarg;
+                        break;
+                case 'S':
+                        if (isempty(optarg))
+                                return gp_ctl_usage_error(NULL, "--state-dir needs a directory");
+                        a->state_dir = optarg;
                         break;
                 case 'V':
                         printf("gpprobectl %s\n", GP_VERSION);
@@ -241,7 +280,7 @@ static int parse_argv(int argc, char *argv[], gp_ctl_args *a, const ctl_verb **r
                         return unknown_option(NULL, argv);
                 }
         if (optind >= argc)
-                return gp_ctl_usage_error(NULL, "missing COMMAND (status, gate, wait, history)");
+                return gp_ctl_usage_error(NULL, "missing COMMAND (status, gate, wait, history, silence, unsilence)");
         a->command = argv[optind];
         for (size_t i = 0; i < ELEMENTSOF(verbs); i++) {
                 if (!streq(a->command, verbs[i].name))

@@ -4,6 +4,7 @@
 #include <math.h>
 
 #include "fileio.h"
+#include "silence.h"
 #include "statusfile-read.h"
 #include "util.h"
 
@@ -277,6 +278,28 @@ static int parse_history(const json_t *root, gp_status_file *sf, char **err) {
         return 0;
 }
 
+/* "silence": absent (an older daemon) or null, else {until, reason, by, created_at} with the
+ * daemon's own checks of the text, which a terminal then prints. */
+static int parse_silence(const json_t *root, gp_status_file *sf, char **err) {
+        const json_t *o = json_object_get(root, "silence");
+        _cleanup_free_ char *why = NULL;
+        int r;
+
+        if (!o || json_is_null(o))
+                return 0;
+        if (!json_is_object(o))
+                return fail(err, "silence: expected an object or null, got %s", type_name(o));
+        if ((r = get_time(o, "silence.", "until", false, &sf->silence_until, err)) < 0 ||
+            (r = get_string(o, "silence.", "reason", false, true, &sf->silence_reason, err)) < 0 ||
+            (r = get_string(o, "silence.", "by", true, false, &sf->silence_by, err)) < 0)
+                return r;
+        if (gp_silence_text_check("reason", sf->silence_reason, GP_SILENCE_REASON_MAX, &why) < 0 ||
+            (sf->silence_by && gp_silence_text_check("by", sf->silence_by, GP_SILENCE_BY_MAX, &why) < 0))
+                return fail(err, "silence.%s", why ? why : "reason: out of memory");
+        sf->have_silence = true;
+        return 0;
+}
+
 static int parse_root(gp_status_file *sf, char **err) {
         json_t *root = sf->root, *v = NULL;
         int r;
@@ -308,7 +331,8 @@ static int parse_root(gp_status_file *sf, char **err) {
         if ((r = get_time(root, "", "last_pass_at", true, &sf->last_pass_at, err)) < 0 ||
             (r = get_time(root, "", "last_failure_at", true, &sf->last_failure_at, err)) < 0 ||
             (r = parse_window(root, sf, err)) < 0 ||
-            (r = parse_history(root, sf, err)) < 0)
+            (r = parse_history(root, sf, err)) < 0 ||
+            (r = parse_silence(root, sf, err)) < 0)
                 return r;
         if (sf->have_last && sf->n_history == 0)
                 return fail(err, "history: empty although there was a run");

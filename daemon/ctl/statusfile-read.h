@@ -69,6 +69,12 @@ typedef struct gp_status_file {
 
         gp_sf_entry *history;     /* as in the file: oldest first */
         size_t n_history;
+
+        /* Issue 13: the silence the daemon had in force ("silence", absent from older daemons). */
+        bool have_silence;        /* false: null or absent */
+        usec_t silence_until;
+        const char *silence_reason;
+        const char *silence_by;   /* NULL for null */
 } gp_status_file;
 
 gp_status_file *gp_status_file_free(gp_status_file *sf); /* NULL-safe */
@@ -86,6 +92,12 @@ int gp_status_file_parse(const void *data, size_t len, gp_status_file **ret, cha
  * A FIFO, device or directory under the name is refused (-EINVAL) without blocking; -EFBIG when
  * the file is larger. */
 int gp_status_file_load(const char *path, gp_status_file **ret, char **ret_error);
+
+/* Whether the file names a silence that is still in force at now (it may have ended since the
+ * daemon wrote it). */
+static inline bool gp_status_file_silenced(const gp_status_file *sf, usec_t now) {
+        return sf->have_silence && now < sf->silence_until;
+}
 
 /* Success ratio (degraded counts as success) over the newest n history entries (all when n is 0
  * or larger than the history). -ENODATA when there are none. */

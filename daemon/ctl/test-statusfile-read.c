@@ -495,6 +495,44 @@ static void test_unknown_members_are_ignored_for_forward_compatibility(void **st
         json_decref(j);
 }
 
+static void test_a_silence_is_read_and_checked_like_the_daemon_does(void **state) {
+        _cleanup_status_file_ gp_status_file *sf = NULL;
+        json_t *j = load_valid();
+        usec_t until;
+
+        /* Absent (an older daemon) and null: none. */
+        assert_int_equal(parse_json(j, &sf, NULL), 0);
+        assert_false(sf->have_silence);
+        sf = gp_status_file_free(sf);
+        json_object_set_new(j, "silence", json_null());
+        assert_int_equal(parse_json(j, &sf, NULL), 0);
+        assert_false(sf->have_silence);
+        sf = gp_status_file_free(sf);
+
+        json_object_set_new(j, "silence", json_pack("{s:s, s:s, s:s, s:n}", "until", "2026-11-25T16:30:00.000Z",
+                                                    "reason", "deploy of v2", "by", "alice", "created_at"));
+        assert_int_equal(parse_json(j, &sf, NULL), 0);
+        assert_true(sf->have_silence);
+        assert_int_equal(parse_rfc3339("2026-11-25T16:30:00Z", &until), 0);
+        assert_int_equal(sf->silence_until, until);
+        assert_string_equal(sf->silence_reason, "deploy of v2");
+        assert_string_equal(sf->silence_by, "alice");
+        assert_true(gp_status_file_silenced(sf, until - 1));
+        assert_false(gp_status_file_silenced(sf, until));
+
+        json_object_set_new(j, "silence", json_string("yes"));
+        expect_refused(j, -EINVAL, "silence: expected an object or null");
+        json_object_set_new(j, "silence", json_pack("{s:s}", "reason", "x"));
+        expect_refused(j, -EINVAL, "silence.until: missing");
+        json_object_set_new(j, "silence", json_pack("{s:s, s:s}", "until", "2026-11-25T16:30:00Z", "reason",
+                                                    "\x1b[2J"));
+        expect_refused(j, -EINVAL, "silence.reason contains a control character");
+        json_object_set_new(j, "silence", json_pack("{s:s, s:s, s:i}", "until", "2026-11-25T16:30:00Z", "reason", "x",
+                                                    "by", 3));
+        expect_refused(j, -EINVAL, "silence.by: expected a string or null");
+        json_decref(j);
+}
+
 static gp_status_file *parse_history(const char *results, usec_t step) {
         gp_status_file *sf = NULL;
         char *err = NULL;
@@ -681,6 +719,7 @@ int main(void) {
                 cmocka_unit_test(test_non_utf8_and_nul_bytes_are_refused),
                 cmocka_unit_test(test_nested_garbage_and_foreign_json_are_refused),
                 cmocka_unit_test(test_unknown_members_are_ignored_for_forward_compatibility),
+                cmocka_unit_test(test_a_silence_is_read_and_checked_like_the_daemon_does),
                 cmocka_unit_test(test_ratio_over_the_newest_runs),
                 cmocka_unit_test(test_passes_since_count_the_newest_streak_after_since),
                 cmocka_unit_test(test_reads_what_the_daemon_writes),

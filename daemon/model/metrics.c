@@ -124,6 +124,16 @@ static void write_process(writer *w, const gp_metrics_input *in) {
         end(w, seconds(buf, sizeof(buf), in->interval));
 }
 
+/* Issue 13: a silence holds back alerts, never the figures; the alert rules test this. */
+static void write_silence(writer *w, usec_t until) {
+        gauge_u(w, "gpprobe_silenced",
+                "1 while a silence (gpprobectl silence, a maintenance window) is in force; alerts do not page.",
+                until > 0);
+        gauge_seconds(w, "gpprobe_silence_end_timestamp_seconds",
+                      "When the silence in force ends, in seconds since the epoch; absent when not silenced.",
+                      until > 0, until);
+}
+
 static void write_state(writer *w, const gp_history *h) {
         unsigned fails = gp_history_consecutive_failures(h), passes = gp_history_consecutive_passes(h);
         usec_t last_pass = gp_history_last_pass_at(h), last_fail = gp_history_last_failure_at(h);
@@ -280,6 +290,7 @@ int gp_metrics_render(const gp_metrics_input *in, char **ret, size_t *ret_len) {
                 return -EINVAL;
         write_process(&w, in);
         write_state(&w, in->history);
+        write_silence(&w, in->silenced_until);
         write_totals(&w, in);
         write_histogram(&w, in->history);
         write_last(&w, in->last);

@@ -22,6 +22,7 @@ typedef struct gp_metrics_input {
         const gp_history *history;  /* streaks, totals, histograms, window (restored from StateFile=) */
         const gp_result *last;      /* the last run since the daemon started, or NULL */
         unsigned skipped;           /* runs skipped since the daemon started */
+        usec_t silenced_until;      /* CLOCK_REALTIME end of the silence in force; 0: not silenced */
 } gp_metrics_input;
 
 /* The whole exposition, NUL-terminated, in *ret (free()) with its length. -EINVAL, -ENOMEM. */

@@ -68,7 +68,8 @@ json_t *gp_status_build(const gp_config *cfg, const gp_daemon_info *d, const gp_
             gp_json_set_new(o, "last_pass_at", time_or_null(gp_history_last_pass_at(h))) < 0 ||
             gp_json_set_new(o, "last_failure_at", time_or_null(gp_history_last_failure_at(h))) < 0 ||
             gp_json_set_new(o, "window", gp_window_to_json(h)) < 0 ||
-            gp_json_set_new(o, "history", gp_history_to_json(h)) < 0) {
+            gp_json_set_new(o, "history", gp_history_to_json(h)) < 0 ||
+            gp_json_set_new(o, "silence", d->silence ? gp_silence_to_json(d->silence) : json_null()) < 0) {
                 errno = ENOMEM;
                 return NULL;
         }

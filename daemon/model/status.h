@@ -9,6 +9,7 @@
 #include "config.h"
 #include "history.h"
 #include "result.h"
+#include "silence.h"
 
 /* The status file's schema; gpprobectl reads this one and older ones. */
 #define GP_STATUS_SCHEMA 1
@@ -18,6 +19,7 @@ typedef struct gp_daemon_info {
         pid_t pid;
         usec_t started_at;    /* CLOCK_REALTIME */
         usec_t interval;
+        const gp_silence *silence;  /* borrowed: the silence in force (active), or NULL */
 } gp_daemon_info;
 
 /* This process: its version and pid, with the start and Interval= given. */

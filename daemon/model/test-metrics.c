@@ -167,6 +167,13 @@ static const char * const known_lines[] = {
                 "window; absent while it is empty.\n",
                 "# TYPE gpprobe_window_success_ratio gauge\n",
                 "gpprobe_window_success_ratio{probe=\"staging\"} 0.666667\n",
+                "# HELP gpprobe_silenced 1 while a silence (gpprobectl silence, a maintenance window) is in "
+                "force; alerts do not page.\n",
+                "# TYPE gpprobe_silenced gauge\n",
+                "gpprobe_silenced{probe=\"staging\"} 0\n",
+                "# HELP gpprobe_silence_end_timestamp_seconds When the silence in force ends, in seconds since "
+                "the epoch; absent when not silenced.\n",
+                "# TYPE gpprobe_silence_end_timestamp_seconds gauge\n",
                 "# HELP gpprobe_runs_total Runs recorded, by result, since the state file began.\n",
                 "# TYPE gpprobe_runs_total counter\n",
                 "gpprobe_runs_total{probe=\"staging\",result=\"pass\"} 2\n",
@@ -563,9 +570,26 @@ static void test_render_rejects_missing_inputs(void **state) {
         assert_null(text);
 }
 
+static void test_a_silence_is_exported_with_its_end(void **state) {
+        _cleanup_result_ gp_result *last = NULL;
+        gp_history *h = known_state(&last);
+        _cleanup_free_ char *text = render(&(gp_metrics_input) {
+                .name = "staging", .version = "0.1.0", .up = true, .interval = MS(60000), .history = h,
+                .last = last, .silenced_until = T0 + 1800 * USEC_PER_SEC + 500 * USEC_PER_MSEC,
+        });
+
+        assert_contains(text, "gpprobe_silenced{probe=\"staging\"} 1\n");
+        assert_contains(text, "gpprobe_silence_end_timestamp_seconds{probe=\"staging\"} 1795624200.5\n");
+        /* The figures are the same as without the silence: it holds back alerts, not the truth. */
+        assert_contains(text, "gpprobe_consecutive_failures{probe=\"staging\"} 0\n");
+        assert_contains(text, "gpprobe_window_runs{probe=\"staging\"} 3\n");
+        gp_history_free(h);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_known_state_renders_exactly),
+                cmocka_unit_test(test_a_silence_is_exported_with_its_end),
                 cmocka_unit_test(test_label_values_escape_backslash_quote_and_newline),
                 cmocka_unit_test(test_every_label_value_is_escaped),
                 cmocka_unit_test(test_histogram_buckets_are_cumulative_with_sum_and_count),

@@ -184,6 +184,7 @@ static void test_status_has_every_spec_field_in_spec_order_with_the_right_types(
                 { "last_failure_at", JSON_STRING },
                 { "window", JSON_OBJECT },
                 { "history", JSON_ARRAY },
+                { "silence", JSON_NULL },
         };
         fixture *f = *state;
         _cleanup_result_ gp_result *last = NULL;
@@ -229,6 +230,24 @@ static void test_status_has_every_spec_field_in_spec_order_with_the_right_types(
         assert_string_equal(json_string_value(json_object_get(v, "result")), "pass");
         assert_true(json_is_null(json_object_get(v, "code")));
         assert_true(json_is_real(json_object_get(v, "duration_ms")));
+}
+
+static void test_status_names_the_silence_in_force(void **state) {
+        fixture *f = *state;
+        gp_silence s = { .until = T0 + 90 * USEC_PER_SEC, .reason = (char *) "deploy of v2", .by = (char *) "ops" };
+        json_auto_t *o = NULL;
+        json_t *j;
+
+        f->daemon.silence = &s;
+        o = gp_status_build(&f->cfg, &f->daemon, f->h, NULL, T0);
+        assert_non_null(o);
+        j = json_object_get(o, "silence");
+        assert_true(json_is_object(j));
+        assert_string_equal(json_string_value(json_object_get(j, "until")), "2026-11-25T16:01:30.000Z");
+        assert_string_equal(json_string_value(json_object_get(j, "reason")), "deploy of v2");
+        assert_string_equal(json_string_value(json_object_get(j, "by")), "ops");
+        assert_true(json_is_null(json_object_get(j, "created_at")));
+        f->daemon.silence = NULL;
 }
 
 static void test_status_times_are_rfc3339_utc_with_milliseconds(void **state) {
@@ -458,6 +477,7 @@ int main(void) {
                 T(test_status_before_any_run_has_null_last_and_an_empty_window),
                 T(test_status_has_every_spec_field_in_spec_order_with_the_right_types),
                 T(test_status_times_are_rfc3339_utc_with_milliseconds),
+                T(test_status_names_the_silence_in_force),
                 T(test_status_last_is_the_result_object),
                 T(test_status_window_and_history_are_the_history_module_s),
                 T(test_status_file_parses_back_to_the_built_document),

@@ -411,3 +411,31 @@ CAFile={ns.confdir}/ca.pem
     finally:
         ns.systemctl("stop", unit, check=False)
         ns.remove(ns.confdir / "gpprobe.conf")
+
+
+def test_a_silence_set_by_root_reaches_the_hardened_daemon_and_the_gate_still_answers(ns, probe):
+    """Issue 13 under the shipped unit (User=gpprobe, PrivateUsers=, ProtectSystem=strict): root's
+    gpprobectl writes /var/lib/gpprobe/NAME.silence, the daemon reads it at once (inotify), names
+    it in the status file and the journal, and removes nothing it must not."""
+    unit = probe("quiet")
+    ns.systemctl("start", unit)
+    wait_for_run(ns, "quiet")
+    ctl = str(ns.bindir / "gpprobectl")
+    since = since_now()
+    r = ns.run(ctl, "silence", "quiet", "--for", "10min", "--reason", "db migration", check=False)
+    assert r.returncode == 0 and "silenced until" in r.stdout, r
+    assert stat.S_IMODE(ns.root_path("/var/lib/gpprobe/quiet.silence").stat().st_mode) == 0o644
+    s = ns.wait_for("the silence in the status file", lambda: (
+        (d := status(ns, "quiet")) and d.get("silence") and d), timeout=10)
+    assert s["silence"]["reason"] == "db migration" and s["silence"]["by"] == "root", s["silence"]
+    deploy_user = ("setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups")
+    g = ns.run(*deploy_user, ctl, "gate", "quiet", check=False)
+    assert g.returncode == 0 and g.stdout.rstrip().endswith("by root: db migration)"), g
+    r = ns.run(ctl, "unsilence", "quiet", check=False)
+    assert r.returncode == 0 and r.stdout == "quiet: silence lifted\n", r
+    ns.wait_for("the silence gone from the status file", lambda: (
+        (d := status(ns, "quiet")) and d.get("silence") is None), timeout=10)
+    ids = [e.get("MESSAGE_ID") for e in ns.journal("-u", unit, "--since", since)]
+    assert MID["SILENCED"] in ids and MID["SILENCE_ENDED"] in ids, ids
+    assert not [e for e in ns.journal("-u", unit, "--since", since) if "ignoring the silence" in
+                e.get("MESSAGE", "")]
