@@ -133,12 +133,21 @@ void gp_log_run(const gp_report *rep) {
         f[n++] = (gp_log_field) { "GPPROBE_CODE", r->code };
         f[n++] = (gp_log_field) { "GPPROBE_REASON", r->reason };
         f[n++] = (gp_log_field) { "GPPROBE_RUN_ID", r->run_id };
+        if (r->trace_id[0])
+                f[n++] = (gp_log_field) { "GPPROBE_TRACE_ID", r->trace_id };
         f[n++] = (gp_log_field) { "GPPROBE_USERS", OWN(strdup_printf("%u", r->users)) };
         f[n++] = (gp_log_field) { "GPPROBE_DURATION_MS", OWN(ms_string(r->duration)) };
         f[n++] = (gp_log_field) { "GPPROBE_CONSECUTIVE_FAILURES",
                                   OWN(strdup_printf("%u", rep->consecutive_failures)) };
         for (size_t p = 0; p < _GP_PHASE_MAX; p++)
                 f[n++] = (gp_log_field) { phase_fields[p], OWN(ms_string(r->phases[p])) };
+        if (s && r->ws_dns != USEC_INFINITY) {  /* issue 12: the WebSocket connect's phases */
+                f[n++] = (gp_log_field) { "GPPROBE_WS_DNS_MS", OWN(ms_string(r->ws_dns)) };
+                f[n++] = (gp_log_field) { "GPPROBE_WS_TCP_MS", OWN(ms_string(s->ws_timing.connect)) };
+                f[n++] = (gp_log_field) { "GPPROBE_WS_TLS_MS", OWN(ms_string(s->ws_timing.tls)) };
+                f[n++] = (gp_log_field) { "GPPROBE_WS_UPGRADE_MS", OWN(ms_string(s->ws_timing.upgrade)) };
+                f[n++] = (gp_log_field) { "GPPROBE_WS_READY_MS", OWN(ms_string(s->ws_timing.ready)) };
+        }
         for (size_t i = 0; s && i < s->n_events && n < MAX_FIELDS - 8; i++) {
                 char *name = OWN(event_field_name(s->events[i].type));
                 if (name)
@@ -181,6 +190,7 @@ void gp_log_transition(const gp_report *rep, gp_transition t) {
                 { "GPPROBE_CODE", r->code },
                 { "GPPROBE_REASON", r->reason },
                 { "GPPROBE_RUN_ID", r->run_id },
+                { "GPPROBE_TRACE_ID", r->trace_id[0] ? r->trace_id : NULL },
                 { "GPPROBE_CONSECUTIVE_FAILURES", count },
                 { 0 },
         };
