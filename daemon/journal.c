@@ -203,6 +203,27 @@ void gp_log_transition(const gp_report *rep, gp_transition t) {
                        rep->consecutive_passes);
 }
 
+void gp_log_cert_expiring(const gp_report *rep, const char *endpoint, const gp_cert_expiry *c, usec_t now) {
+        const gp_result *r = rep->last;
+        char leaf[32], earliest[32];
+        double days = ((double) c->earliest - (double) now / USEC_PER_SEC) / 86400.0;
+        _cleanup_free_ char *left = strdup_printf("%.1f", days);
+        gp_log_field f[] = {
+                { "GPPROBE_NAME", rep->name },
+                { "GPPROBE_ENDPOINT", endpoint },
+                { "GPPROBE_CERT_EXPIRES_AT", format_rfc3339(earliest, sizeof(earliest),
+                                                            (usec_t) c->earliest * USEC_PER_SEC) },
+                { "GPPROBE_CERT_LEAF_EXPIRES_AT", format_rfc3339(leaf, sizeof(leaf), (usec_t) c->leaf * USEC_PER_SEC) },
+                { "GPPROBE_CERT_DAYS_LEFT", left },
+                { "GPPROBE_RUN_ID", r->run_id },
+                { 0 },
+        };
+
+        gp_log(GP_MID_CERT_EXPIRING, LOG_WARNING, f, "%s: the %s endpoint's TLS certificate%s %s %s (%s days)",
+               rep->name, endpoint, c->earliest < c->leaf ? " chain" : "", days < 0 ? "expired" : "expires",
+               earliest, strempty(left));
+}
+
 char *gp_status_line(const gp_report *rep) {
         const gp_result *r = rep->last;
         char d[32];
