@@ -104,6 +104,8 @@ int gp_expand_list(session *s, char * const *l, char ***ret);
  * to a request's expanded headers, unless they already name that header (Header= wins).
  * -ENOMEM. */
 int gp_session_trace_headers(const session *s, char ***headers);
+/* The session's span id and traceparent, from the run's trace id (none without one). */
+void gp_session_trace_init(session *s);
 /* A printable, bounded excerpt of a server reply for a reason, without the run's secrets. */
 char *gp_excerpt(const session *s, const char *data, size_t len, size_t max);
 /* A copy of len bytes of data (up to a NUL) with every form of the session's password and tokens

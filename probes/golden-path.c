@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <malloc.h>
-#include <strings.h>
 #include <sys/random.h>
 #include <sys/resource.h>
 
@@ -274,34 +273,6 @@ int gp_expand(session *s, const char *tmpl, gp_template_flags flags, char **ret)
         return r;
 }
 
-static bool has_header(char * const *headers, const char *name) {
-        size_t n = strlen(name);
-
-        STRV_FOREACH(h, headers)
-                if (strncasecmp(*h, name, n) == 0 && (*h)[n] == ':')
-                        return true;
-        return false;
-}
-
-int gp_session_trace_headers(const session *s, char ***headers) {
-        const gp_config *c = s->run->cfg;
-        int k;
-
-        if (!c->trace_context || !s->traceparent[0])
-                return 0;
-        if (!has_header(*headers, "traceparent")) {
-                k = strv_consume(headers, strdup_printf("traceparent: %s", s->traceparent));
-                if (k < 0)
-                        return k;
-        }
-        if (c->trace_state && !has_header(*headers, "tracestate")) {
-                k = strv_consume(headers, strdup_printf("tracestate: %s", c->trace_state));
-                if (k < 0)
-                        return k;
-        }
-        return 0;
-}
-
 int gp_expand_list(session *s, char * const *l, char ***ret) {
         _cleanup_strv_free_secret_ char **out = calloc(1, sizeof(char *));  /* may hold the token */
         int r;
@@ -524,9 +495,7 @@ int gp_engine_run(gp_engine *e, gp_config *cfg, gp_trace_fn trace_fn, void *ud, 
                 s->res = &res->sessions[i];
                 uuid4(s->res->run_id);
                 uuid4(s->thread_id);
-                if (res->trace_id[0] && gp_span_id_new((unsigned) i + 1, s->res->span_id) == 0 &&
-                    gp_traceparent_format(res->trace_id, s->res->span_id, s->traceparent) < 0)
-                        s->traceparent[0] = '\0';
+                gp_session_trace_init(s);
                 if (cfg->user && gp_template_expand(cfg->user, &v, GP_TEMPLATE_PLAIN, &s->user, &err) < 0)
                         gp_fail_session(s, "login", GP_CODE_INTERNAL, "expanding User= failed: %s", strempty(err));
         }
