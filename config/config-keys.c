@@ -31,6 +31,9 @@ const key_def gp_config_keys[_K_MAX] = {
             .max = 1000000, .def = "3", .flags = KEY_MANDATORY),
         KEY(K_PROBE_RECOVER_AFTER, "Probe", "RecoverAfter", KIND_UNSIGNED, recover_after, .min = 1,
             .max = 1000000, .def = "1", .flags = KEY_MANDATORY),
+        KEY(K_PROBE_TRACE_CONTEXT, "Probe", "TraceContext", KIND_BOOL, trace_context, .def = "yes",
+            .flags = KEY_MANDATORY),
+        KEY(K_PROBE_TRACE_STATE, "Probe", "TraceState", KIND_STRING, trace_state, .check = gp_check_tracestate),
 
         KEY(K_PREFLIGHT_URL, "Preflight", "URL", KIND_REPEATABLE, preflight_urls,
             .check = gp_check_http_url),
@@ -129,6 +132,8 @@ const key_def gp_config_keys[_K_MAX] = {
         KEY(K_TLS_CLIENT_CERTIFICATE, "TLS", "ClientCertificate", KIND_STRING, client_certificate,
             .check = gp_check_absolute_path),
         KEY(K_TLS_CLIENT_KEY, "TLS", "ClientKey", KIND_STRING, client_key, .check = gp_check_absolute_path),
+        KEY(K_TLS_CERT_EXPIRY_WARN, "TLS", "CertExpiryWarn", KIND_DURATION, cert_expiry_warn, .def = "14d",
+            .flags = KEY_MANDATORY),
 
         KEY(K_OUTPUT_STATUS_FILE, "Output", "StatusFile", KIND_STRING, status_file,
             .check = gp_check_absolute_path),

@@ -126,11 +126,16 @@ typedef struct gp_config {
         usec_t slo_first_event;
         usec_t slo_total;
 
+        /* [Probe] trace context (issue 12) */
+        bool trace_context;         /* send traceparent (and TraceState=) on every request */
+        char *trace_state;          /* the tracestate header's value, or NULL */
+
         /* [TLS] */
         char *ca_file;
         bool insecure;
         char *client_certificate;
         char *client_key;
+        usec_t cert_expiry_warn;    /* warn when a certificate expires within it; 0 = never */
 
         /* [Output] */
         char *status_file;          /* resolved default when not explicit */

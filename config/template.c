@@ -18,6 +18,8 @@ typedef enum tvar {
         TVAR_PROMPT,
         TVAR_INDEX,
         TVAR_NAME,
+        TVAR_TRACE_ID,
+        TVAR_TRACEPARENT,
         TVAR_ENV,
         TVAR_CAPTURE,  /* a value captured from an earlier step's reply (Capture=) */
         _TVAR_INVALID = -1,
@@ -37,6 +39,8 @@ static const char * const tvar_names[] = {
         [TVAR_PROMPT] = "prompt",
         [TVAR_INDEX] = "index",
         [TVAR_NAME] = "name",
+        [TVAR_TRACE_ID] = "trace_id",
+        [TVAR_TRACEPARENT] = "traceparent",
 };
 
 /* One piece of a template: literal text, or a variable (env_name set for ${env:VAR}). */
@@ -260,6 +264,8 @@ static int expand_piece(const tpiece *p, void *userdata, char **ret_error) {
         case TVAR_THREAD_ID: value = v->thread_id; break;
         case TVAR_PROMPT:    value = v->prompt; break;
         case TVAR_NAME:      value = v->name; break;
+        case TVAR_TRACE_ID:  value = v->trace_id; break;
+        case TVAR_TRACEPARENT: value = v->traceparent; break;
         case TVAR_ENV:       value = getenv(p->env_name); break;
         case TVAR_CAPTURE:   value = capture_value(v, p->env_name); break;
         case TVAR_INDEX:

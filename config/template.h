@@ -2,7 +2,7 @@
 #pragma once
 
 /* ${...} templates (SPEC section 4): ${user} ${password} ${token} ${run_id} ${thread_id}
- * ${prompt} ${index} ${name} ${env:VAR}, ${NAME} for a value an earlier step captured
+ * ${prompt} ${index} ${name} ${trace_id} ${traceparent} ${env:VAR}, ${NAME} for a value an earlier step captured
  * (Capture=NAME=PATH), and ${base64url:VAR} for any of them but env: encoded as RFC 4648
  * base64url without padding. "$$" is a literal "$". Pure. */
 
@@ -22,6 +22,8 @@ typedef struct gp_template_vars {
         const char *thread_id;
         const char *prompt;
         const char *name;
+        const char *trace_id;       /* the run's W3C trace id */
+        const char *traceparent;    /* the session's traceparent header value */
         unsigned index;
         const gp_template_capture *captures;  /* what earlier steps captured */
         size_t n_captures;

@@ -231,6 +231,27 @@ static void test_header_and_path_checks(void **state) {
         assert_check(gp_check_credential_name, "staging-password", true);
 }
 
+static void test_tracestate_check_follows_w3c(void **state) {
+        char big[600];
+
+        assert_check(gp_check_tracestate, "gpprobe=t1", true);
+        assert_check(gp_check_tracestate, "gpprobe=t1,rojo=00f067aa0ba902b7", true);
+        assert_check(gp_check_tracestate, "a=b, c=d", true);
+        assert_check(gp_check_tracestate, "no-equals", false);
+        assert_check(gp_check_tracestate, "=value", false);
+        assert_check(gp_check_tracestate, "key=", false);
+        assert_check(gp_check_tracestate, "a=b,,c=d", false);
+        assert_check(gp_check_tracestate, "a=b=c", false);
+        assert_check(gp_check_tracestate, "a=b\x01", false);
+        memset(big, 'a', sizeof(big) - 1);
+        big[1] = '=';
+        big[sizeof(big) - 1] = '\0';
+        assert_check(gp_check_tracestate, big, false);  /* over 512 bytes */
+        assert_check(gp_check_tracestate,
+                     "a1=x,a2=x,a3=x,a4=x,a5=x,a6=x,a7=x,a8=x,a9=x,b1=x,b2=x,b3=x,b4=x,b5=x,b6=x,b7=x,b8=x,"
+                     "b9=x,c1=x,c2=x,c3=x,c4=x,c5=x,c6=x,c7=x,c8=x,c9=x,d1=x,d2=x,d3=x,d4=x,d5=x,d6=x", false);
+}
+
 static void test_sensitive_headers(void **state) {
         assert_true(gp_header_is_sensitive("Authorization: x"));
         assert_true(gp_header_is_sensitive("proxy-authorization: x"));
@@ -252,6 +273,7 @@ int main(void) {
                 cmocka_unit_test(test_duration_overflow_is_told_apart),
                 cmocka_unit_test(test_format_duration_reads_back),
                 cmocka_unit_test(test_booleans),
+                cmocka_unit_test(test_tracestate_check_follows_w3c),
                 cmocka_unit_test(test_unsigned_with_range),
                 cmocka_unit_test(test_jitter),
                 cmocka_unit_test(test_url_checks),

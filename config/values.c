@@ -139,6 +139,34 @@ int gp_check_header(const char *v, char **ret_msg) {
         return check_template_text(value, ret_msg);
 }
 
+/* W3C Trace Context tracestate: list-members key=value separated by commas, printable ASCII
+ * without ',' and '=' in values, at most 32 members and 512 bytes (the spec's limits). */
+int gp_check_tracestate(const char *v, char **ret_msg) {
+        size_t members = 0;
+
+        if (strlen(v) > 512)
+                return set_errorf(ret_msg, "TraceState= is longer than 512 bytes");
+        for (const char *m = v; *m; ) {
+                size_t n = strcspn(m, ","), eq = strcspn(m, "=");
+
+                while (n > 0 && is_blank(m[n - 1]))
+                        n--;
+                if (eq == 0 || eq >= n || eq + 1 == n)
+                        return set_errorf(ret_msg, "TraceState= member %zu is not key=value", members + 1);
+                for (size_t i = 0; i < n; i++)
+                        if ((unsigned char) m[i] < 0x20 || (unsigned char) m[i] > 0x7e ||
+                            (i > eq && m[i] == '='))
+                                return set_errorf(ret_msg, "TraceState= member %zu has a character the W3C "
+                                                  "tracestate does not allow", members + 1);
+                if (++members > 32)
+                        return set_errorf(ret_msg, "TraceState= has more than 32 members");
+                m += strcspn(m, ",");
+                if (*m == ',')
+                        m += 1 + strspn(m + 1, " \t");
+        }
+        return 0;
+}
+
 int gp_check_http_token(const char *v, char **ret_msg) {
         if (!is_token(v, strlen(v)))
                 return set_errorf(ret_msg, "invalid HTTP method '%.*s%s'", ECHO(v));

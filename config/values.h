@@ -16,7 +16,8 @@ typedef int (*gp_value_check)(const char *v, char **ret_msg);
 
 int gp_check_http_url(const char *v, char **ret_msg);
 int gp_check_ws_url(const char *v, char **ret_msg);
-int gp_check_header(const char *v, char **ret_msg);        /* "Name: value", value a template */
+int gp_check_header(const char *v, char **ret_msg);
+int gp_check_tracestate(const char *v, char **ret_msg);   /* W3C tracestate: key=value[,key=value] */        /* "Name: value", value a template */
 int gp_check_http_token(const char *v, char **ret_msg);    /* an HTTP method */
 int gp_check_json_path(const char *v, char **ret_msg);
 int gp_check_event_type(const char *v, char **ret_msg);

@@ -16,3 +16,4 @@
 /* Issue 13: a silence (maintenance window) began or was replaced; it ended (expired, lifted). */
 #define GP_MID_SILENCED         "d55faec41ba045668523951df8861685"
 #define GP_MID_SILENCE_ENDED    "5d4190950cdd43b592a48780500e64c2"
+#define GP_MID_CERT_EXPIRING    "944eb7f18a7743ba95b8f2d60316e349"

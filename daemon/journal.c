@@ -135,12 +135,21 @@ void gp_log_run(const gp_report *rep) {
         f[n++] = (gp_log_field) { "GPPROBE_CODE", r->code };
         f[n++] = (gp_log_field) { "GPPROBE_REASON", r->reason };
         f[n++] = (gp_log_field) { "GPPROBE_RUN_ID", r->run_id };
+        if (r->trace_id[0])
+                f[n++] = (gp_log_field) { "GPPROBE_TRACE_ID", r->trace_id };
         f[n++] = (gp_log_field) { "GPPROBE_USERS", OWN(strdup_printf("%u", r->users)) };
         f[n++] = (gp_log_field) { "GPPROBE_DURATION_MS", OWN(ms_string(r->duration)) };
         f[n++] = (gp_log_field) { "GPPROBE_CONSECUTIVE_FAILURES",
                                   OWN(strdup_printf("%u", rep->consecutive_failures)) };
         for (size_t p = 0; p < _GP_PHASE_MAX; p++)
                 f[n++] = (gp_log_field) { phase_fields[p], OWN(ms_string(r->phases[p])) };
+        if (s && r->ws_dns != USEC_INFINITY) {  /* issue 12: the WebSocket connect's phases */
+                f[n++] = (gp_log_field) { "GPPROBE_WS_DNS_MS", OWN(ms_string(r->ws_dns)) };
+                f[n++] = (gp_log_field) { "GPPROBE_WS_TCP_MS", OWN(ms_string(s->ws_timing.connect)) };
+                f[n++] = (gp_log_field) { "GPPROBE_WS_TLS_MS", OWN(ms_string(s->ws_timing.tls)) };
+                f[n++] = (gp_log_field) { "GPPROBE_WS_UPGRADE_MS", OWN(ms_string(s->ws_timing.upgrade)) };
+                f[n++] = (gp_log_field) { "GPPROBE_WS_READY_MS", OWN(ms_string(s->ws_timing.ready)) };
+        }
         for (size_t i = 0; s && i < s->n_events && n < MAX_FIELDS - 8; i++) {
                 char *name = OWN(event_field_name(s->events[i].type));
                 if (name)
@@ -190,6 +199,7 @@ void gp_log_transition(const gp_report *rep, gp_transition t) {
                 { "GPPROBE_CODE", r->code },
                 { "GPPROBE_REASON", r->reason },
                 { "GPPROBE_RUN_ID", r->run_id },
+                { "GPPROBE_TRACE_ID", r->trace_id[0] ? r->trace_id : NULL },
                 { "GPPROBE_CONSECUTIVE_FAILURES", count },
                 { 0 },
         };
@@ -200,6 +210,27 @@ void gp_log_transition(const gp_report *rep, gp_transition t) {
         else if (t == GP_TRANSITION_RECOVERED)
                 gp_log(GP_MID_RECOVERED, LOG_NOTICE, f, "%s: recovered: %u consecutive passes", rep->name,
                        rep->consecutive_passes);
+}
+
+void gp_log_cert_expiring(const gp_report *rep, const char *endpoint, const gp_cert_expiry *c, usec_t now) {
+        const gp_result *r = rep->last;
+        char leaf[32], earliest[32];
+        double days = ((double) c->earliest - (double) now / USEC_PER_SEC) / 86400.0;
+        _cleanup_free_ char *left = strdup_printf("%.1f", days);
+        gp_log_field f[] = {
+                { "GPPROBE_NAME", rep->name },
+                { "GPPROBE_ENDPOINT", endpoint },
+                { "GPPROBE_CERT_EXPIRES_AT", format_rfc3339(earliest, sizeof(earliest),
+                                                            (usec_t) c->earliest * USEC_PER_SEC) },
+                { "GPPROBE_CERT_LEAF_EXPIRES_AT", format_rfc3339(leaf, sizeof(leaf), (usec_t) c->leaf * USEC_PER_SEC) },
+                { "GPPROBE_CERT_DAYS_LEFT", left },
+                { "GPPROBE_RUN_ID", r->run_id },
+                { 0 },
+        };
+
+        gp_log(GP_MID_CERT_EXPIRING, LOG_WARNING, f, "%s: the %s endpoint's TLS certificate%s %s %s (%s days)",
+               rep->name, endpoint, c->earliest < c->leaf ? " chain" : "", days < 0 ? "expired" : "expires",
+               earliest, strempty(left));
 }
 
 char *gp_status_line(const gp_report *rep) {

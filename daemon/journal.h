@@ -27,5 +27,8 @@ void gp_log_run(const gp_report *rep);
 /* Alert raised / recovered, after gp_log_run of the run that caused it. */
 void gp_log_transition(const gp_report *rep, gp_transition t);
 
+/* A certificate of the endpoint ("login", "websocket") expires within CertExpiryWarn= (issue 12). */
+void gp_log_cert_expiring(const gp_report *rep, const char *endpoint, const gp_cert_expiry *c, usec_t now);
+
 /* "STATUS=" for sd_notify after a run, e.g. "pass in 1.21s; 14 in a row". */
 char *gp_status_line(const gp_report *rep);

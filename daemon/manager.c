@@ -6,6 +6,7 @@
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
 
+#include "cert-warn.h"
 #include "gp-build.h"
 #include "history.h"
 #include "journal-ids.h"
@@ -37,6 +38,7 @@ struct gp_manager {
         usec_t slot;                /* CLOCK_MONOTONIC: when the current/last run was due */
         usec_t run_started;         /* CLOCK_MONOTONIC */
         unsigned skipped;
+        gp_cert_warn_state cert_warn;  /* CertExpiryWarn=: when each endpoint was last warned about */
         bool stopping;
         int exit_code;
 };
@@ -202,6 +204,16 @@ static void silence_follow_config(gp_manager *m) {
         m->daemon.silence = gp_silencer_current(m->silencer);
 }
 
+static void cert_warn(gp_manager *m, const gp_report *rep) {
+        const gp_cert_expiry *certs[_GP_CERT_ENDPOINT_MAX] = { &m->last->login_cert, &m->last->ws_cert };
+        usec_t now = now_usec(CLOCK_REALTIME);
+
+        for (gp_cert_endpoint e = 0; e < _GP_CERT_ENDPOINT_MAX; e++)
+                if (gp_cert_warn_due(&m->cert_warn, e, certs[e]->earliest, (int64_t) (now / USEC_PER_SEC),
+                                     m->cfg->cert_expiry_warn))
+                        gp_log_cert_expiring(rep, gp_cert_endpoint_to_string(e), certs[e], now);
+}
+
 static void finish_run(gp_manager *m, gp_result *res) {
         gp_transition t = GP_TRANSITION_NONE;
         _cleanup_report_ gp_report *rep = NULL;
@@ -222,6 +234,7 @@ static void finish_run(gp_manager *m, gp_result *res) {
                 return;
         gp_log_run(rep);
         announce(m, rep, t);
+        cert_warn(m, rep);
         status_write(m, rep);
         metrics_update(m, rep, true);
         status = gp_status_line(rep);

@@ -13,12 +13,19 @@ static const char *transport_stage_code(const gp_http_reply *rep, const char *fa
 
 /* ---- preflight ---------------------------------------------------------------------------- */
 
+static void preflight_headers_free(char ***headers, size_t n) {
+        for (size_t i = 0; headers && i < n; i++)
+                strv_free(headers[i]);
+        free(headers);
+}
+
 int gp_step_preflight(run *r) {
         const gp_config *c = r->cfg;
         size_t n_urls = strv_length(c->preflight_urls), n = 0;
         _cleanup_free_ gp_http_request *reqs = NULL;
         _cleanup_free_ gp_http_reply *reps = NULL;
         gp_tls_opts tls = { c->ca_file, c->insecure, c->client_certificate, c->client_key };
+        char ***headers = NULL;
         usec_t t;
         int k;
 
@@ -26,20 +33,26 @@ int gp_step_preflight(run *r) {
                 return 0;
         reqs = calloc(n_urls * r->n, sizeof(*reqs));
         reps = calloc(n_urls * r->n, sizeof(*reps));
-        if (!reqs || !reps)
-                return -ENOMEM;
-        for (size_t i = 0; i < r->n; i++)
+        headers = calloc(r->n, sizeof(*headers));
+        if (!reqs || !reps || !headers)
+                goto oom;
+        for (size_t i = 0; i < r->n; i++) {
+                headers[i] = calloc(1, sizeof(char *));
+                if (!headers[i] || gp_session_trace_headers(&r->sessions[i], &headers[i]) < 0)
+                        goto oom;
                 for (size_t u = 0; u < n_urls; u++)
                         reqs[n++] = (gp_http_request) {
-                                .url = c->preflight_urls[u], .method = "GET",
+                                .url = c->preflight_urls[u], .method = "GET", .headers = headers[i],
                                 .max_reply = LOGIN_MAX_REPLY, .tls = &tls,
                         };
+        }
         t = now_usec(CLOCK_MONOTONIC);
         k = gp_http_perform(r->engine->http, reqs, reps, n, gp_fd_budget(), r->deadline);
         t = now_usec(CLOCK_MONOTONIC) - t;
         if (k < 0) {
                 for (size_t i = 0; i < n; i++)
                         gp_http_reply_done(&reps[i]);
+                preflight_headers_free(headers, r->n);
                 return k;
         }
         for (size_t i = 0; i < n; i++) {
@@ -60,7 +73,11 @@ int gp_step_preflight(run *r) {
                                   gp_fmt_dur(d, rep->timing.total));
                 gp_http_reply_done(&reps[i]);
         }
+        preflight_headers_free(headers, r->n);
         return 0;
+oom:
+        preflight_headers_free(headers, r->n);
+        return -ENOMEM;
 }
 
 /* ---- login -------------------------------------------------------------------------------- */
@@ -75,6 +92,8 @@ static void check_login_reply(session *s, const gp_http_reply *rep) {
         s->res->login_timing = rep->timing;
         s->res->have_login_timing = true;
         s->res->phases[GP_PHASE_LOGIN] = rep->timing.total;
+        if (rep->certs.earliest != 0 && s->run->result->login_cert.earliest == 0)
+                s->run->result->login_cert = rep->certs;
 
         if (rep->error_code) {
                 if (streq(rep->error_code, "too_large"))
@@ -134,6 +153,7 @@ typedef struct http_round {
         /* Judges one session's reply; url is the expanded URL without its query. */
         void (*check)(session *s, const struct http_round *h, const char *url, const gp_http_reply *rep);
         const gp_step *step;          /* for check(), or NULL */
+        bool want_certs;              /* the first request reports the endpoint's certificates */
         const char *name;
 } http_round;
 
@@ -162,6 +182,8 @@ static int run_round(run *r, const http_round *h) {
                 if (k >= 0)
                         k = gp_expand_list(s, h->headers, &headers[n]);
                 if (k >= 0)
+                        k = gp_session_trace_headers(s, &headers[n]);
+                if (k >= 0)
                         k = gp_expand(s, h->body,
                                       gp_template_is_json(h->body) ? GP_TEMPLATE_JSON : GP_TEMPLATE_PLAIN,
                                       &bodies[n]);
@@ -174,6 +196,8 @@ static int run_round(run *r, const http_round *h) {
                 reqs[n] = (gp_http_request) {
                         .url = urls[n], .method = h->method, .headers = headers[n], .body = bodies[n],
                         .max_reply = LOGIN_MAX_REPLY, .tls = &tls,
+                        /* one login's certificates speak for the endpoint's (CERTINFO costs CPU) */
+                        .want_certs = h->want_certs && n == 0,
                 };
                 who[n++] = s;
         }
@@ -210,7 +234,7 @@ int gp_step_login(run *r) {
         const gp_config *c = r->cfg;
         http_round h = {
                 .url = c->login_url, .method = c->login_method, .headers = c->login_headers,
-                .body = c->login_body, .check = check_login, .name = "login",
+                .body = c->login_body, .check = check_login, .name = "login", .want_certs = true,
         };
 
         if (!c->login_url)

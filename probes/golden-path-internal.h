@@ -47,6 +47,7 @@ typedef struct session {
         run *run;
         gp_session_result *res;
         char thread_id[37];
+        char traceparent[56];   /* W3C traceparent of its requests; "" when getrandom failed */
         char *user;
         char *token;            /* secret */
         char *own_id;           /* correlation id */
@@ -99,6 +100,12 @@ void gp_fail_session(session *s, const char *stage, const char *code, const char
 int gp_expand(session *s, const char *tmpl, gp_template_flags flags, char **ret);
 /* The list expanded item by item; free it with strv_free_secret() (headers may hold the token). */
 int gp_expand_list(session *s, char * const *l, char ***ret);
+/* TraceContext=yes: appends "traceparent: <the session's>" and, with TraceState=, "tracestate:"
+ * to a request's expanded headers, unless they already name that header (Header= wins).
+ * -ENOMEM. */
+int gp_session_trace_headers(const session *s, char ***headers);
+/* The session's span id and traceparent, from the run's trace id (none without one). */
+void gp_session_trace_init(session *s);
 /* A printable, bounded excerpt of a server reply for a reason, without the run's secrets. */
 char *gp_excerpt(const session *s, const char *data, size_t len, size_t max);
 /* A copy of len bytes of data (up to a NUL) with every form of the session's password and tokens

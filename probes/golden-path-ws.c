@@ -33,6 +33,29 @@ void gp_session_send_request(session *s) {
         gp_session_to_sending(s);
 }
 
+/* What the connect showed (issue 12): its phases, and the run's WebSocket certificates (one
+ * endpoint: the first session that saw them speaks for all). */
+static void note_connect(session *s) {
+        gp_cert_expiry *runs = &s->run->result->ws_cert;
+
+        if (!s->conn)
+                return;
+        gp_ws_conn_timing(s->conn, &s->res->ws_timing);
+        if (runs->earliest == 0)
+                gp_ws_conn_cert_expiry(s->conn, runs);
+}
+
+/* ready: from the 101 until the session was ready (Ready= seen, or established without it). */
+static void note_ready(session *s) {
+        const gp_ws_timing *t = &s->res->ws_timing;
+        usec_t before = 0, total = s->res->phases[GP_PHASE_WS_CONNECT];
+
+        if (t->connect == USEC_INFINITY || t->upgrade == USEC_INFINITY || total == USEC_INFINITY)
+                return;
+        before = t->connect + (t->tls == USEC_INFINITY ? 0 : t->tls) + t->upgrade;
+        s->res->ws_timing.ready = total > before ? total - before : 0;
+}
+
 static void on_established(void *ud, const char *selected) {
         session *s = ud;
         const gp_config *c = s->run->cfg;
@@ -41,6 +64,7 @@ static void on_established(void *ud, const char *selected) {
 
         _cleanup_free_ char *shown = isempty(selected) ? NULL : gp_redact_secrets(s, selected, strlen(selected));
 
+        note_connect(s);
         gp_strace(s, "WebSocket established in %s%s%s", gp_fmt_dur(d, now - s->connect_start),
                   shown ? ", subprotocol " : "", strempty(shown));
         if (s->offered_subprotocols && isempty(selected) && c->require_subprotocol) {
@@ -57,6 +81,7 @@ static void on_established(void *ud, const char *selected) {
                 return;
         }
         s->res->phases[GP_PHASE_WS_CONNECT] = now - s->connect_start;
+        note_ready(s);
         gp_session_to_ready(s);
 }
 
@@ -134,6 +159,7 @@ static void on_welcome_message(session *s, const char *data, size_t len, usec_t 
         ready = s->state == S_WAIT_READY ? welcome_type(c, root) : NULL;
         if (ready && strv_contains(c->ready, ready)) {
                 s->res->phases[GP_PHASE_WS_CONNECT] = at - s->connect_start;
+                note_ready(s);
                 gp_strace(s, "ready: %s received", ready);
                 check_identity(s, root);
                 if (s->res->verdict == GP_VERDICT_FAIL)
@@ -253,6 +279,7 @@ static void on_failed(void *ud, const char *code, const char *reason) {
 
         if (s->state == S_CLOSING || s->state == S_GONE)
                 return;
+        note_connect(s);  /* a refused upgrade still showed its certificates */
         gp_fail_session(s, gp_session_stage(s), code, "%s", reason);
         gp_session_to_closing(s);
 }
@@ -422,6 +449,9 @@ int gp_session_connect(session *s, const gp_url *url, const char *address) {
         k = gp_expand_list(s, c->ws_headers, &headers);
         if (k < 0)
                 return k == -ENOMEM ? k : 0;
+        k = gp_session_trace_headers(s, &headers);
+        if (k < 0)
+                return k;
         k = upgrade_query(s, &u);
         if (k == 0)
                 k = upgrade_auth(s, &u, &headers, &proto_list);

@@ -7,6 +7,7 @@
 #include "escape.h"
 #include "golden-path-internal.h"
 #include "jsonpath.h"
+#include "trace-context.h"
 
 void gp_trace(run *r, const char *fmt, ...) {
         _cleanup_free_ char *line = NULL;
@@ -189,6 +190,8 @@ static gp_template_vars session_vars(const session *s) {
                 .thread_id = s->thread_id,
                 .prompt = c->prompt,
                 .name = c->name,
+                .trace_id = s->run->result->trace_id,
+                .traceparent = s->traceparent,
                 .index = s->res->index,
                 .captures = s->captures,
                 .n_captures = s->n_captures,
@@ -480,6 +483,8 @@ int gp_engine_run(gp_engine *e, gp_config *cfg, gp_trace_fn trace_fn, void *ud, 
         r.deadline = r.start + cfg->timeout;
         if (cfg->insecure)
                 strv_extend(&res->warnings, "TLS certificate verification is off (Insecure=yes)");
+        if (gp_trace_id_new(res->trace_id) < 0)
+                res->trace_id[0] = '\0';  /* no trace context this run rather than a guessable one */
 
         for (size_t i = 0; i < r.n; i++) {
                 session *s = &r.sessions[i];
@@ -490,6 +495,7 @@ int gp_engine_run(gp_engine *e, gp_config *cfg, gp_trace_fn trace_fn, void *ud, 
                 s->res = &res->sessions[i];
                 uuid4(s->res->run_id);
                 uuid4(s->thread_id);
+                gp_session_trace_init(s);
                 if (cfg->user && gp_template_expand(cfg->user, &v, GP_TEMPLATE_PLAIN, &s->user, &err) < 0)
                         gp_fail_session(s, "login", GP_CODE_INTERNAL, "expanding User= failed: %s", strempty(err));
         }
@@ -497,8 +503,8 @@ int gp_engine_run(gp_engine *e, gp_config *cfg, gp_trace_fn trace_fn, void *ud, 
                 memcpy(res->run_id, res->sessions[0].run_id, sizeof(res->run_id));
         else
                 uuid4(res->run_id);
-        gp_trace(&r, "run %s: %u user%s, timeout %s", res->run_id, cfg->users, cfg->users == 1 ? "" : "s",
-                 gp_fmt_dur((char[32]) {0}, cfg->timeout));
+        gp_trace(&r, "run %s: %u user%s, timeout %s, trace %s", res->run_id, cfg->users, cfg->users == 1 ? "" : "s",
+                 gp_fmt_dur((char[32]) {0}, cfg->timeout), res->trace_id[0] ? res->trace_id : "none");
         if (cfg->insecure)
                 gp_trace(&r, "warning: TLS certificate verification is off (Insecure=yes)");
 

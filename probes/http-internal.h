@@ -10,6 +10,7 @@
 #include <stdatomic.h>
 
 #include "http.h"
+#include "tls-expiry.h"
 #include "util.h"
 
 typedef struct gp_transfer {

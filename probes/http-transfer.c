@@ -225,6 +225,8 @@ int gp_transfer_setup(gp_transfer *t, usec_t timeout, char **ret_error) {
          * reads and writes. 16 KiB is the smallest send buffer curl takes. */
         easy_set(t, CURLOPT_BUFFERSIZE, 4096L);
         easy_set(t, CURLOPT_UPLOAD_BUFFERSIZE, 16384L);
+        if (req->want_certs)
+                easy_set(t, CURLOPT_CERTINFO, 1L);
         easy_set(t, CURLOPT_SSL_CTX_FUNCTION, on_ssl_ctx);
         easy_set(t, CURLOPT_SSL_CTX_DATA, t);
         if (tls) {
@@ -255,6 +257,23 @@ int gp_transfer_setup(gp_transfer *t, usec_t timeout, char **ret_error) {
         return 0;
 }
 
+/* The certificates the server sent, from libcurl's CERTINFO text ("Expire date:"): the first
+ * is the leaf. */
+static void collect_certs(gp_transfer *t) {
+        struct curl_certinfo *ci = NULL;
+
+        if (!t->req->want_certs || curl_easy_getinfo(t->easy, CURLINFO_CERTINFO, &ci) != CURLE_OK || !ci)
+                return;
+        for (int i = 0; i < ci->num_of_certs; i++)
+                for (struct curl_slist *l = ci->certinfo[i]; l; l = l->next) {
+                        int64_t when;
+
+                        if (startswith(l->data, "Expire date:") &&
+                            gp_cert_date_parse(l->data + strlen("Expire date:"), &when) == 0)
+                                gp_cert_expiry_note(&t->reply->certs, when, i == 0);
+                }
+}
+
 void gp_transfer_finish(gp_transfer *t, CURLcode rc) {
         gp_http_reply *r = t->reply;
         const char *ct = NULL;
@@ -265,6 +284,7 @@ void gp_transfer_finish(gp_transfer *t, CURLcode rc) {
         if (curl_easy_getinfo(t->easy, CURLINFO_CONTENT_TYPE, &ct) == CURLE_OK && ct)
                 r->content_type = strdup(ct);
         collect_timing(t);
+        collect_certs(t);
         if (rc == CURLE_FILESIZE_EXCEEDED) {
                 t->too_large = true;
                 rc = CURLE_WRITE_ERROR;

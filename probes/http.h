@@ -27,6 +27,7 @@ typedef struct gp_http_request {
         const char *body;             /* may be NULL; may hold a secret: wiped by the caller */
         size_t max_reply;             /* bytes; a longer reply fails the request */
         const gp_tls_opts *tls;
+        bool want_certs;              /* fill gp_http_reply.certs (CURLOPT_CERTINFO: costs CPU) */
 } gp_http_request;
 
 typedef struct gp_http_reply {
@@ -35,6 +36,7 @@ typedef struct gp_http_reply {
         size_t len;
         char *content_type;
         gp_http_timing timing;
+        gp_cert_expiry certs;         /* with want_certs, when the handshake showed them */
         /* On a transport failure: a SPEC code ("net.dns", "net.connect", "net.timeout",
          * "tls.handshake", "tls.verify", "internal" when libcurl refused an option) or
          * "too_large" / "no_reply" / "cancelled", and a reason. NULL code when an HTTP reply

@@ -5,6 +5,7 @@
 #include <openssl/x509.h>
 
 #include "codes.h"
+#include "tls-openssl.h"
 #include "util.h"
 #include "ws.h"
 
@@ -42,12 +43,17 @@ struct gp_ws_conn {
         bool rx_binary;
         unsigned char *tx;      /* LWS_PRE headroom + message */
         size_t tx_len;
+        usec_t t_start, t_tcp, t_tls, t_upgrade;  /* CLOCK_MONOTONIC; 0 = not yet (issue 12) */
+        gp_cert_expiry cert;
 };
 
 /* See emit_log(). */
 static _Thread_local char last_info[160];
 /* SSL ex_data slot: set when the server sent a CertificateRequest (see on_tls_message). */
 static int cert_request_index = -1;
+/* SSL ex_data slot: CLOCK_MONOTONIC when the first ClientHello was written (TCP is up then). */
+static int hello_index = -1;
+_Static_assert(sizeof(uintptr_t) >= sizeof(usec_t), "a usec_t fits in ex_data's pointer");
 static _Thread_local char rx_error[160];
 
 static int protocol_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len);
@@ -89,6 +95,22 @@ static void on_tls_message(int write_p, int version, int content_type, const voi
         if (!write_p && content_type == SSL3_RT_HANDSHAKE && len > 0 &&
             ((const unsigned char *) buf)[0] == SSL3_MT_CERTIFICATE_REQUEST && cert_request_index >= 0)
                 SSL_set_ex_data(ssl, cert_request_index, (void *) 1);
+        if (write_p && content_type == SSL3_RT_HANDSHAKE && len > 0 &&
+            ((const unsigned char *) buf)[0] == SSL3_MT_CLIENT_HELLO && hello_index >= 0 &&
+            !SSL_get_ex_data(ssl, hello_index))
+                SSL_set_ex_data(ssl, hello_index, (void *) (uintptr_t) now_usec(CLOCK_MONOTONIC));
+}
+
+/* Before the upgrade request goes out: TLS (if any) is done. */
+static void mark_tls_done(gp_ws_conn *c, struct lws *wsi) {
+        SSL *ssl = lws_get_ssl(wsi);
+        usec_t now = now_usec(CLOCK_MONOTONIC);
+
+        if (ssl && hello_index >= 0 && SSL_get_ex_data(ssl, hello_index)) {
+                c->t_tcp = (usec_t) (uintptr_t) SSL_get_ex_data(ssl, hello_index);
+                c->t_tls = now;
+        } else if (!ssl)
+                c->t_tcp = now;
 }
 
 static bool cert_requested(struct lws *wsi) {
@@ -202,14 +224,17 @@ static int protocol_cb(struct lws *wsi, enum lws_callback_reasons reason, void *
         switch (reason) {
         case LWS_CALLBACK_OPENSSL_PERFORM_SERVER_CERT_VERIFICATION:
                 /* user is the X509_STORE_CTX, len is preverify_ok; once per chain depth. */
+                gp_cert_expiry_from_store(&c->cert, user);
                 if (len == 0 && c->verify_error == 0) {
                         c->verify_error = X509_STORE_CTX_get_error(user);
                         c->verify_depth = X509_STORE_CTX_get_error_depth(user);
                 }
                 return 0;
         case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER:
+                mark_tls_done(c, wsi);
                 return append_headers(c, wsi, (unsigned char **) in, len);
         case LWS_CALLBACK_CLIENT_FILTER_PRE_ESTABLISH:
+                c->t_upgrade = now_usec(CLOCK_MONOTONIC);
                 /* The headers are gone by ESTABLISHED: read the server's choice now. */
                 /* As long as the token it may carry (a JWT is often 500+ bytes). */
                 secret_free(c->selected);
@@ -305,6 +330,8 @@ int gp_ws_new(gp_ws **ret, char **ret_error) {
                 return -ENOMEM;
         if (cert_request_index < 0)
                 cert_request_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+        if (hello_index < 0)
+                hello_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
         ws->wake_when = USEC_INFINITY;
         /* RFC 6455 8.1: a text message that is not UTF-8 fails the connection. lws checks it only
          * when asked, on the context ("utf8 error" in its log, then the drop: ws.protocol). */
@@ -398,6 +425,7 @@ int gp_ws_connect(gp_ws *ws, const gp_ws_target *t, const gp_ws_handler *handler
         c->handler = handler;
         c->ud = ud;
         c->max_message = t->max_message;
+        c->t_start = now_usec(CLOCK_MONOTONIC);
         c->headers = strv_copy(t->headers);
         if (!c->headers) {
                 free(c);
@@ -465,6 +493,23 @@ void gp_ws_abort(gp_ws_conn *c) {
 
 bool gp_ws_conn_alive(const gp_ws_conn *c) {
         return c && c->wsi;
+}
+
+static usec_t span(usec_t from, usec_t to) {
+        return from == 0 || to == 0 || to < from ? USEC_INFINITY : to - from;
+}
+
+void gp_ws_conn_timing(const gp_ws_conn *c, gp_ws_timing *ret) {
+        *ret = (gp_ws_timing) {
+                .connect = span(c->t_start, c->t_tcp),
+                .tls = span(c->t_tcp, c->t_tls),
+                .upgrade = span(c->t_tls ? c->t_tls : c->t_tcp, c->t_upgrade),
+                .ready = USEC_INFINITY,
+        };
+}
+
+void gp_ws_conn_cert_expiry(const gp_ws_conn *c, gp_cert_expiry *ret) {
+        *ret = c->cert;
 }
 
 gp_ws_conn *gp_ws_conn_free(gp_ws_conn *c) {

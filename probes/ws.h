@@ -62,6 +62,12 @@ void gp_ws_close(gp_ws_conn *c);
 /* Drops the connection now; `destroyed` is delivered before this returns. */
 void gp_ws_abort(gp_ws_conn *c);
 bool gp_ws_conn_alive(const gp_ws_conn *c);
+/* The connect's phases so far (issue 12): TCP connect (until the ClientHello was written, or
+ * until the upgrade request for ws://), TLS handshake (until the upgrade request; USEC_INFINITY
+ * for ws://), upgrade (until the 101); ready is left to the caller. USEC_INFINITY = not yet. */
+void gp_ws_conn_timing(const gp_ws_conn *c, gp_ws_timing *ret);
+/* The server's certificates as the verification saw them; zeros without one. */
+void gp_ws_conn_cert_expiry(const gp_ws_conn *c, gp_cert_expiry *ret);
 gp_ws_conn *gp_ws_conn_free(gp_ws_conn *c);  /* aborts it first if still alive */
 
 /* Runs the context until something happened (an fd event, a timer, a wake). */

@@ -248,6 +248,57 @@ static void write_histogram(writer *w, const gp_history *h) {
         }
 }
 
+/* Issue 12: the login's and the WebSocket connect's own phases, as more phase= values. */
+static void write_sub_phases(writer *w, const gp_result *last) {
+        const gp_session_result *s = last && last->n_sessions > 0 ? &last->sessions[0] : NULL;
+        const struct {
+                const char *phase;
+                usec_t value;
+        } sub[] = {
+                { "login_dns", s && s->have_login_timing ? s->login_timing.dns : USEC_INFINITY },
+                { "login_tcp", s && s->have_login_timing ? s->login_timing.connect : USEC_INFINITY },
+                { "login_tls", s && s->have_login_timing ? s->login_timing.tls : USEC_INFINITY },
+                { "login_first_byte", s && s->have_login_timing ? s->login_timing.first_byte : USEC_INFINITY },
+                { "ws_dns", last ? last->ws_dns : USEC_INFINITY },
+                { "ws_tcp", s ? s->ws_timing.connect : USEC_INFINITY },
+                { "ws_tls", s ? s->ws_timing.tls : USEC_INFINITY },
+                { "ws_upgrade", s ? s->ws_timing.upgrade : USEC_INFINITY },
+                { "ws_ready", s ? s->ws_timing.ready : USEC_INFINITY },
+        };
+        char buf[48];
+
+        for (size_t i = 0; i < ELEMENTSOF(sub); i++) {
+                if (sub[i].value == USEC_INFINITY)
+                        continue;
+                begin(w, "gpprobe_phase_seconds");
+                label(w, "phase", sub[i].phase);
+                end(w, seconds(buf, sizeof(buf), sub[i].value));
+        }
+}
+
+static void write_cert_expiry(writer *w, const gp_result *last) {
+        const struct {
+                const char *endpoint;
+                const gp_cert_expiry *c;
+        } eps[] = { { "login", last ? &last->login_cert : NULL }, { "websocket", last ? &last->ws_cert : NULL } };
+
+        family(w, "gpprobe_tls_cert_expiry_timestamp_seconds", "gauge",
+               "When the last run's endpoints' TLS certificates expire (notAfter), in seconds since the epoch: "
+               "cert=leaf, and cert=earliest of the chain the server sent; absent when the run did not reach it.");
+        for (size_t i = 0; i < ELEMENTSOF(eps); i++) {
+                if (!eps[i].c || eps[i].c->earliest == 0)
+                        continue;
+                begin(w, "gpprobe_tls_cert_expiry_timestamp_seconds");
+                label(w, "endpoint", eps[i].endpoint);
+                label(w, "cert", "leaf");
+                putf(w, "} %" PRId64 "\n", eps[i].c->leaf);
+                begin(w, "gpprobe_tls_cert_expiry_timestamp_seconds");
+                label(w, "endpoint", eps[i].endpoint);
+                label(w, "cert", "earliest");
+                putf(w, "} %" PRId64 "\n", eps[i].c->earliest);
+        }
+}
+
 static void write_last(writer *w, const gp_result *last) {
         char buf[48];
 
@@ -263,6 +314,7 @@ static void write_last(writer *w, const gp_result *last) {
                 label(w, "phase", gp_phase_to_string(p));
                 end(w, seconds(buf, sizeof(buf), last->phases[p]));
         }
+        write_sub_phases(w, last);
 
         /* As in the status file: with Users= > 1, the first session's events. */
         family(w, "gpprobe_event_seconds", "gauge",
@@ -281,6 +333,7 @@ static void write_last(writer *w, const gp_result *last) {
                 label(w, "event", e->type);
                 end_u(w, e->count);
         }
+        write_cert_expiry(w, last);
 }
 
 int gp_metrics_render(const gp_metrics_input *in, char **ret, size_t *ret_len) {

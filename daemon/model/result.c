@@ -50,6 +50,8 @@ gp_result *gp_result_new(unsigned users) {
         for (unsigned i = 0; i < users; i++) {
                 r->sessions[i].index = i + 1;
                 phases_init(r->sessions[i].phases);
+                r->sessions[i].ws_timing = (gp_ws_timing) { USEC_INFINITY, USEC_INFINITY, USEC_INFINITY,
+                                                            USEC_INFINITY };
         }
         return r;
 }
@@ -155,6 +157,41 @@ static json_t *timing_to_json(const gp_session_result *s) {
                          "total", gp_json_ms(s->login_timing.total));
 }
 
+/* The WebSocket connect's phases (ws_ms); dns is the run's one lookup, USEC_INFINITY in a
+ * session's object. null when there was no WebSocket step. */
+static json_t *ws_timing_to_json(usec_t dns, const gp_ws_timing *t) {
+        json_t *o;
+
+        if (dns == USEC_INFINITY && t->connect == USEC_INFINITY)
+                return json_null();
+        o = json_object();
+        if (o && dns != USEC_INFINITY)
+                json_object_set_new(o, "dns", gp_json_ms(dns));
+        if (o) {
+                json_object_set_new(o, "connect", gp_json_ms(t->connect));
+                json_object_set_new(o, "tls", gp_json_ms(t->tls));
+                json_object_set_new(o, "upgrade", gp_json_ms(t->upgrade));
+                json_object_set_new(o, "ready", gp_json_ms(t->ready));
+        }
+        return o;
+}
+
+/* One endpoint's certificates: when the leaf and the earliest of the chain expire, and the
+ * days left until the earliest does (at the end of the run). null when no handshake showed them. */
+static json_t *cert_to_json(const gp_cert_expiry *c, usec_t now) {
+        char leaf[32], earliest[32];
+        double left;
+
+        if (c->earliest == 0)
+                return json_null();
+        left = ((double) c->earliest - (double) now / USEC_PER_SEC) / 86400.0;
+        return json_pack("{s:s, s:s, s:f}",
+                         "leaf_expires_at", format_rfc3339(leaf, sizeof(leaf), (usec_t) c->leaf * USEC_PER_SEC),
+                         "earliest_expires_at",
+                         format_rfc3339(earliest, sizeof(earliest), (usec_t) c->earliest * USEC_PER_SEC),
+                         "days_left", (double) (int64_t) (left * 10) / 10.0);
+}
+
 static json_t *session_to_json(const gp_session_result *s, bool mono) {
         json_t *o = json_pack("{s:i, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:i, s:i}",
                               "index", (json_int_t) s->index,
@@ -169,6 +206,10 @@ static json_t *session_to_json(const gp_session_result *s, bool mono) {
                               "ignored_frames", (json_int_t) s->ignored,
                               "malformed_frames", (json_int_t) s->malformed);
 
+        if (o) {
+                json_object_set_new(o, "span_id", s->span_id[0] ? json_string(s->span_id) : json_null());
+                json_object_set_new(o, "ws_ms", ws_timing_to_json(USEC_INFINITY, &s->ws_timing));
+        }
         if (o && mono && s->t0_mono > 0)
                 json_object_set_new(o, "t0_mono_us", json_integer((json_int_t) s->t0_mono));
         return o;
@@ -194,8 +235,7 @@ json_t *gp_result_to_json(const gp_result *r) {
         if (r->n_sessions > 0) {
                 json_object_set_new(o, "events", events_to_json(&r->sessions[0], r->mono_times));
                 json_object_set_new(o, "login_ms", timing_to_json(&r->sessions[0]));
-                json_object_set_new(o, "ws_ms", r->ws_dns == USEC_INFINITY ? json_null() :
-                                    json_pack("{s:o}", "dns", gp_json_ms(r->ws_dns)));
+                json_object_set_new(o, "ws_ms", ws_timing_to_json(r->ws_dns, &r->sessions[0].ws_timing));
                 if (r->mono_times && r->sessions[0].t0_mono > 0)
                         json_object_set_new(o, "t0_mono_us", json_integer((json_int_t) r->sessions[0].t0_mono));
         }
@@ -209,6 +249,11 @@ json_t *gp_result_to_json(const gp_result *r) {
                         json_array_append_new(sessions, session_to_json(&r->sessions[i], r->mono_times));
                 json_object_set_new(o, "sessions", sessions);
         }
+        json_object_set_new(o, "trace_id", r->trace_id[0] ? json_string(r->trace_id) : json_null());
+        if (r->login_cert.earliest != 0 || r->ws_cert.earliest != 0)
+                json_object_set_new(o, "tls_certs", json_pack("{s:o, s:o}",
+                                                              "login", cert_to_json(&r->login_cert, r->finished_at),
+                                                              "websocket", cert_to_json(&r->ws_cert, r->finished_at)));
         if (r->warnings) {
                 json_t *w = json_array();
                 STRV_FOREACH(i, r->warnings)

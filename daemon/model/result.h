@@ -7,6 +7,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "time-util.h"
 #include "util.h"
@@ -48,9 +49,28 @@ typedef struct gp_http_timing {
         usec_t total;
 } gp_http_timing;
 
+/* An endpoint's certificates (SPEC section 8, issue 12): notAfter in seconds since the epoch of
+ * the leaf, and the earliest of the chain the server sent; 0 when no handshake showed them. */
+typedef struct gp_cert_expiry {
+        int64_t leaf;
+        int64_t earliest;
+} gp_cert_expiry;
+
+/* The WebSocket connect of one session, each phase a duration of its own (like
+ * gp_http_timing): TCP connect, TLS handshake (USEC_INFINITY for ws://), the upgrade request
+ * until the 101, and from the 101 until Ready= (0 without Ready=). USEC_INFINITY = did not
+ * happen. */
+typedef struct gp_ws_timing {
+        usec_t connect;
+        usec_t tls;
+        usec_t upgrade;
+        usec_t ready;
+} gp_ws_timing;
+
 typedef struct gp_session_result {
         unsigned index;               /* 1..Users */
         char run_id[37];
+        char span_id[17];             /* W3C span id of its requests (hex), "" when none */
         gp_verdict verdict;           /* PASS or FAIL: SLOs are judged for the whole run */
         const char *stage;            /* static string, NULL when passed */
         char *code;
@@ -58,6 +78,7 @@ typedef struct gp_session_result {
         usec_t phases[_GP_PHASE_MAX]; /* USEC_INFINITY = did not happen */
         gp_http_timing login_timing;
         bool have_login_timing;
+        gp_ws_timing ws_timing;
         gp_event_stat *events;
         size_t n_events;
         unsigned ignored;
@@ -80,6 +101,9 @@ typedef struct gp_result {
         usec_t phases[_GP_PHASE_MAX]; /* Users=1: the session's; else the slowest session's */
         unsigned slowest[_GP_PHASE_MAX]; /* index of the session whose phase that is; 0 = none */
         usec_t ws_dns;                /* the WebSocket host's lookup, once per run; USEC_INFINITY = none */
+        char trace_id[33];            /* W3C trace id of the run (hex), "" when none */
+        gp_cert_expiry login_cert;    /* the login endpoint's certificates */
+        gp_cert_expiry ws_cert;       /* the WebSocket endpoint's */
         gp_session_result *sessions;
         size_t n_sessions;
         char **warnings;              /* e.g. Insecure=yes; shown every run */

@@ -114,6 +114,10 @@ static gp_history *known_state(gp_result **ret_last) {
         last->phases[GP_PHASE_COMPLETE] = MS(1050);
         add_event(&last->sessions[0], "agent_started", MS(310), 1);
         add_event(&last->sessions[0], "agent_thinking", MS(420), 3);
+        last->ws_dns = MS(2);
+        last->sessions[0].ws_timing = (gp_ws_timing) { MS(1), MS(30), MS(12), 200 };
+        last->login_cert = (gp_cert_expiry) { .leaf = 1796832000, .earliest = 1796832000 };
+        last->ws_cert = (gp_cert_expiry) { .leaf = 1827000000, .earliest = 1796000000 };
         assert_int_equal(gp_history_record(h, last, 3, 1, NULL), 0);
         *ret_last = last;
         return h;
@@ -268,6 +272,11 @@ static const char * const known_lines[] = {
                 "gpprobe_phase_seconds{probe=\"staging\",phase=\"ws_connect\"} 0.0452\n",
                 "gpprobe_phase_seconds{probe=\"staging\",phase=\"first_event\"} 0.31\n",
                 "gpprobe_phase_seconds{probe=\"staging\",phase=\"complete\"} 1.05\n",
+                "gpprobe_phase_seconds{probe=\"staging\",phase=\"ws_dns\"} 0.002\n",
+                "gpprobe_phase_seconds{probe=\"staging\",phase=\"ws_tcp\"} 0.001\n",
+                "gpprobe_phase_seconds{probe=\"staging\",phase=\"ws_tls\"} 0.03\n",
+                "gpprobe_phase_seconds{probe=\"staging\",phase=\"ws_upgrade\"} 0.012\n",
+                "gpprobe_phase_seconds{probe=\"staging\",phase=\"ws_ready\"} 0.0002\n",
                 "# HELP gpprobe_event_seconds When each event type first arrived in the last run, in "
                 "seconds after the request was sent.\n",
                 "# TYPE gpprobe_event_seconds gauge\n",
@@ -277,6 +286,18 @@ static const char * const known_lines[] = {
                 "# TYPE gpprobe_event_arrivals gauge\n",
                 "gpprobe_event_arrivals{probe=\"staging\",event=\"agent_started\"} 1\n",
                 "gpprobe_event_arrivals{probe=\"staging\",event=\"agent_thinking\"} 3\n",
+                "# HELP gpprobe_tls_cert_expiry_timestamp_seconds When the last run's endpoints' TLS certificates "
+                "expire (notAfter), in seconds since the epoch: cert=leaf, and cert=earliest of the chain the "
+                "server sent; absent when the run did not reach it.\n",
+                "# TYPE gpprobe_tls_cert_expiry_timestamp_seconds gauge\n",
+                "gpprobe_tls_cert_expiry_timestamp_seconds{probe=\"staging\",endpoint=\"login\",cert=\"leaf\"} "
+                "1796832000\n",
+                "gpprobe_tls_cert_expiry_timestamp_seconds{probe=\"staging\",endpoint=\"login\",cert=\"earliest\"} "
+                "1796832000\n",
+                "gpprobe_tls_cert_expiry_timestamp_seconds{probe=\"staging\",endpoint=\"websocket\",cert=\"leaf\"} "
+                "1827000000\n",
+                "gpprobe_tls_cert_expiry_timestamp_seconds{probe=\"staging\",endpoint=\"websocket\","
+                "cert=\"earliest\"} 1796000000\n",
                 NULL,
 };
 

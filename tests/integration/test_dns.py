@@ -329,7 +329,7 @@ def test_names_are_looked_up_on_the_configured_server_for_the_login_and_the_webs
     assert len(dns.seen("login.gp.test", "udp", A)) == 1, dns.seen()
     assert len(dns.seen("ws.gp.test", "udp", A)) == 1, dns.seen()
     assert res.json["login_ms"]["dns"] > 0, res
-    assert set(res.json["ws_ms"]) == {"dns"} and 0 < res.json["ws_ms"]["dns"] < 1000, res
+    assert "dns" in res.json["ws_ms"] and 0 < res.json["ws_ms"]["dns"] < 1000, res
     assert "looked up ws.gp.test in " in res.stderr, res
 
 

@@ -235,7 +235,7 @@ def test_the_grafana_dashboard_is_json_with_a_panel_for_each_view():
     d = json.loads((DOCS / "grafana-dashboard.json").read_text())
     titles = " | ".join(p["title"].lower() for p in d["panels"])
     for view in ("succeeded", "runs by result", "duration", "phases", "events", "consecutive failures",
-                 "failures by code"):
+                 "failures by code", "connect phases", "certificates"):
         assert view in titles, f"no panel for {view}: {titles}"
     names = {v["name"] for v in d["templating"]["list"]}
     assert {"datasource", "probe", "instance"} <= names
@@ -285,6 +285,12 @@ def test_prometheus_scrapes_success_runs_by_result_failures_and_the_histogram(si
     assert p.value("gpprobe_consecutive_failures") == 0
     assert p.value("gpprobe_window_success_ratio") == 0.6
     assert p.value('gpprobe_phase_seconds{phase="login"}') > 0
+    for phase in ("login_tls", "ws_dns", "ws_tcp", "ws_tls", "ws_upgrade", "ws_ready"):  # issue 12
+        assert p.value(f'gpprobe_phase_seconds{{phase="{phase}"}}') >= 0, phase
+    assert p.value('gpprobe_phase_seconds{phase="ws_tls"}') > 0
+    assert p.value('count(gpprobe_tls_cert_expiry_timestamp_seconds)') == 4
+    days = p.value('min(gpprobe_tls_cert_expiry_timestamp_seconds{endpoint="websocket"} - time()) / 86400')
+    assert 3640 < days < 3660  # mkcerts.sh: ten years
     assert p.value('gpprobe_event_seconds{event="agent_completed"}') > 0
     assert p.value("time() - gpprobe_last_success_timestamp_seconds") < 60
     assert p.value("gpprobe_last_run_timestamp_seconds - gpprobe_last_success_timestamp_seconds") == 0
@@ -313,7 +319,7 @@ def test_prometheus_scrapes_success_runs_by_result_failures_and_the_histogram(si
             assert result, f"dashboard query returns nothing: {q}"
     groups = p.api("rules")["groups"]
     rules = [r for g in groups for r in g["rules"]]
-    assert len(rules) == 8 and all(r["health"] == "ok" for r in rules), rules
+    assert len(rules) == 9 and all(r["health"] == "ok" for r in rules), rules
     d.stop()
 
 

@@ -23,6 +23,7 @@ from typing import Any, Dict, List, Optional
 from aiohttp import web
 
 import sim_netra
+import sim_trace
 from sim_faults import FAULTS, redirect_loop, unauthorized
 from sim_session import Session, SimWebSocketResponse
 from sim_state import (ConfigError, Scenario, Sim, login_request, parse_delays, parse_options,
@@ -150,7 +151,7 @@ async def client_gone(request: web.Request, handler) -> web.StreamResponse:
 
 
 def build_app(sim: Sim, profile: str = "generic") -> web.Application:
-    app = web.Application(client_max_size=1 << 20, middlewares=[client_gone])
+    app = web.Application(client_max_size=1 << 20, middlewares=[client_gone, sim_trace.record])
     app["sim"] = sim
     if profile == "generic":
         app.add_routes([web.post("/auth/login", login), web.get("/ws", websocket)])
@@ -164,6 +165,7 @@ def build_app(sim: Sim, profile: str = "generic") -> web.Application:
         web.get("/_sim/stats", get_stats),
         web.get("/_sim/events", get_events),
         web.get("/_sim/faults", get_faults),
+        web.get("/_sim/traces", sim_trace.get_traces),
     ])
     return app
 
@@ -225,6 +227,8 @@ def parse_args(argv: List[str]) -> argparse.Namespace:
     ap.add_argument("--blackhole-port-file",
                     help="also listen on a port that accepts TCP and never answers")
     ap.add_argument("--event-log-size", type=int, default=100000)
+    ap.add_argument("--require-traceparent", action="store_true",
+                    help="refuse product requests without one well-formed W3C traceparent (400)")
     args = ap.parse_args(argv)
     try:
         loopback = args.host == "localhost" or ipaddress.ip_address(args.host).is_loopback
@@ -271,6 +275,7 @@ async def serve(args: argparse.Namespace) -> None:
         loop.add_signal_handler(sig, stop.set)
 
     sim = Sim(args.scenario, args.password, args.static_token, args.event_log_size, args.faults)
+    sim.require_traceparent = args.require_traceparent
     ctx = tls_context(args)
     runner = web.AppRunner(build_app(sim, args.profile), access_log=None, handle_signals=False)
     await runner.setup()

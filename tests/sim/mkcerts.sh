@@ -4,6 +4,7 @@
 #   server.pem server.key         DNS:localhost, IP:127.0.0.1, IP:::1, signed by the CA
 #   expired.pem/.key              same names, valid 2020-01-01..2020-01-02
 #   notyet.pem/.key               same names, valid from 2099-01-01
+#   expiring.pem/.key             same names, valid from an hour ago for 3 days (made now)
 #   wronghost.pem/.key            SAN DNS:other.example only
 #   selfsigned.pem/.key           self-signed, same names
 #   unknownca.pem/.key            signed by a second CA (unknown-ca.pem) the client lacks
@@ -14,7 +15,7 @@ set -eu
 
 [ $# -eq 1 ] || { echo "usage: $0 OUTDIR" >&2; exit 64; }
 out=$1
-files="ca unknown-ca client-ca server expired notyet unknownca wronghost client selfsigned"
+files="ca unknown-ca client-ca server expired notyet expiring unknownca wronghost client selfsigned"
 stamp="$out/.mkcerts-v1"
 have_all() {
     [ -f "$stamp" ] || return 1
@@ -100,6 +101,8 @@ ca client-ca "gpsim client CA"
 leaf server localhost "$names" ca server
 leaf expired localhost "$names" ca server 20200101000000Z 20200102000000Z
 leaf notyet localhost "$names" ca server 20990101000000Z 20991231000000Z
+leaf expiring localhost "$names" ca server "$(date -u -d '-1 hour' +%Y%m%d%H%M%SZ)" \
+    "$(date -u -d '+3 days' +%Y%m%d%H%M%SZ)"
 leaf unknownca localhost "$names" unknown-ca server
 leaf wronghost other.example DNS:other.example ca server
 leaf client probe@example.com email:probe@example.com client-ca client

@@ -269,7 +269,8 @@ class Session:
             payload = msg.get("payload") if isinstance(msg.get("payload"), dict) else {}
             run_id = str(payload.get("run_id") or msg.get("run_id") or uuid.uuid4())
             thread_id = str(payload.get("thread_id") or msg.get("thread_id") or uuid.uuid4())
-            self.sim.log.received(self.id, run_id, t)
+            tp = payload.get("traceparent", msg.get("traceparent"))
+            self.sim.log.received(self.id, run_id, t, tp if isinstance(tp, str) else None)
             self._spawn(self._run(run_id, thread_id))
 
     # ---- a run -------------------------------------------------------------

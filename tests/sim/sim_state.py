@@ -255,10 +255,14 @@ class EventLog:
                               "type": type_, "t_mono_ns": t_done,
                               "t_write_start_ns": t_start})
 
-    def received(self, session: str, run_id: str, t_ns: int) -> None:
+    def received(self, session: str, run_id: str, t_ns: int,
+                 traceparent: Optional[str] = None) -> None:
         self._seq += 1
-        self._received.append({"seq": self._seq, "session": session, "run_id": run_id,
-                               "type": "user_message", "t_mono_ns": t_ns})
+        entry = {"seq": self._seq, "session": session, "run_id": run_id,
+                 "type": "user_message", "t_mono_ns": t_ns}
+        if traceparent is not None:  # the request frame carried one (payload or root)
+            entry["traceparent"] = traceparent
+        self._received.append(entry)
 
     def query(self, run_id: Optional[str] = None) -> Dict[str, Any]:
         def pick(entries):
@@ -309,6 +313,8 @@ class Sim:
         self.faults_by_name: collections.Counter = collections.Counter()
         self.close_codes: collections.Counter = collections.Counter()
         self.log = EventLog(log_size)
+        self.trace_log: collections.deque = collections.deque(maxlen=log_size)  # sim_trace.py
+        self.require_traceparent = False
         self.sessions: set = set()
         self.stopping = asyncio.Event()
         self.runs_changed = asyncio.Condition()
@@ -327,11 +333,12 @@ class Sim:
         self.faults_by_name.clear()
         self.close_codes.clear()
         self.log.clear()
+        self.trace_log.clear()
 
     def stats_json(self) -> Dict[str, Any]:
         keys = ("logins", "logins_ok", "login_repeated_headers", "ws_sessions", "ws_rejected", "runs",
                 "faults_applied", "messages_received", "malformed_received", "client_pings",
-                "pings_sent", "pongs_received", "heartbeats_sent")
+                "pings_sent", "pongs_received", "heartbeats_sent", "traceparent_rejected")
         out: Dict[str, Any] = {k: self.stats[k] for k in keys}
         out["active_sessions"] = len(self.sessions)
         out["faults"] = dict(self.faults_by_name)
