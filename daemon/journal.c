@@ -133,6 +133,8 @@ void gp_log_run(const gp_report *rep) {
         f[n++] = (gp_log_field) { "GPPROBE_CODE", r->code };
         f[n++] = (gp_log_field) { "GPPROBE_REASON", r->reason };
         f[n++] = (gp_log_field) { "GPPROBE_RUN_ID", r->run_id };
+        if (r->transcript_path)
+                f[n++] = (gp_log_field) { "GPPROBE_TRANSCRIPT", r->transcript_path };
         f[n++] = (gp_log_field) { "GPPROBE_USERS", OWN(strdup_printf("%u", r->users)) };
         f[n++] = (gp_log_field) { "GPPROBE_DURATION_MS", OWN(ms_string(r->duration)) };
         f[n++] = (gp_log_field) { "GPPROBE_CONSECUTIVE_FAILURES",

@@ -15,6 +15,7 @@
 #include "report.h"
 #include "runner.h"
 #include "status.h"
+#include "transcripts.h"
 
 /* How long SIGTERM waits for a cancelled run before leaving anyway (SPEC: stop within 2 s). */
 #define STOP_GRACE (1500 * USEC_PER_MSEC)
@@ -151,6 +152,16 @@ static int start_run(gp_manager *m, const char *why) {
         return 0;
 }
 
+/* A failed or degraded run's transcript, to the state directory; the status file and the journal
+ * then name it (last.transcript, GPPROBE_TRANSCRIPT=). */
+static void transcript_save(gp_manager *m, gp_result *res) {
+        _cleanup_free_ char *err = NULL;
+
+        if (gp_transcripts_save(m->cfg, res, &err) < 0)
+                gp_log(NULL, LOG_ERR, NULL, "%s: cannot keep the transcript of run %s: %s", m->cfg->name, res->run_id,
+                       strempty(err));
+}
+
 static void finish_run(gp_manager *m, gp_result *res) {
         gp_transition t = GP_TRANSITION_NONE;
         _cleanup_report_ gp_report *rep = NULL;
@@ -163,6 +174,7 @@ static void finish_run(gp_manager *m, gp_result *res) {
         }
         gp_result_free(m->last);
         m->last = res;
+        transcript_save(m, res);
         state_save(m);
         /* One report, and every output says it: journal, status file, metrics, /status, STATUS=. */
         rep = report_now(m);

@@ -33,6 +33,7 @@ typedef struct gp_ctl_args {
         const char *since;
         usec_t timeout;
         unsigned limit;           /* 0: all */
+        const char *file;         /* transcript --file */
         char **names;
         size_t n_names;
 } gp_ctl_args;
@@ -42,6 +43,7 @@ int gp_ctl_status(const gp_ctl_args *a);
 int gp_ctl_gate(const gp_ctl_args *a);
 int gp_ctl_wait(const gp_ctl_args *a);
 int gp_ctl_history(const gp_ctl_args *a);
+int gp_ctl_transcript(const gp_ctl_args *a);  /* ctl-transcript.c */
 
 /* ctl-output.c */
 /* Prints "gpprobectl[ COMMAND]: ..." and the hint to stderr; returns EXIT_USAGE. */

@@ -26,6 +26,7 @@ enum {
         OPT_SINCE,
         OPT_TIMEOUT,
         OPT_LIMIT,
+        OPT_FILE,
 };
 #define OPT_BIT(o) (1u << ((o) - OPT_STATUS_DIR))
 
@@ -42,6 +43,7 @@ static const ctl_verb verbs[] = {
         { "wait", gp_ctl_wait, OPT_BIT(OPT_PASSES) | OPT_BIT(OPT_SINCE) | OPT_BIT(OPT_TIMEOUT) |
                                OPT_BIT(OPT_ALLOW_DEGRADED) },
         { "history", gp_ctl_history, OPT_BIT(OPT_LIMIT) | OPT_BIT(OPT_JSON) },
+        { "transcript", gp_ctl_transcript, OPT_BIT(OPT_FILE) | OPT_BIT(OPT_JSON) },
 };
 
 static void help(void) {
@@ -58,6 +60,10 @@ static void help(void) {
                "                                 exit 0 reached, 1 failing or timed out, 2 no usable status\n"
                "  history NAME [--limit N] [--json]\n"
                "                                 the runs in the window, newest first\n"
+               "  transcript NAME [RUN_ID] [--json]\n"
+               "  transcript --file FILE [--json]\n"
+               "                                 what a failed or degraded run did (the newest\n"
+               "                                 without RUN_ID); as root or the service user\n"
                "\n"
                "      --status-dir DIR  default $GPPROBE_STATUS_DIR, else %s\n"
                "      --version         print the version\n"
@@ -160,6 +166,11 @@ static int parse_command_option(gp_ctl_args *a, int c, char *argv[]) {
                 if (gp_parse_unsigned(optarg, 1, UINT32_MAX, &a->limit) < 0)
                         return gp_ctl_usage_error(cmd, "--limit: '%s' is not a number >= 1", optarg);
                 break;
+        case OPT_FILE:
+                if (isempty(optarg))
+                        return gp_ctl_usage_error(cmd, "--file needs a file name");
+                a->file = optarg;
+                break;
         case ':':
                 return gp_ctl_usage_error(cmd, "%s needs a value", argv[optind - 1]);
         default:
@@ -183,6 +194,7 @@ static int parse_command_args(gp_ctl_args *a, int argc, char *argv[], unsigned a
                 { "since", required_argument, NULL, OPT_SINCE },
                 { "timeout", required_argument, NULL, OPT_TIMEOUT },
                 { "limit", required_argument, NULL, OPT_LIMIT },
+                { "file", required_argument, NULL, OPT_FILE },
                 { "help", no_argument, NULL, 'h' },
                 {0}
         };
@@ -241,7 +253,7 @@ static int parse_argv(int argc, char *argv[], gp_ctl_args *a, const ctl_verb **r
                         return unknown_option(NULL, argv);
                 }
         if (optind >= argc)
-                return gp_ctl_usage_error(NULL, "missing COMMAND (status, gate, wait, history)");
+                return gp_ctl_usage_error(NULL, "missing COMMAND (status, gate, wait, history, transcript)");
         a->command = argv[optind];
         for (size_t i = 0; i < ELEMENTSOF(verbs); i++) {
                 if (!streq(a->command, verbs[i].name))

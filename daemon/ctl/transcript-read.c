@@ -84,6 +84,16 @@ static void print_ms(FILE *f, const char *label, json_t *v) {
                 fprintf(f, " %s %.1f", label, json_number_value(v));
 }
 
+/* Text of several lines (the upgrade reply's headers), each under the entry, indented. */
+static void print_lines(FILE *f, const char *s) {
+        while (*s) {
+                size_t n = strcspn(s, "\n");
+
+                fprintf(f, "\n  %15s  %.*s", "", (int) n, s);
+                s += n + (s[n] == '\n');
+        }
+}
+
 static void print_entry(FILE *f, json_t *e) {
         const char *kind = str(e, "kind");
         json_t *status = json_object_get(e, "status");
@@ -116,6 +126,7 @@ static void print_entry(FILE *f, json_t *e) {
                         fprintf(f, ", subprotocol %s", str(e, "subprotocol"));
                 if (*str(e, "error"))
                         fprintf(f, " error: %s", str(e, "error"));
+                print_lines(f, str(e, "headers"));
         } else if (streq(kind, "frame"))
                 fprintf(f, "%s %s %lld B  %s", streq(str(e, "dir"), "in") ? "<<" : ">>", str(e, "opcode"),
                         (long long) json_integer_value(json_object_get(e, "size")), str(e, "data"));
@@ -127,6 +138,10 @@ static void print_entry(FILE *f, json_t *e) {
                         fprintf(f, ": %s", str(e, "reason"));
         } else if (streq(kind, "await"))
                 fprintf(f, "--> the deadline passed here, awaiting %s", str(e, "text"));
+        else if (streq(kind, "t0"))
+                fprintf(f, "== %s", str(e, "text"));
+        else if (streq(kind, "fail"))
+                fprintf(f, "!! FAIL %s", str(e, "text"));
         else
                 fprintf(f, "%s %s", kind, str(e, "text"));
         fputc('\n', f);

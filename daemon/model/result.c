@@ -3,6 +3,7 @@
 
 #include "json-util.h"
 #include "result.h"
+#include "transcript.h"
 #include "util.h"
 
 static const char * const verdict_table[] = {
@@ -71,6 +72,8 @@ gp_result *gp_result_free(gp_result *r) {
         free(r->code);
         free(r->reason);
         strv_free(r->warnings);
+        gp_transcript_free(r->transcript);
+        free(r->transcript_path);
         free(r);
         return NULL;
 }
@@ -209,6 +212,8 @@ json_t *gp_result_to_json(const gp_result *r) {
                         json_array_append_new(sessions, session_to_json(&r->sessions[i], r->mono_times));
                 json_object_set_new(o, "sessions", sessions);
         }
+        if (r->transcript_path)
+                json_object_set_new(o, "transcript", json_string(r->transcript_path));
         if (r->warnings) {
                 json_t *w = json_array();
                 STRV_FOREACH(i, r->warnings)
