@@ -41,14 +41,18 @@ static size_t longest_form(const session *s) {
  * (JSON only), then every form of the secrets. Only a window of a long text is redacted: the
  * excerpt plus the longest form; when redactions shrank the window so far that its unsafe tail
  * (where a secret may be cut in two) could reach the excerpt, the whole text is. NULL on ENOMEM. */
-static char *tx_clean(const session *s, const char *data, size_t len) {
+static char *tx_clean(const session *s, const char *data, size_t len, const char *token_path) {
+        char *login_paths[] = { (char *) token_path, NULL };
         _cleanup_free_ char *json = gp_json_text_redact_paths(data, len, s->run->cfg->transcript_redact);
+        _cleanup_free_ char *login = token_path ? gp_json_text_redact_paths(json ? json : data,
+                                                                             json ? strlen(json) : len,
+                                                                             login_paths) : NULL;
         size_t reserve = longest_form(s), window = GP_TRANSCRIPT_EXCERPT + reserve;
         char *text;
 
-        if (json) {
-                data = json;
-                len = strlen(json);
+        if (login || json) {
+                data = login ? login : json;
+                len = strlen(data);
         }
         if (len <= window)
                 return gp_redact_secrets(s, data, len);
@@ -73,8 +77,8 @@ void gp_tx_http(session *s, usec_t at, const char *step, const char *method, con
         if (!tx(s))
                 return;
         url_without_query(bare, sizeof bare, url);
-        if (rep->body)
-                body = tx_clean(s, rep->body, rep->len);
+        if (rep->body)  /* the login reply: its TokenPath= too, found or not */
+                body = tx_clean(s, rep->body, rep->len, streq(step, "login") ? s->run->cfg->token_path : NULL);
         if (rep->error)
                 error = gp_redact_secrets(s, rep->error, strlen(rep->error));
         gp_transcript_http(tx(s), s->res->index, at, step, method, bare, rep->status,
@@ -103,7 +107,7 @@ void gp_tx_frame(session *s, usec_t at, bool incoming, bool binary, const char *
 
         if (!tx(s))
                 return;
-        text = tx_clean(s, data, len);
+        text = tx_clean(s, data, len, NULL);
         gp_transcript_frame(tx(s), s->res->index, at, incoming, binary ? "binary" : "text", len, text,
                             text ? strlen(text) : 0);
 }

@@ -140,6 +140,8 @@ static void print_entry(FILE *f, json_t *e) {
                 fprintf(f, "--> the deadline passed here, awaiting %s", str(e, "text"));
         else if (streq(kind, "t0"))
                 fprintf(f, "== %s", str(e, "text"));
+        else if (streq(kind, "abort"))
+                fprintf(f, "-- %s", str(e, "text"));
         else if (streq(kind, "fail"))
                 fprintf(f, "!! FAIL %s", str(e, "text"));
         else
