@@ -489,3 +489,34 @@ def test_once_writes_no_status_file_unless_set_explicitly(sim, probe, tmp_path):
     assert doc["last"]["run_id"] == res.json["run_id"]
     assert doc["window"]["runs"] == 1 and doc["consecutive_passes"] == 1
     assert oct(status.stat().st_mode & 0o777) == "0o644"
+
+
+# ---- --transcript FILE (issue 12) --------------------------------------------------------------
+
+def test_transcript_of_a_passing_run_is_written_for_ci(sim, probe, tmp_path):
+    out = tmp_path / "t.json"
+    res = probe(base_config(sim), "--once", "--json", "--transcript", str(out))
+    assert res.rc == 0, res
+    assert out.stat().st_mode & 0o777 == 0o600
+    doc = json.loads(out.read_text())
+    assert doc["schema"] == 1 and doc["run_id"] == res.json["run_id"] and doc["result"] == "pass"
+    kinds = [e["kind"] for e in doc["sessions"][0]["entries"]]
+    assert kinds[:2] == ["http", "upgrade"] and "t0" in kinds and kinds[-1] == "close", kinds
+    frames = [e for e in doc["sessions"][0]["entries"] if e["kind"] == "frame"]
+    # the request out, then the welcome and the five events in
+    assert [f["dir"] for f in frames].count("out") == 1 and len(frames) >= 7, frames
+    times = [e["t_ms"] for e in doc["sessions"][0]["entries"]]
+    assert times == sorted(times) and times[-1] <= res.json["duration_ms"] + 1
+
+
+def test_transcript_without_once_is_a_usage_error(sim, probe, tmp_path):
+    res = probe(base_config(sim), "--transcript", str(tmp_path / "t.json"))
+    assert res.rc == 64 and "--transcript goes with --once" in res.stderr, res
+    assert not (tmp_path / "t.json").exists()
+
+
+def test_unwritable_transcript_exits_74_after_printing_the_verdict(sim, probe, tmp_path):
+    res = probe(base_config(sim), "--once", "--json", "--transcript", str(tmp_path / "missing" / "t.json"))
+    assert res.rc == 74, res
+    assert res.json is not None and res.json["result"] == "pass", res
+    assert "cannot write the transcript" in res.stderr
