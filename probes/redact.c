@@ -69,11 +69,31 @@ size_t gp_json_redact_paths(json_t *root, char * const *paths) {
         return count;
 }
 
+/* Whether text may hold a value at one of paths: the last segment of one, quoted as a key, is
+ * in it (or the segment is "*" or an index, or a key may be escaped). Parsing every frame of a
+ * passing run for nothing would be most of a transcript's cost. */
+static bool may_match(const char *text, size_t len, char * const *paths) {
+        if (memmem(text, len, "\\u", 2))
+                return true;
+        STRV_FOREACH(p, paths) {
+                const char *last = strrchr(*p, '.') ? strrchr(*p, '.') + 1 : *p;
+                size_t n = strlen(last);
+                _cleanup_free_ char *quoted = NULL;
+
+                if (streq(last, "*") || strspn(last, "0123456789") == n)
+                        return true;
+                quoted = strdup_printf("\"%s\"", last);
+                if (!quoted || memmem(text, len, quoted, n + 2))
+                        return true;
+        }
+        return false;
+}
+
 char *gp_json_text_redact_paths(const char *text, size_t len, char * const *paths) {
         json_t *root;
         char *out = NULL;
 
-        if (!paths || !*paths || !text)
+        if (!paths || !*paths || !text || !may_match(text, len, paths))
                 return NULL;
         root = json_loadb(text, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
         if (!root)

@@ -38,6 +38,9 @@ static void test_text_redaction_leaves_other_text_alone(void **state) {
         assert_null(gp_json_text_redact_paths("{\"n\":1}", 7, paths));
         assert_null(gp_json_text_redact_paths("{\"token\":1}", 11, NULL));
         assert_null(gp_json_text_redact_paths("[1,2]", 5, (char *[]) { (char *) "a.b.c", NULL }));
+        /* a key written with an escape is still found */
+        _cleanup_free_ char *b = gp_json_text_redact_paths("{\"t\\u006fken\":\"abc\"}", 20, paths);
+        assert_string_equal(b, "{\"token\":\"(redacted)\"}");
 }
 
 int main(void) {
