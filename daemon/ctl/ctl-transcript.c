@@ -72,7 +72,7 @@ static char *find_transcript(const gp_ctl_args *a, const char *name, const char 
         found = newest_in(dir, &e);
         if (!found)
                 fprintf(stderr, "gpprobectl transcript: %s: %s\n", dir,
-                        e == 0 ? "no transcript yet (only failed and degraded runs have one)" :
+                        e == 0 || e == ENOENT ? "no transcript yet (only failed and degraded runs have one)" :
                         e == EACCES ? "permission denied (run as root or as the service user)" : strerror(e));
         return found;
 }

@@ -744,6 +744,11 @@ def test_transcript_fails_closed_with_a_reason(sdir, tmp_path, ctl):
     assert r.returncode == 2 and "no such transcript" in r.stderr, r
     r = ctl("transcript", "nosuchprobe")
     assert r.returncode == 2 and "nosuchprobe" in r.stderr, r
+    for p in tdir.iterdir():
+        p.unlink()
+    tdir.rmdir()  # as before the first failure: the status file names a directory not made yet
+    r = ctl("transcript", NAME)
+    assert r.returncode == 2 and "no transcript yet" in r.stderr, r
     r = ctl("transcript", "--file", str(tmp_path / "missing.json"))
     assert r.returncode == 2 and "missing.json" in r.stderr, r
 
