@@ -10,7 +10,7 @@ void gp_engine_set_transcripts(gp_engine *e, gp_engine_transcripts t) {
         e->transcripts = t;
 }
 
-bool gp_tx_wanted(const gp_engine *e, const gp_config *cfg) {
+static bool wanted(const gp_engine *e, const gp_config *cfg) {
         switch (e->transcripts) {
         case GP_ENGINE_TRANSCRIPTS_ALWAYS:
                 return true;
@@ -19,6 +19,12 @@ bool gp_tx_wanted(const gp_engine *e, const gp_config *cfg) {
         default:
                 return cfg->transcripts > 0 && !isempty(cfg->state_file);
         }
+}
+
+gp_transcript *gp_tx_new(const gp_engine *e, const gp_config *cfg, usec_t start) {
+        if (!wanted(e, cfg))
+                return NULL;
+        return gp_transcript_new(cfg->users, start, GP_TRANSCRIPT_SESSION_MAX, GP_TRANSCRIPT_TOTAL_MAX);
 }
 
 static gp_transcript *tx(const session *s) {
@@ -130,6 +136,16 @@ void gp_tx_mark(session *s, const char *kind, const char *text) {
         if (text)
                 clean = gp_redact_secrets(s, text, strlen(text));
         gp_transcript_mark(tx(s), s->res->index, now_usec(CLOCK_MONOTONIC), kind, clean);
+}
+
+void gp_tx_fail(session *s, const char *code, const char *stage, const char *reason) {
+        _cleanup_free_ char *note = NULL;
+
+        if (!tx(s))
+                return;
+        note = strdup_printf("%s (%s): %s", code, stage, strempty(reason));
+        if (note)
+                gp_transcript_mark(tx(s), s->res->index, now_usec(CLOCK_MONOTONIC), "fail", note);
 }
 
 void gp_tx_await(session *s) {

@@ -7,7 +7,6 @@
 #include "escape.h"
 #include "golden-path-internal.h"
 #include "jsonpath.h"
-#include "transcript.h"
 
 void gp_trace(run *r, const char *fmt, ...) {
         _cleanup_free_ char *line = NULL;
@@ -178,11 +177,7 @@ void gp_fail_session(session *s, const char *stage, const char *code, const char
         gp_session_fail(s->res, stage, code, "%s", reason ? reason : code);
         s->fail_seq = ++s->run->fail_seq;
         gp_strace(s, "FAIL %s (%s): %s", code, stage, strempty(reason));
-        if (s->run->result->transcript) {
-                _cleanup_free_ char *note = strdup_printf("%s (%s): %s", code, stage, strempty(reason));
-
-                gp_tx_mark(s, "fail", note);
-        }
+        gp_tx_fail(s, code, stage, reason);
 }
 
 static gp_template_vars session_vars(const session *s) {
@@ -484,9 +479,7 @@ int gp_engine_run(gp_engine *e, gp_config *cfg, gp_trace_fn trace_fn, void *ud, 
         res->started_at = now_usec(CLOCK_REALTIME);
         r.start = res->started_mono = now_usec(CLOCK_MONOTONIC);
         r.deadline = r.start + cfg->timeout;
-        if (gp_tx_wanted(e, cfg))
-                res->transcript = gp_transcript_new(cfg->users, r.start, GP_TRANSCRIPT_SESSION_MAX,
-                                                    GP_TRANSCRIPT_TOTAL_MAX);  /* none on ENOMEM */
+        res->transcript = gp_tx_new(e, cfg, r.start);
         if (cfg->insecure)
                 strv_extend(&res->warnings, "TLS certificate verification is off (Insecure=yes)");
 
