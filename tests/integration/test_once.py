@@ -520,3 +520,17 @@ def test_unwritable_transcript_exits_74_after_printing_the_verdict(sim, probe, t
     assert res.rc == 74, res
     assert res.json is not None and res.json["result"] == "pass", res
     assert "cannot write the transcript" in res.stderr
+
+
+def test_transcript_keeps_each_session_apart(sim, probe, tmp_path):
+    out = tmp_path / "t.json"
+    res = probe(base_config(sim, Probe={"Users": "3"}, Login={"User": "probe${index}@example.com"}),
+                "--once", "--json", "--transcript", str(out))
+    assert res.rc == 0, res
+    doc = json.loads(out.read_text())
+    assert [s["index"] for s in doc["sessions"]] == [1, 2, 3]
+    for s, r in zip(doc["sessions"], res.json["sessions"]):
+        kinds = [e["kind"] for e in s["entries"]]
+        assert s["result"] == "pass" and kinds.count("http") == 1 and kinds.count("upgrade") == 1, kinds
+        out_frames = [e for e in s["entries"] if e["kind"] == "frame" and e["dir"] == "out"]
+        assert len(out_frames) == 1 and r["run_id"] in out_frames[0]["data"], out_frames  # its own request
