@@ -79,6 +79,8 @@ typedef enum key_id {
         K_OUTPUT_JOURNAL,
         K_OUTPUT_METRICS_LISTEN,
         K_OUTPUT_METRICS_FILE,
+        K_OUTPUT_TRANSCRIPTS,
+        K_OUTPUT_TRANSCRIPT_REDACT,
         _K_MAX,
 } key_id;
 

@@ -146,6 +146,10 @@ const key_def gp_config_keys[_K_MAX] = {
             .check = gp_check_listen),
         KEY(K_OUTPUT_METRICS_FILE, "Output", "MetricsFile", KIND_STRING, metrics_file,
             .check = gp_check_absolute_path),
+        KEY(K_OUTPUT_TRANSCRIPTS, "Output", "Transcripts", KIND_UNSIGNED, transcripts, .min = 0, .max = 1000,
+            .def = "20", .flags = KEY_MANDATORY),
+        KEY(K_OUTPUT_TRANSCRIPT_REDACT, "Output", "TranscriptRedact", KIND_LIST, transcript_redact,
+            .check = gp_check_json_path, .def = "access_token refresh_token id_token token password"),
 };
 
 static const char * const ws_auth_table[] = {

@@ -146,6 +146,8 @@ typedef struct gp_config {
         bool journal;
         char *metrics_listen;       /* "host:port" or NULL */
         char *metrics_file;
+        unsigned transcripts;       /* failure transcripts kept (issue 12); 0 = none recorded */
+        char **transcript_redact;   /* JSON paths whose values transcripts never show */
 } gp_config;
 
 /* A diagnostic: FILE:LINE: message. line 0 means "the file as a whole". */

@@ -14,6 +14,7 @@
 #include "gp-build.h"
 #include "result.h"
 #include "status.h"
+#include "transcripts.h"
 
 /* --once exits 0, 1 or 2 with a verdict on staging. Everything else is the probe's own trouble,
  * with a code of its own (sysexits.h) so that a deploy script never reads it as "staging is
@@ -58,7 +59,8 @@ static void tune_malloc(void) {
 }
 
 static void help(void) {
-        printf("Usage: gpprobed [--config FILE] [--once [--json]] [--check-config] [--version] [--help]\n"
+        printf("Usage: gpprobed [--config FILE] [--once [--json] [--transcript FILE]] [--check-config] [--version]\n"
+               "                [--help]\n"
                "\n"
                "Walks a product's golden path (login, WebSocket, agent events) on a schedule and\n"
                "reports each run to the journal, a status file, sd_notify and Prometheus.\n"
@@ -68,6 +70,9 @@ static void help(void) {
                "                      exit 0 pass, 1 fail, 2 degraded; 71 could not run,\n"
                "                      74 could not write the result, 78 configuration\n"
                "      --json          with --once: the result as JSON on stdout\n"
+               "      --transcript FILE\n"
+               "                      with --once: what the run sent and heard, to FILE (mode\n"
+               "                      0600), whatever the verdict\n"
                "      --check-config  validate, print the effective configuration (secrets redacted)\n"
                "      --version       print the version\n"
                "  -h, --help          this text\n"
@@ -135,7 +140,21 @@ static int once_write_status(const gp_config *cfg, gp_result *res) {
         return r;
 }
 
-static int run_once(const char *path, bool json) {
+/* --transcript FILE: the run's transcript whatever its verdict, for CI to archive. -EIO when it
+ * could not be written. */
+static int once_write_transcript(const char *file, const gp_config *cfg, const gp_result *res) {
+        _cleanup_free_ char *err = NULL;
+
+        if (!file || res->verdict == GP_VERDICT_CANCELLED)
+                return 0;
+        if (gp_transcript_write_file(file, res, cfg->name, &err) < 0) {
+                fprintf(stderr, "gpprobed: cannot write the transcript: %s\n", err ? err : "out of memory");
+                return -EIO;
+        }
+        return 0;
+}
+
+static int run_once(const char *path, bool json, const char *transcript) {
         _cleanup_config_ gp_config *cfg = NULL;
         _cleanup_result_ gp_result *res = NULL;
         _cleanup_free_ char *err = NULL;
@@ -150,6 +169,7 @@ static int run_once(const char *path, bool json) {
                 fprintf(stderr, "gpprobed: cannot start: %s\n", err ? err : strerror(-r));
                 return EXIT_OSERR;
         }
+        gp_engine_set_transcripts(engine, transcript ? GP_ENGINE_TRANSCRIPTS_ALWAYS : GP_ENGINE_TRANSCRIPTS_NEVER);
         r = gp_engine_run(engine, cfg, trace_stderr, NULL, &res);
         gp_engine_free(engine);
         if (r < 0) {
@@ -157,6 +177,8 @@ static int run_once(const char *path, bool json) {
                 return EXIT_OSERR;
         }
         status_r = once_write_status(cfg, res);
+        if (once_write_transcript(transcript, cfg, res) < 0)
+                status_r = -EIO;
         if (json) {
                 json_t *o = gp_result_to_json(res);
 
@@ -218,11 +240,12 @@ static int run_daemon(const char *path) {
 }
 
 int main(int argc, char *argv[]) {
-        enum { ARG_ONCE = 0x100, ARG_JSON, ARG_CHECK, ARG_VERSION };
+        enum { ARG_ONCE = 0x100, ARG_JSON, ARG_CHECK, ARG_VERSION, ARG_TRANSCRIPT };
         static const struct option options[] = {
                 { "config", required_argument, NULL, 'c' },
                 { "once", no_argument, NULL, ARG_ONCE },
                 { "json", no_argument, NULL, ARG_JSON },
+                { "transcript", required_argument, NULL, ARG_TRANSCRIPT },
                 { "check-config", no_argument, NULL, ARG_CHECK },
                 { "version", no_argument, NULL, ARG_VERSION },
                 { "help", no_argument, NULL, 'h' },
@@ -230,6 +253,7 @@ int main(int argc, char *argv[]) {
         };
         const char *path = DEFAULT_CONFIG;
         mode m = MODE_DAEMON;
+        const char *transcript = NULL;
         bool json = false;
         int c;
 
@@ -248,6 +272,13 @@ int main(int argc, char *argv[]) {
                         break;
                 case ARG_JSON:
                         json = true;
+                        break;
+                case ARG_TRANSCRIPT:
+                        if (isempty(optarg)) {
+                                fprintf(stderr, "gpprobed: --transcript needs a file name\n");
+                                return EXIT_USAGE;
+                        }
+                        transcript = optarg;
                         break;
                 case ARG_CHECK:
                         if (m == MODE_ONCE)
@@ -272,6 +303,10 @@ int main(int argc, char *argv[]) {
                 fprintf(stderr, "gpprobed: --json goes with --once\n");
                 return EXIT_USAGE;
         }
+        if (transcript && m != MODE_ONCE) {
+                fprintf(stderr, "gpprobed: --transcript goes with --once\n");
+                return EXIT_USAGE;
+        }
 
         /* Process-wide settings, once, before any thread or library context exists. */
         raise_fd_limit();
@@ -279,7 +314,7 @@ int main(int argc, char *argv[]) {
         gp_engine_setup_process();
         switch (m) {
         case MODE_ONCE:
-                return run_once(path, json);
+                return run_once(path, json, transcript);
         case MODE_CHECK_CONFIG:
                 return check_config(path);
         case MODE_DAEMON:

@@ -137,6 +137,8 @@ void gp_log_run(const gp_report *rep) {
         f[n++] = (gp_log_field) { "GPPROBE_RUN_ID", r->run_id };
         if (r->trace_id[0])
                 f[n++] = (gp_log_field) { "GPPROBE_TRACE_ID", r->trace_id };
+        if (r->transcript_path)
+                f[n++] = (gp_log_field) { "GPPROBE_TRANSCRIPT", r->transcript_path };
         f[n++] = (gp_log_field) { "GPPROBE_USERS", OWN(strdup_printf("%u", r->users)) };
         f[n++] = (gp_log_field) { "GPPROBE_DURATION_MS", OWN(ms_string(r->duration)) };
         f[n++] = (gp_log_field) { "GPPROBE_CONSECUTIVE_FAILURES",

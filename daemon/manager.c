@@ -17,6 +17,7 @@
 #include "runner.h"
 #include "silencer.h"
 #include "status.h"
+#include "transcripts.h"
 
 /* How long SIGTERM waits for a cancelled run before leaving anyway (SPEC: stop within 2 s). */
 #define STOP_GRACE (1500 * USEC_PER_MSEC)
@@ -214,6 +215,16 @@ static void cert_warn(gp_manager *m, const gp_report *rep) {
                         gp_log_cert_expiring(rep, gp_cert_endpoint_to_string(e), certs[e], now);
 }
 
+/* A failed or degraded run's transcript, to the state directory; the status file and the journal
+ * then name it (last.transcript, GPPROBE_TRANSCRIPT=). */
+static void transcript_save(gp_manager *m, gp_result *res) {
+        _cleanup_free_ char *err = NULL;
+
+        if (gp_transcripts_save(m->cfg, res, &err) < 0)
+                gp_log(NULL, LOG_ERR, NULL, "%s: cannot keep the transcript of run %s: %s", m->cfg->name, res->run_id,
+                       strempty(err));
+}
+
 static void finish_run(gp_manager *m, gp_result *res) {
         gp_transition t = GP_TRANSITION_NONE;
         _cleanup_report_ gp_report *rep = NULL;
@@ -227,6 +238,7 @@ static void finish_run(gp_manager *m, gp_result *res) {
         }
         gp_result_free(m->last);
         m->last = res;
+        transcript_save(m, res);
         state_save(m);
         /* One report, and every output says it: journal, status file, metrics, /status, STATUS=. */
         rep = report_now(m);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 
 #include "jsonpath.h"
+#include "redact.h"
 #include "util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -18,7 +19,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         json_t *root, *v;
         char *paths[3];
         const char *s;
-        bool valid;
+        bool valid, redactable;
 
         if (!nl)
                 return 0;
@@ -60,6 +61,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 abort();
         s = gp_json_path_first_string(root, paths, true);
         if (s && *s == '\0')
+                abort();
+        paths[1] = NULL;
+        redactable = v && !(json_is_string(v) && streq(json_string_value(v), GP_REDACTED));
+        if ((gp_json_redact_paths(root, paths) > 0) != redactable && !strchr(path, '*'))
+                abort();
+        v = gp_json_path_get(root, path);  /* the old v may be gone */
+        if (v && !(json_is_string(v) && streq(json_string_value(v), GP_REDACTED)))
                 abort();
         json_decref(root);
         return 0;

@@ -26,7 +26,7 @@ int gp_step_preflight(run *r) {
         _cleanup_free_ gp_http_reply *reps = NULL;
         gp_tls_opts tls = { c->ca_file, c->insecure, c->client_certificate, c->client_key };
         char ***headers = NULL;
-        usec_t t;
+        usec_t t, start;
         int k;
 
         if (n_urls == 0)
@@ -46,7 +46,7 @@ int gp_step_preflight(run *r) {
                                 .max_reply = LOGIN_MAX_REPLY, .tls = &tls,
                         };
         }
-        t = now_usec(CLOCK_MONOTONIC);
+        start = t = now_usec(CLOCK_MONOTONIC);
         k = gp_http_perform(r->engine->http, reqs, reps, n, gp_fd_budget(), r->deadline);
         t = now_usec(CLOCK_MONOTONIC) - t;
         if (k < 0) {
@@ -61,6 +61,7 @@ int gp_step_preflight(run *r) {
                 char d[32];
 
                 s->res->phases[GP_PHASE_PREFLIGHT] = t;
+                gp_tx_http(s, start, "preflight", "GET", reqs[i].url, rep);
                 if (rep->error_code)
                         gp_fail_session(s, "preflight", transport_stage_code(rep, GP_CODE_PREFLIGHT_STATUS),
                                         "preflight GET %s: %s", reqs[i].url, strempty(rep->error));
@@ -166,6 +167,7 @@ static int run_round(run *r, const http_round *h) {
         char **bodies = calloc(r->n, sizeof(*bodies)), **urls = calloc(r->n, sizeof(*urls));
         gp_tls_opts tls = { c->ca_file, c->insecure, c->client_certificate, c->client_key };
         size_t n = 0;
+        usec_t start;
         int k = 0;
 
         if (!reqs || !reps || !who || !headers || !bodies || !urls) {
@@ -201,6 +203,7 @@ static int run_round(run *r, const http_round *h) {
                 };
                 who[n++] = s;
         }
+        start = now_usec(CLOCK_MONOTONIC);
         k = gp_http_perform(r->engine->http, reqs, reps, n, gp_fd_budget(), r->deadline);
         if (k >= 0)
                 for (size_t i = 0; i < n; i++) {
@@ -208,6 +211,8 @@ static int run_round(run *r, const http_round *h) {
                         _cleanup_free_ char *bare = strndup(urls[i], strcspn(urls[i], "?"));
 
                         h->check(who[i], h, bare ? bare : "(out of memory)", &reps[i]);
+                        /* after the check: the token it found is redacted too */
+                        gp_tx_http(who[i], start, h->name, h->method, urls[i], &reps[i]);
                 }
 out:
         for (size_t i = 0; i < r->n; i++) {

@@ -27,6 +27,7 @@ struct gp_engine {
         gp_http *http;
         gp_ws *ws;
         atomic_bool cancelled;
+        gp_engine_transcripts transcripts;
 };
 
 typedef enum session_state {
@@ -129,6 +130,26 @@ int gp_step_http(run *r);     /* the [Step] sections */
 int gp_step_websocket(run *r);
 /* Copies what the session's matcher saw (events, first_event and complete) into its result. */
 int gp_collect_events(session *s);
+
+/* golden-path-transcript.c: the run's failure transcript (daemon/model/transcript.h), recorded
+ * as it happens when the run keeps one, else no-ops. Every text is redacted here: the password,
+ * the tokens and CaptureSecret= values in all their forms, and the TranscriptRedact= paths. */
+/* The run's recording when it keeps one (the engine's setting, else Transcripts= and a
+ * StateFile=), else NULL (also on ENOMEM). */
+struct gp_transcript *gp_tx_new(const gp_engine *e, const gp_config *cfg, usec_t start);
+/* A reply to a request of the round that started at `at`; url without its query. */
+void gp_tx_http(session *s, usec_t at, const char *step, const char *method, const char *url,
+                const gp_http_reply *rep);
+/* The upgrade: established (error NULL) or refused, with what the connection kept of the reply. */
+void gp_tx_upgrade(session *s, const char *selected, const char *error);
+void gp_tx_frame(session *s, usec_t at, bool incoming, bool binary, const char *data, size_t len);
+void gp_tx_close(session *s, const char *by, int code, const char *reason);
+/* A note of kind (e.g. "fail", "abort") at now; text is redacted. */
+void gp_tx_mark(session *s, const char *kind, const char *text);
+/* The session failed: "CODE (stage): reason" (reason already redacted). */
+void gp_tx_fail(session *s, const char *code, const char *stage, const char *reason);
+/* The session's deadline passed: what its state was waiting for ("await"). */
+void gp_tx_await(session *s);
 
 /* golden-path-ws.c: what a session sends. QUEUED → CONNECTING: the upgrade request (headers,
  * Query=, the token) goes out; a session that cannot connect fails and is GONE (one whose

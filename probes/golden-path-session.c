@@ -56,6 +56,7 @@ void gp_session_to_gone(session *s) {
 
 void gp_session_end(session *s) {
         if (s->conn && gp_ws_conn_alive(s->conn)) {
+                gp_tx_close(s, "client", 1000, NULL);
                 gp_ws_close(s->conn);
                 gp_session_to_closing(s);
         } else
@@ -77,6 +78,8 @@ void gp_session_finish_events(session *s) {
 
 /* No wait for the connection to go: a deadline passed, or the run was cancelled. */
 static void session_abort(session *s) {
+        if (s->conn && gp_ws_conn_alive(s->conn))
+                gp_tx_mark(s, "abort", "the probe dropped the connection");
         if (s->conn)
                 gp_ws_abort(s->conn);
         gp_session_to_gone(s);
@@ -201,6 +204,7 @@ static bool (* const deadline_passed[])(session *s) = {
 static void check_deadline(session *s, usec_t now) {
         if (!deadline_passed[s->state] || now < s->deadline)
                 return;
+        gp_tx_await(s);
         if (deadline_passed[s->state](s))
                 session_abort(s);
 }

@@ -24,6 +24,8 @@ void gp_session_send_request(session *s) {
                 return;
         }
         k = gp_ws_send_text(s->conn, msg, strlen(msg));
+        if (k >= 0)
+                gp_tx_frame(s, now_usec(CLOCK_MONOTONIC), false, false, msg, strlen(msg));
         if (k < 0) {
                 gp_fail_session(s, "request", k == -ENOTCONN ? "ws.closed" : "internal",
                                 "sending the request failed: %s", strerror(-k));
@@ -67,6 +69,7 @@ static void on_established(void *ud, const char *selected) {
         note_connect(s);
         gp_strace(s, "WebSocket established in %s%s%s", gp_fmt_dur(d, now - s->connect_start),
                   shown ? ", subprotocol " : "", strempty(shown));
+        gp_tx_upgrade(s, selected, NULL);
         if (s->offered_subprotocols && isempty(selected) && c->require_subprotocol) {
                 /* RFC 6455 4.1: a client that offered subprotocols fails a handshake that selects
                  * none; browsers do, so the product's own frontend cannot connect. */
@@ -234,6 +237,7 @@ static void on_message(void *ud, const char *data, size_t len, bool binary, usec
         size_t n_before;
         gp_match_state st;
 
+        gp_tx_frame(s, at, true, binary, data, len);
         if (s->state == S_WAIT_READY || s->state == S_READY) {
                 if (!binary)
                         on_welcome_message(s, data, len, at);
@@ -264,6 +268,7 @@ static void on_sent(void *ud, usec_t at) {
         s->res->t0_mono = at;
         gp_session_to_events(s, at);
         gp_strace(s, "request sent (t=0)");
+        gp_tx_mark(s, "t0", "the request was written: t=0 of the events' times");
 }
 
 static char *seen_list(const session *s) {
@@ -280,6 +285,8 @@ static void on_failed(void *ud, const char *code, const char *reason) {
         if (s->state == S_CLOSING || s->state == S_GONE)
                 return;
         note_connect(s);  /* a refused upgrade still showed its certificates */
+        if (s->state == S_CONNECTING)
+                gp_tx_upgrade(s, NULL, reason);
         gp_fail_session(s, gp_session_stage(s), code, "%s", reason);
         gp_session_to_closing(s);
 }
@@ -289,6 +296,7 @@ static void on_closed(void *ud, int code, const char *reason) {
         _cleanup_free_ char *seen = NULL;
         const char *awaiting;
 
+        gp_tx_close(s, code == 1006 ? "network" : "server", code, reason);
         if (s->state == S_CLOSING || s->state == S_GONE)
                 return;
         if (code == 1008 && (s->state == S_WAIT_READY || s->state == S_READY)) {
@@ -468,6 +476,7 @@ int gp_session_connect(session *s, const gp_url *url, const char *address) {
                 .subprotocols = proto_list,
                 .headers = headers,
                 .max_message = WS_MAX_MESSAGE,
+                .keep_headers = s->run->result->transcript != NULL,
         };
         if (s->run->open_conns >= s->run->max_conns) {
                 /* lws would report the failed socket() as a lost connection, blaming staging. */

@@ -178,6 +178,7 @@ void gp_fail_session(session *s, const char *stage, const char *code, const char
         gp_session_fail(s->res, stage, code, "%s", reason ? reason : code);
         s->fail_seq = ++s->run->fail_seq;
         gp_strace(s, "FAIL %s (%s): %s", code, stage, strempty(reason));
+        gp_tx_fail(s, code, stage, reason);
 }
 
 static gp_template_vars session_vars(const session *s) {
@@ -481,6 +482,7 @@ int gp_engine_run(gp_engine *e, gp_config *cfg, gp_trace_fn trace_fn, void *ud, 
         res->started_at = now_usec(CLOCK_REALTIME);
         r.start = res->started_mono = now_usec(CLOCK_MONOTONIC);
         r.deadline = r.start + cfg->timeout;
+        res->transcript = gp_tx_new(e, cfg, r.start);
         if (cfg->insecure)
                 strv_extend(&res->warnings, "TLS certificate verification is off (Insecure=yes)");
         if (gp_trace_id_new(res->trace_id) < 0)

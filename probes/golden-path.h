@@ -18,6 +18,17 @@ typedef void (*gp_trace_fn)(void *ud, usec_t at, const char *line);
  * server's included). Today libwebsockets' log level and emitter (gp_ws_log_setup). */
 void gp_engine_setup_process(void);
 
+/* Which runs record a failure transcript (daemon/model/transcript.h) into their result: by the
+ * configuration (Transcripts= above 0 and a StateFile= beside which the daemon keeps them; the
+ * default), every run, or none. */
+typedef enum gp_engine_transcripts {
+        GP_ENGINE_TRANSCRIPTS_CONFIG,
+        GP_ENGINE_TRANSCRIPTS_ALWAYS,
+        GP_ENGINE_TRANSCRIPTS_NEVER,
+} gp_engine_transcripts;
+
+void gp_engine_set_transcripts(gp_engine *e, gp_engine_transcripts t);
+
 /* Creates the process's network machinery (one libwebsockets context, one libcurl multi
  * handle). Create it once, before any run; use it from one thread. */
 int gp_engine_new(gp_engine **ret, char **ret_error);

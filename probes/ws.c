@@ -39,6 +39,9 @@ struct gp_ws_conn {
         int verify_error;       /* X509_V_ERR_*, first seen */
         int verify_depth;
         char *selected;  /* the server's Sec-WebSocket-Protocol; may hold the token */
+        bool keep_headers;
+        char *response_headers; /* the upgrade reply's, when keep_headers; may hold the token */
+        int http_status;
         gp_buf rx;
         bool rx_binary;
         unsigned char *tx;      /* LWS_PRE headroom + message */
@@ -119,8 +122,36 @@ static bool cert_requested(struct lws *wsi) {
         return ssl && cert_request_index >= 0 && SSL_get_ex_data(ssl, cert_request_index);
 }
 
+/* The upgrade reply's headers as lws parsed them, but for cookies and credentials. */
+static void keep_response_headers(gp_ws_conn *c, struct lws *wsi) {
+        gp_buf b = {0};
+
+        if (!c->keep_headers || !wsi || c->response_headers)
+                return;
+        c->http_status = (int) lws_http_client_http_response(wsi);
+        for (int t = 0; t < (int) _WSI_TOKEN_CLIENT_SENT_PROTOCOLS; t++) {
+                const char *name = (const char *) lws_token_to_string((enum lws_token_indexes) t);
+                int n = lws_hdr_total_length(wsi, (enum lws_token_indexes) t);
+                size_t k = name ? strlen(name) : 0;
+                char *v;
+
+                if (n <= 0 || k < 2 || name[0] == ':' || name[k - 1] != ':' || strstr(name, "cookie") ||
+                    strstr(name, "authorization"))
+                        continue;
+                v = malloc((size_t) n + 1);
+                if (v && lws_hdr_copy(wsi, v, n + 1, (enum lws_token_indexes) t) >= 0)
+                        gp_buf_printf(&b, "%s%s %s", b.len ? "\n" : "", name, v);
+                secret_free(v);
+        }
+        c->response_headers = b.data;
+}
+
 static void classify_connection_error(gp_ws_conn *c, struct lws *wsi, const char *msg) {
         int status = wsi ? (int) lws_http_client_http_response(wsi) : 0;
+
+        if (status > 0)
+                keep_response_headers(c, wsi);
+        c->http_status = status;
 
         if (c->verify_error != 0)
                 conn_fail(c, GP_CODE_TLS_VERIFY, "certificate verification failed: %s (depth %d)",
@@ -244,6 +275,7 @@ static int protocol_cb(struct lws *wsi, enum lws_callback_reasons reason, void *
                 if (lws_hdr_copy(wsi, c->selected, lws_hdr_total_length(wsi, WSI_TOKEN_PROTOCOL) + 1,
                                  WSI_TOKEN_PROTOCOL) < 0)
                         c->selected[0] = '\0';
+                keep_response_headers(c, wsi);
                 return 0;
         case LWS_CALLBACK_CLIENT_ESTABLISHED:
                 c->established = true;
@@ -426,6 +458,7 @@ int gp_ws_connect(gp_ws *ws, const gp_ws_target *t, const gp_ws_handler *handler
         c->ud = ud;
         c->max_message = t->max_message;
         c->t_start = now_usec(CLOCK_MONOTONIC);
+        c->keep_headers = t->keep_headers;
         c->headers = strv_copy(t->headers);
         if (!c->headers) {
                 free(c);
@@ -491,6 +524,14 @@ void gp_ws_abort(gp_ws_conn *c) {
         lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_SYNC);
 }
 
+const char *gp_ws_conn_response_headers(const gp_ws_conn *c) {
+        return c ? c->response_headers : NULL;
+}
+
+int gp_ws_conn_http_status(const gp_ws_conn *c) {
+        return c ? c->http_status : 0;
+}
+
 bool gp_ws_conn_alive(const gp_ws_conn *c) {
         return c && c->wsi;
 }
@@ -522,6 +563,7 @@ gp_ws_conn *gp_ws_conn_free(gp_ws_conn *c) {
         }
         strv_free_secret(c->headers);  /* "Authorization: Bearer <token>" with Auth=header */
         secret_free(c->selected);
+        secret_free(c->response_headers);
         free(c->peer_close_reason);
         gp_buf_free(&c->rx);
         free(c->tx);

@@ -23,6 +23,7 @@ typedef struct gp_ws_target {
         const char *subprotocols;   /* "a, b" offered in Sec-WebSocket-Protocol, or NULL */
         char * const *headers;      /* extra "Name: value" handshake headers, expanded */
         size_t max_message;         /* a larger message fails the session with ws.protocol */
+        bool keep_headers;          /* keep the upgrade reply's headers (gp_ws_conn_response_headers) */
 } gp_ws_target;
 
 /* What a connection reports, always in this order: established? message* (closed | failed)?
@@ -68,6 +69,11 @@ bool gp_ws_conn_alive(const gp_ws_conn *c);
 void gp_ws_conn_timing(const gp_ws_conn *c, gp_ws_timing *ret);
 /* The server's certificates as the verification saw them; zeros without one. */
 void gp_ws_conn_cert_expiry(const gp_ws_conn *c, gp_cert_expiry *ret);
+/* With keep_headers, once the upgrade reply came (by established, or failed): its headers but
+ * cookies and credentials, "name: value" a line; NULL before or without. The HTTP status of that
+ * reply (0 when none came). For the failure transcript; the caller redacts. */
+const char *gp_ws_conn_response_headers(const gp_ws_conn *c);
+int gp_ws_conn_http_status(const gp_ws_conn *c);
 gp_ws_conn *gp_ws_conn_free(gp_ws_conn *c);  /* aborts it first if still alive */
 
 /* Runs the context until something happened (an fd event, a timer, a wake). */

@@ -33,6 +33,7 @@ typedef struct gp_ctl_args {
         const char *since;
         usec_t timeout;
         unsigned limit;           /* 0: all */
+        const char *file;         /* transcript --file */
         char **names;
         size_t n_names;
         const char *state_dir;    /* silence, unsilence: where NAME.silence is */
@@ -47,6 +48,7 @@ int gp_ctl_wait(const gp_ctl_args *a);
 int gp_ctl_history(const gp_ctl_args *a);
 int gp_ctl_silence(const gp_ctl_args *a);    /* ctl-silence.c */
 int gp_ctl_unsilence(const gp_ctl_args *a);
+int gp_ctl_transcript(const gp_ctl_args *a);  /* ctl-transcript.c */
 
 /* ctl-output.c */
 /* Prints "gpprobectl[ COMMAND]: ..." and the hint to stderr; returns EXIT_USAGE. */

@@ -31,6 +31,7 @@ enum {
         OPT_STATE_DIR,
         OPT_FOR,
         OPT_REASON,
+        OPT_FILE,
 };
 #define OPT_BIT(o) (1u << ((o) - OPT_STATUS_DIR))
 
@@ -49,6 +50,7 @@ static const ctl_verb verbs[] = {
         { "history", gp_ctl_history, OPT_BIT(OPT_LIMIT) | OPT_BIT(OPT_JSON) },
         { "silence", gp_ctl_silence, OPT_BIT(OPT_STATE_DIR) | OPT_BIT(OPT_FOR) | OPT_BIT(OPT_REASON) },
         { "unsilence", gp_ctl_unsilence, OPT_BIT(OPT_STATE_DIR) },
+        { "transcript", gp_ctl_transcript, OPT_BIT(OPT_FILE) | OPT_BIT(OPT_JSON) },
 };
 
 static void help(void) {
@@ -70,6 +72,10 @@ static void help(void) {
                "                                 a maintenance window (at most 7 days): runs go on, alerts\n"
                "                                 do not page, gates answer as before; alone: show it\n"
                "  unsilence NAME                 end it now\n"
+               "  transcript NAME [RUN_ID] [--json]\n"
+               "  transcript --file FILE [--json]\n"
+               "                                 what a failed or degraded run did (the newest\n"
+               "                                 without RUN_ID); as root or the service user\n"
                "\n"
                "      --status-dir DIR  default $GPPROBE_STATUS_DIR, else %s\n"
                "      --state-dir DIR   where silences are (NAME.silence): default $GPPROBE_STATE_DIR,\n"
@@ -187,6 +193,11 @@ static int parse_command_option(gp_ctl_args *a, int c, char *argv[]) {
                 if (gp_parse_unsigned(optarg, 1, UINT32_MAX, &a->limit) < 0)
                         return gp_ctl_usage_error(cmd, "--limit: '%s' is not a number >= 1", optarg);
                 break;
+        case OPT_FILE:
+                if (isempty(optarg))
+                        return gp_ctl_usage_error(cmd, "--file needs a file name");
+                a->file = optarg;
+                break;
         case ':':
                 return gp_ctl_usage_error(cmd, "%s needs a value", argv[optind - 1]);
         default:
@@ -213,6 +224,7 @@ static int parse_command_args(gp_ctl_args *a, int argc, char *argv[], unsigned a
                 { "state-dir", required_argument, NULL, OPT_STATE_DIR },
                 { "for", required_argument, NULL, OPT_FOR },
                 { "reason", required_argument, NULL, OPT_REASON },
+                { "file", required_argument, NULL, OPT_FILE },
                 { "help", no_argument, NULL, 'h' },
                 {0}
         };
@@ -280,7 +292,7 @@ static int parse_argv(int argc, char *argv[], gp_ctl_args *a, const ctl_verb **r
                         return unknown_option(NULL, argv);
                 }
         if (optind >= argc)
-                return gp_ctl_usage_error(NULL, "missing COMMAND (status, gate, wait, history, silence, unsilence)");
+                return gp_ctl_usage_error(NULL, "missing COMMAND (status, gate, wait, history, silence, unsilence, transcript)");
         a->command = argv[optind];
         for (size_t i = 0; i < ELEMENTSOF(verbs); i++) {
                 if (!streq(a->command, verbs[i].name))

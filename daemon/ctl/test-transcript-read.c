@@ -27,7 +27,7 @@ static char *sample(void) {
         r->stage = "events";
         r->reason = strdup("no tool_completed within 1s");
         gp_transcript_http(t, 1, T0 + 2000, "login", "POST", "https://a.example/auth/login", 200, NULL, NULL,
-                           "{}", 2);
+                           "{}", 2, 2);
         gp_transcript_frame(t, 1, T0 + 12500, true, "text", 25, "{\"type\":\"agent_started\"}", 25);
         gp_transcript_frame(t, 1, T0 + 10000, false, "text", 7, "{\"a\":1}", 7);
         gp_transcript_mark(t, 1, T0 + 1012500, "await", "tool_completed");

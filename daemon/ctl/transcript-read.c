@@ -84,6 +84,16 @@ static void print_ms(FILE *f, const char *label, json_t *v) {
                 fprintf(f, " %s %.1f", label, json_number_value(v));
 }
 
+/* Text of several lines (the upgrade reply's headers), each under the entry, indented. */
+static void print_lines(FILE *f, const char *s) {
+        while (*s) {
+                size_t n = strcspn(s, "\n");
+
+                fprintf(f, "\n  %15s  %.*s", "", (int) n, s);
+                s += n + (s[n] == '\n');
+        }
+}
+
 static void print_entry(FILE *f, json_t *e) {
         const char *kind = str(e, "kind");
         json_t *status = json_object_get(e, "status");
@@ -116,6 +126,7 @@ static void print_entry(FILE *f, json_t *e) {
                         fprintf(f, ", subprotocol %s", str(e, "subprotocol"));
                 if (*str(e, "error"))
                         fprintf(f, " error: %s", str(e, "error"));
+                print_lines(f, str(e, "headers"));
         } else if (streq(kind, "frame"))
                 fprintf(f, "%s %s %lld B  %s", streq(str(e, "dir"), "in") ? "<<" : ">>", str(e, "opcode"),
                         (long long) json_integer_value(json_object_get(e, "size")), str(e, "data"));
@@ -127,6 +138,12 @@ static void print_entry(FILE *f, json_t *e) {
                         fprintf(f, ": %s", str(e, "reason"));
         } else if (streq(kind, "await"))
                 fprintf(f, "--> the deadline passed here, awaiting %s", str(e, "text"));
+        else if (streq(kind, "t0"))
+                fprintf(f, "== %s", str(e, "text"));
+        else if (streq(kind, "abort"))
+                fprintf(f, "-- %s", str(e, "text"));
+        else if (streq(kind, "fail"))
+                fprintf(f, "!! FAIL %s", str(e, "text"));
         else
                 fprintf(f, "%s %s", kind, str(e, "text"));
         fputc('\n', f);
@@ -141,12 +158,16 @@ void gp_transcript_print(json_t *doc, FILE *f) {
         if (*str(doc, "code"))
                 fprintf(f, " %s (%s): %s", str(doc, "code"), str(doc, "stage"), str(doc, "reason"));
         fputc('\n', f);
+        if (*str(doc, "trace_id"))
+                fprintf(f, "trace id %s (the backend's trace of this run)\n", str(doc, "trace_id"));
         json_array_foreach(sessions, i, s) {
                 json_t *entries = json_object_get(s, "entries"), *e;
                 size_t k;
 
                 fprintf(f, "\nsession %lld: %s", (long long) json_integer_value(json_object_get(s, "index")),
                         str(s, "result"));
+                if (*str(s, "span_id"))
+                        fprintf(f, " (span %s)", str(s, "span_id"));
                 if (*str(s, "code"))
                         fprintf(f, " %s: %s", str(s, "code"), str(s, "reason"));
                 fputc('\n', f);

@@ -3,6 +3,7 @@
 
 #include "json-util.h"
 #include "result.h"
+#include "transcript.h"
 #include "util.h"
 
 static const char * const verdict_table[] = {
@@ -73,6 +74,8 @@ gp_result *gp_result_free(gp_result *r) {
         free(r->code);
         free(r->reason);
         strv_free(r->warnings);
+        gp_transcript_free(r->transcript);
+        free(r->transcript_path);
         free(r);
         return NULL;
 }
@@ -254,6 +257,8 @@ json_t *gp_result_to_json(const gp_result *r) {
                 json_object_set_new(o, "tls_certs", json_pack("{s:o, s:o}",
                                                               "login", cert_to_json(&r->login_cert, r->finished_at),
                                                               "websocket", cert_to_json(&r->ws_cert, r->finished_at)));
+        if (r->transcript_path)
+                json_object_set_new(o, "transcript", json_string(r->transcript_path));
         if (r->warnings) {
                 json_t *w = json_array();
                 STRV_FOREACH(i, r->warnings)

@@ -108,6 +108,8 @@ typedef struct gp_result {
         size_t n_sessions;
         char **warnings;              /* e.g. Insecure=yes; shown every run */
         bool mono_times;              /* JSON carries absolute CLOCK_MONOTONIC times (benchmarks) */
+        struct gp_transcript *transcript; /* what happened (transcript.h), owned; NULL when not recorded */
+        char *transcript_path;        /* where the daemon wrote it ("transcript" in JSON), or NULL */
 } gp_result;
 
 gp_result *gp_result_new(unsigned users);

@@ -7,6 +7,7 @@
 #include "json-util.h"
 #include "report.h"
 #include "status.h"
+#include "transcript.h"
 #include "util.h"
 
 /* 15 significant digits: 1210.4 stays "1210.4" (the default 17 writes 1210.4000000000001). Every
@@ -46,6 +47,13 @@ static json_t *daemon_to_json(const gp_daemon_info *d) {
         return TAKE_PTR(o);
 }
 
+/* "transcripts": where the failure transcripts are kept (gpprobectl transcript), when they are. */
+static int transcripts_to_json(json_t *o, const gp_config *cfg) {
+        _cleanup_free_ char *dir = gp_transcript_dir(cfg);
+
+        return dir ? gp_json_set_new(o, "transcripts", json_string(dir)) : 0;
+}
+
 json_t *gp_status_build(const gp_config *cfg, const gp_daemon_info *d, const gp_history *h,
                         const gp_result *last, usec_t updated_at) {
         json_auto_t *o = NULL;
@@ -69,7 +77,8 @@ json_t *gp_status_build(const gp_config *cfg, const gp_daemon_info *d, const gp_
             gp_json_set_new(o, "last_failure_at", time_or_null(gp_history_last_failure_at(h))) < 0 ||
             gp_json_set_new(o, "window", gp_window_to_json(h)) < 0 ||
             gp_json_set_new(o, "history", gp_history_to_json(h)) < 0 ||
-            gp_json_set_new(o, "silence", d->silence ? gp_silence_to_json(d->silence) : json_null()) < 0) {
+            gp_json_set_new(o, "silence", d->silence ? gp_silence_to_json(d->silence) : json_null()) < 0 ||
+            transcripts_to_json(o, cfg) < 0) {
                 errno = ENOMEM;
                 return NULL;
         }

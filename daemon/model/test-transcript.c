@@ -33,8 +33,9 @@ static void test_entries_in_order_with_relative_times(void **state) {
 
         assert_non_null(t);
         gp_transcript_http(t, 1, T0 + 1000, "login", "POST", "https://a.example/auth/login", 200, &timing, NULL,
-                           "{\"access_token\":\"(redacted)\"}", 29);
-        gp_transcript_upgrade(t, 1, T0 + 5000, "wss://a.example/ws", "jwt-auth", NULL);
+                           "{\"access_token\":\"(redacted)\"}", 29, 512);
+        gp_transcript_upgrade(t, 1, T0 + 5000, "wss://a.example/ws", 101, "jwt-auth", "server: sim\nupgrade: websocket",
+                              NULL);
         gp_transcript_frame(t, 1, T0 + 6000, false, "text", 40, "{\"type\":\"user_message\"}", 24);
         gp_transcript_frame(t, 1, T0 + 9000, true, "text", 30, "{\"type\":\"agent_started\"}", 25);
         gp_transcript_mark(t, 1, T0 + 1009000, "await", "tool_completed");
@@ -53,6 +54,10 @@ static void test_entries_in_order_with_relative_times(void **state) {
         assert_string_equal(json_string_value(json_object_get(e, "kind")), "http");
         assert_true(json_real_value(json_object_get(e, "t_ms")) == 1.0);
         assert_true(json_real_value(json_object_get(json_object_get(e, "ms"), "total")) == 1.0);
+        assert_int_equal(json_integer_value(json_object_get(e, "size")), 512);
+        e = json_array_get(json_object_get(s1, "entries"), 1);
+        assert_int_equal(json_integer_value(json_object_get(e, "status")), 101);
+        assert_string_equal(json_string_value(json_object_get(e, "headers")), "server: sim\nupgrade: websocket");
         e = json_array_get(json_object_get(s1, "entries"), 3);
         assert_string_equal(json_string_value(json_object_get(e, "dir")), "in");
         assert_true(json_real_value(json_object_get(e, "t_ms")) == 9.0);
@@ -121,9 +126,32 @@ static void test_total_bound_across_sessions(void **state) {
 
 static void test_null_transcript_is_a_no_op(void **state) {
         gp_transcript_frame(NULL, 1, 0, true, "text", 1, "x", 1);
-        gp_transcript_http(NULL, 1, 0, NULL, NULL, NULL, 0, NULL, NULL, NULL, 0);
+        gp_transcript_http(NULL, 1, 0, NULL, NULL, NULL, 0, NULL, NULL, NULL, 0, 0);
+        gp_transcript_upgrade(NULL, 1, 0, NULL, 0, NULL, NULL, NULL);
         assert_null(gp_transcript_to_json(NULL, NULL, NULL));
         assert_null(gp_transcript_free(NULL));
+}
+
+static void test_dir_beside_the_state_file(void **state) {
+        gp_config c = { .name = (char *) "staging", .state_file = (char *) "/var/lib/gpprobe/staging.state",
+                        .transcripts = 20 };
+        _cleanup_free_ char *d = gp_transcript_dir(&c);
+
+        assert_string_equal(d, "/var/lib/gpprobe/staging.transcripts");
+        c.transcripts = 0;
+        assert_null(gp_transcript_dir(&c));
+        c.transcripts = 1;
+        c.state_file = NULL;
+        assert_null(gp_transcript_dir(&c));
+}
+
+static void test_run_id_is_a_safe_file_name(void **state) {
+        assert_true(gp_transcript_run_id_valid("0b7f0000-0000-4000-8000-000000000001"));
+        assert_false(gp_transcript_run_id_valid("../../../../etc/passwd-0000-0000-000"));
+        assert_false(gp_transcript_run_id_valid("0b7f0000-0000-4000-8000-00000000000"));
+        assert_false(gp_transcript_run_id_valid("0B7F0000-0000-4000-8000-000000000001"));
+        assert_false(gp_transcript_run_id_valid("0b7f0000x0000-4000-8000-000000000001"));
+        assert_false(gp_transcript_run_id_valid(NULL));
 }
 
 int main(void) {
@@ -133,6 +161,8 @@ int main(void) {
                 cmocka_unit_test(test_bounds_drop_and_count),
                 cmocka_unit_test(test_total_bound_across_sessions),
                 cmocka_unit_test(test_null_transcript_is_a_no_op),
+                cmocka_unit_test(test_dir_beside_the_state_file),
+                cmocka_unit_test(test_run_id_is_a_safe_file_name),
         };
 
         return cmocka_run_group_tests_name("transcript", tests, NULL, NULL);

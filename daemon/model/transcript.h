@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "config.h"
 #include "result.h"
 #include "time-util.h"
 
@@ -34,11 +35,14 @@ static inline void gp_transcript_freep(gp_transcript **t) {
  * cut to GP_TRANSCRIPT_EXCERPT bytes (never inside a character) and made valid UTF-8. An entry
  * past the session's or the transcript's bound is counted as dropped instead. NULL-safe in t;
  * out of memory drops the entry. */
+/* body (body_len bytes) is the reply's excerpt as the probe cleaned it; body_size the reply's size. */
 void gp_transcript_http(gp_transcript *t, unsigned idx, usec_t at, const char *step, const char *method,
                         const char *url, long status, const gp_http_timing *timing, const char *error,
-                        const char *body, size_t body_len);
-void gp_transcript_upgrade(gp_transcript *t, unsigned idx, usec_t at, const char *url, const char *subprotocol,
-                           const char *error);
+                        const char *body, size_t body_len, size_t body_size);
+/* status: the HTTP status of the upgrade reply (101 when it succeeded, 0 when none came);
+ * headers: the reply's headers kept, one "Name: value" a line, or NULL. */
+void gp_transcript_upgrade(gp_transcript *t, unsigned idx, usec_t at, const char *url, long status,
+                           const char *subprotocol, const char *headers, const char *error);
 void gp_transcript_frame(gp_transcript *t, unsigned idx, usec_t at, bool incoming, const char *opcode, size_t size,
                          const char *data, size_t len);
 void gp_transcript_close(gp_transcript *t, unsigned idx, usec_t at, const char *by, int code, const char *reason);
@@ -48,6 +52,13 @@ void gp_transcript_mark(gp_transcript *t, unsigned idx, usec_t at, const char *k
 /* The whole document: schema, name, the run's id, times, verdict, trace id, and the sessions
  * (each with its verdict from r). NULL on ENOMEM. */
 json_t *gp_transcript_to_json(const gp_transcript *t, const gp_result *r, const char *name);
+
+/* Where the daemon keeps the transcripts of cfg's probe: NAME.transcripts beside its StateFile=;
+ * NULL when Transcripts=0, without a StateFile=, or on ENOMEM. Caller frees. */
+char *gp_transcript_dir(const gp_config *c);
+
+/* Whether s is a run id as gp_result makes them (a UUID in lower-case hex): a safe file name. */
+bool gp_transcript_run_id_valid(const char *s);
 
 /* What the probe records a text excerpt as: at most max bytes of s (len bytes), cut at a
  * character boundary, invalid UTF-8 and control characters as \xNN, "..." when cut. Caller

@@ -723,3 +723,59 @@ def test_stderr_that_is_the_journal_gets_no_duplicate_lines(sim, daemon, journal
     assert len(msgs) >= 2
     err = d.stderr()
     assert not [m for m in msgs if m in err], err
+
+
+# ==== failure transcripts (issue 12) ============================================================
+
+def ctl(*args):
+    from test_gpprobectl import gpprobectl_path
+    return subprocess.run([gpprobectl_path(), *args], capture_output=True, text=True, timeout=30)
+
+
+def test_failed_runs_keep_the_newest_transcripts_named_by_status_and_journal(sim, daemon, journal):
+    d = daemon(cfg(sim, interval="1h", Output={"Transcripts": "2"}), journal=journal)
+    doc = d.wait_runs(1, timeout=10)
+    tdir = d.state_path.parent / "sim.transcripts"
+    assert doc["last"]["result"] == "pass" and "transcript" not in doc["last"]
+    assert doc["transcripts"] == str(tdir)
+    assert not tdir.exists() or not list(tdir.iterdir())  # a pass leaves none
+    sim.configure(fault="agent_error")
+    ids = []
+    for n in (2, 3, 4):
+        d.signal(signal.SIGUSR1)
+        doc = d.wait_runs(n, timeout=10)
+        assert doc["last"]["code"] == "events.error", doc["last"]
+        ids.append(doc["last"]["run_id"])
+        path = tdir / f"{ids[-1]}.json"
+        assert doc["last"]["transcript"] == str(path)
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600 and path.stat().st_uid == os.getuid()
+    assert stat.S_IMODE(tdir.stat().st_mode) == 0o700
+    assert sorted(p.name for p in tdir.iterdir()) == sorted(f"{i}.json" for i in ids[1:])  # Transcripts=2
+    es = run_entries(journal, GPPROBE_RUN_ID=ids[-1])
+    assert es and es[-1]["GPPROBE_TRANSCRIPT"] == str(tdir / f"{ids[-1]}.json"), es
+    assert all("GPPROBE_TRANSCRIPT" not in e for e in run_entries(journal, GPPROBE_RESULT="pass"))
+
+    sd = ["--status-dir", str(d.status_path.parent)]
+    newest = ctl(*sd, "transcript", "sim")
+    assert newest.returncode == 0, newest.stderr
+    assert f"sim run {ids[-1]}" in newest.stdout and "events.error" in newest.stdout
+    assert re.search(r"\+\s*\d+\.\d{3} ms  << text \d+ B  \{\"type\": \"agent_error\"", newest.stdout), newest.stdout
+    older = ctl(*sd, "transcript", "sim", ids[1], "--json")
+    assert older.returncode == 0 and json.loads(older.stdout)["run_id"] == ids[1]
+    gone = ctl(*sd, "transcript", "sim", ids[0])
+    assert gone.returncode == 2 and "no such transcript" in gone.stderr, gone
+    bad = ctl(*sd, "transcript", "sim", "12345")
+    assert bad.returncode == 64 and "not a run id" in bad.stderr, bad
+    d.stop()
+
+
+def test_transcripts_0_records_and_keeps_none(sim, daemon):
+    sim.configure(fault="agent_error")
+    d = daemon(cfg(sim, interval="1h", Output={"Transcripts": "0"}))
+    doc = d.wait_runs(1, timeout=10)
+    assert doc["last"]["result"] == "fail" and "transcript" not in doc["last"]
+    assert "transcripts" not in doc
+    assert not (d.state_path.parent / "sim.transcripts").exists()
+    r = ctl("--status-dir", str(d.status_path.parent), "transcript", "sim")
+    assert r.returncode == 2 and "keeps no transcripts" in r.stderr, r
+    d.stop()

@@ -690,3 +690,92 @@ def test_real_daemon_failures_end_wait_early_and_close_the_gate(sim, daemon, sdi
     res = ctl("gate", "sim")
     assert res.returncode == 1 and "alerting" in res.stdout, res
     d.stop()
+
+
+# ---- transcript (issue 12) ---------------------------------------------------------------------
+
+RUN_ID = "0b7f0000-0000-4000-8000-000000000001"
+
+
+def transcript_doc(run_id=RUN_ID):
+    return {"schema": 1, "name": NAME, "run_id": run_id, "started_at": "2026-11-25T16:00:00.000Z", "result": "fail",
+            "code": "events.timeout", "stage": "events", "reason": "no tool_completed within 1s",
+            "duration_ms": 1012.5, "sessions": [{
+                "index": 1, "result": "fail", "code": "events.timeout", "stage": "events",
+                "reason": "no tool_completed within 1s", "dropped": 0, "entries": [
+                    {"t_ms": 2.0, "kind": "http", "step": "login", "method": "POST",
+                     "url": "https://a.example/auth/login", "status": 200},
+                    {"t_ms": 12.5, "kind": "frame", "dir": "in", "opcode": "text", "size": 25,
+                     "data": "{\"type\":\"agent_started\"}"},
+                    {"t_ms": 1012.5, "kind": "await", "text": "tool_completed"}]}]}
+
+
+def put_transcripts(sdir, tmp_path, docs):
+    tdir = tmp_path / "state" / f"{NAME}.transcripts"
+    tdir.mkdir(parents=True)
+    for i, d in enumerate(docs):
+        p = tdir / f"{d['run_id']}.json"
+        p.write_text(json.dumps(d))
+        os.utime(p, (1000 + i, 1000 + i))
+    status = status_doc([(time.time() - 5, "fail")])
+    status["transcripts"] = str(tdir)
+    put(sdir, status)
+    return tdir
+
+
+def test_transcript_prints_the_newest_and_one_by_run_id(sdir, tmp_path, ctl):
+    older = RUN_ID.replace("0001", "0002")
+    put_transcripts(sdir, tmp_path, [transcript_doc(older), transcript_doc()])
+    r = ctl("transcript", NAME)
+    assert r.returncode == 0, r
+    assert r.stdout.startswith(f"{NAME} run {RUN_ID} started ")
+    assert "      +2.000 ms  HTTP login POST https://a.example/auth/login -> 200" in r.stdout
+    assert "  +1012.500 ms  --> the deadline passed here, awaiting tool_completed" in r.stdout
+    r = ctl("transcript", NAME, older, "--json")
+    assert r.returncode == 0 and json.loads(r.stdout) == transcript_doc(older), r
+
+
+def test_transcript_fails_closed_with_a_reason(sdir, tmp_path, ctl):
+    tdir = put_transcripts(sdir, tmp_path, [transcript_doc()])
+    (tdir / f"{RUN_ID}.json").write_text('{"schema":1,"name":"x"')
+    r = ctl("transcript", NAME, RUN_ID)
+    assert r.returncode == 2 and "not a gpprobe transcript" in r.stderr, r
+    r = ctl("transcript", NAME, RUN_ID.replace("0001", "0009"))
+    assert r.returncode == 2 and "no such transcript" in r.stderr, r
+    r = ctl("transcript", "nosuchprobe")
+    assert r.returncode == 2 and "nosuchprobe" in r.stderr, r
+    for p in tdir.iterdir():
+        p.unlink()
+    tdir.rmdir()  # as before the first failure: the status file names a directory not made yet
+    r = ctl("transcript", NAME)
+    assert r.returncode == 2 and "no transcript yet" in r.stderr, r
+    r = ctl("transcript", "--file", str(tmp_path / "missing.json"))
+    assert r.returncode == 2 and "missing.json" in r.stderr, r
+
+
+@pytest.mark.parametrize("args,message", [
+    ((), "expects a probe NAME"),
+    ((NAME, RUN_ID, "extra"), "expects a probe NAME"),
+    ((NAME, "not-a-run-id"), "is not a run id"),
+    ((NAME, "--file", "x.json"), "either NAME [RUN_ID] or --file FILE"),
+    ((NAME, "--limit", "3"), "--limit is not an option of transcript"),
+])
+def test_transcript_usage_errors_exit_64(ctl, args, message):
+    r = ctl("transcript", *args)
+    assert r.returncode == 64 and message in r.stderr, r
+
+
+def test_transcript_readable_only_by_its_owner_says_who_may_read_it():
+    if os.getuid() != 0:
+        pytest.skip("needs root to drop to another user")
+    d = pathlib.Path(tempfile.mkdtemp(prefix="gpprobe-tx-"))
+    try:
+        d.chmod(0o755)
+        f = d / f"{RUN_ID}.json"
+        f.write_text(json.dumps(transcript_doc()))
+        f.chmod(0o600)  # as gpprobed writes them
+        r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", gpprobectl_path(),
+                            "transcript", "--file", str(f)], capture_output=True, text=True)
+        assert r.returncode == 2 and "run as root or as the service user" in r.stderr, r
+    finally:
+        shutil.rmtree(d)

@@ -489,3 +489,64 @@ def test_once_writes_no_status_file_unless_set_explicitly(sim, probe, tmp_path):
     assert doc["last"]["run_id"] == res.json["run_id"]
     assert doc["window"]["runs"] == 1 and doc["consecutive_passes"] == 1
     assert oct(status.stat().st_mode & 0o777) == "0o644"
+
+
+# ---- --transcript FILE (issue 12) --------------------------------------------------------------
+
+def test_transcript_of_a_passing_run_is_written_for_ci(sim, probe, tmp_path):
+    out = tmp_path / "t.json"
+    res = probe(base_config(sim), "--once", "--json", "--transcript", str(out))
+    assert res.rc == 0, res
+    assert out.stat().st_mode & 0o777 == 0o600
+    doc = json.loads(out.read_text())
+    assert doc["schema"] == 1 and doc["run_id"] == res.json["run_id"] and doc["result"] == "pass"
+    kinds = [e["kind"] for e in doc["sessions"][0]["entries"]]
+    assert kinds[:2] == ["http", "upgrade"] and "t0" in kinds and kinds[-1] == "close", kinds
+    frames = [e for e in doc["sessions"][0]["entries"] if e["kind"] == "frame"]
+    # the request out, then the welcome and the five events in
+    assert [f["dir"] for f in frames].count("out") == 1 and len(frames) >= 7, frames
+    times = [e["t_ms"] for e in doc["sessions"][0]["entries"]]
+    assert times == sorted(times) and times[-1] <= res.json["duration_ms"] + 1
+
+
+def test_transcript_without_once_is_a_usage_error(sim, probe, tmp_path):
+    res = probe(base_config(sim), "--transcript", str(tmp_path / "t.json"))
+    assert res.rc == 64 and "--transcript goes with --once" in res.stderr, res
+    assert not (tmp_path / "t.json").exists()
+
+
+def test_unwritable_transcript_exits_74_after_printing_the_verdict(sim, probe, tmp_path):
+    res = probe(base_config(sim), "--once", "--json", "--transcript", str(tmp_path / "missing" / "t.json"))
+    assert res.rc == 74, res
+    assert res.json is not None and res.json["result"] == "pass", res
+    assert "cannot write the transcript" in res.stderr
+
+
+def test_transcript_keeps_each_session_apart(sim, probe, tmp_path):
+    out = tmp_path / "t.json"
+    res = probe(base_config(sim, Probe={"Users": "3"}, Login={"User": "probe${index}@example.com"}),
+                "--once", "--json", "--transcript", str(out))
+    assert res.rc == 0, res
+    doc = json.loads(out.read_text())
+    assert [s["index"] for s in doc["sessions"]] == [1, 2, 3]
+    for s, r in zip(doc["sessions"], res.json["sessions"]):
+        kinds = [e["kind"] for e in s["entries"]]
+        assert s["result"] == "pass" and kinds.count("http") == 1 and kinds.count("upgrade") == 1, kinds
+        out_frames = [e for e in s["entries"] if e["kind"] == "frame" and e["dir"] == "out"]
+        assert len(out_frames) == 1 and r["run_id"] in out_frames[0]["data"], out_frames  # its own request
+
+
+def test_transcript_names_the_runs_trace_and_each_sessions_span(sim, probe, tmp_path):
+    out = tmp_path / "t.json"
+    res = probe(base_config(sim, Probe={"Users": "2"}, Login={"User": "probe${index}@example.com"}),
+                "--once", "--json", "--transcript", str(out))
+    assert res.rc == 0, res
+    doc = json.loads(out.read_text())
+    assert len(doc["trace_id"]) == 32 and doc["trace_id"] == res.json["trace_id"], doc["trace_id"]
+    spans = [s["span_id"] for s in doc["sessions"]]
+    assert spans == [s["span_id"] for s in res.json["sessions"]] and len(set(spans)) == 2, spans
+    from test_gpprobectl import gpprobectl_path
+    text = subprocess.run([gpprobectl_path(), "transcript", "--file", str(out)], capture_output=True, text=True,
+                          timeout=30)
+    assert text.returncode == 0 and f"trace id {doc['trace_id']}" in text.stdout, text
+    assert f"(span {spans[1]})" in text.stdout, text.stdout

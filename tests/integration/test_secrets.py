@@ -4,12 +4,15 @@ failing, including servers that echo what they were sent (FastAPI's 422 quotes t
 an agent error or a close reason may quote the token). Every output is searched: stdout, stderr,
 the journal, the status file, the state file, the metrics file and HTTP endpoints, and the running
 daemon's /proc/PID/cmdline and /proc/PID/environ."""
+import base64
 import http.server
 import json
 import os
+import pathlib
 import re
 import signal
 import socket
+import subprocess
 import threading
 import time
 import urllib.parse
@@ -18,13 +21,15 @@ import urllib.request
 import pytest
 
 from conftest import SIM_PASSWORD, Sim, base_config
+from test_gpprobectl import gpprobectl_path
 
 TOKEN = "tok.secret-matrix-" + "9f" * 20
 PASSWORD = SIM_PASSWORD  # the sim's users' password; the login server below accepts it too
 SHORTEST_PASSWORD = "pw-8byte"  # GP_SECRET_MIN: the shortest a configuration may hold
 SHORT_SECRET = "t0k"  # shorter ones can only come from the server
 SECRET_FORMS = [PASSWORD, TOKEN, TOKEN[4:], json.dumps(PASSWORD)[1:-1],
-                urllib.parse.quote(PASSWORD, safe=""), urllib.parse.quote(TOKEN, safe="")]
+                urllib.parse.quote(PASSWORD, safe=""), urllib.parse.quote(TOKEN, safe=""),
+                base64.urlsafe_b64encode(TOKEN.encode()).decode().rstrip("=")]  # jwt.<base64url>
 
 
 def assert_no_secret(what, text):
@@ -145,6 +150,129 @@ def test_once_failure_echoing_a_secret_shows_no_secret(tsim, login_server, probe
     if path in ("/auth/echo-json", "/auth/echo-form") or fault in ("agent_error", "ws_close",
                                                                    "wrong_response"):
         assert "(redacted)" in res.json["reason"], res.json["reason"]  # it was echoed, and hidden
+
+
+# ---- failure transcripts (issue 12): one of every failure code, readable and without a secret ------
+
+def free_tcp_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# code -> (sim fault, params, config overrides as a function of (tsim, login_server), env)
+TRANSCRIPT_RUNS = {
+    "preflight.status": (None, {}, lambda s, l: {"Preflight": {"URL": f"{s.https}/no-such-page"}}),
+    "net.dns": (None, {}, lambda s, l: {"WebSocket": {"URL": "wss://nonexistent.invalid/ws"}}),
+    "net.connect": (None, {}, lambda s, l: {"WebSocket": {"URL": f"wss://localhost:{free_tcp_port()}/ws"}}),
+    "net.timeout": ("ws_blackhole", {}, lambda s, l: {"WebSocket": {"ConnectTimeout": "1s"}}),
+    # TLS to the plain-HTTP login server
+    "tls.handshake": (None, {}, lambda s, l: {"WebSocket": {"URL": "wss" + l[4:] + "/ws"}}),
+    "tls.verify": (None, {}, lambda s, l: {"TLS": {"CAFile": str(s.certs / "unknown-ca.pem")}}),
+    "login.status": (None, {}, lambda s, l: {"Login": {"URL": f"{l}/auth/echo-json"}}),
+    # the token is where the probe does not look: TranscriptRedact='s default hides it
+    "login.token": (None, {}, lambda s, l: {"Login": {"TokenPath": "data.jwt"}}),
+    "step.status": (None, {}, lambda s, l: {"Step": {"URL": f"{s.https}/no-such-page"}}),
+    # a step whose reply quotes the token (the login's, known by then)
+    "step.reply": (None, {}, lambda s, l: {"Step": {"URL": f"{l}/auth/login", "Method": "POST",
+                                                   "Body": json.dumps({"password": PASSWORD}),
+                                                   "Capture": "x=no.such.path"}}),
+    "ws.upgrade": ("ws_403", {}, lambda s, l: {"WebSocket": {"Auth": "query"}}),
+    "ws.auth": (None, {}, lambda s, l: {"WebSocket": {"AuthFail": "connection_established"}}),
+    "ws.identity": (None, {}, lambda s, l: {"WebSocket": {"IdentityPath": "connection_id",
+                                                         "Identity": "someone-else"}}),
+    "ws.closed": ("ws_close", {"code": 4001, "reason": f"bad {TOKEN}"}, lambda s, l: {}),
+    "ws.protocol": ("ws_garbage", {}, lambda s, l: {}),
+    "events.error": ("echo_token", {}, lambda s, l: {}),
+    "events.order": ("events_order", {}, lambda s, l: {}),
+    "events.missing": ("events_missing", {}, lambda s, l: {}),
+    "events.timeout": ("stall", {"before": "tool_completed"}, lambda s, l: {"Events": {"EventTimeout": "1s"}}),
+    "events.unexpected": ("unknown_type", {"type": f"type-{TOKEN}"}, lambda s, l: {"Events": {"Strict": "yes"}}),
+    "events.malformed": ("non_json", {"text": f"{'x' * 60}{TOKEN}"}, lambda s, l: {"Events": {"Strict": "yes"}}),
+    "events.crosstalk": ("foreign_run_id", {}, lambda s, l: {}),
+    "response.empty": ("empty_response", {}, lambda s, l: {}),
+    "response.mismatch": ("wrong_response", {"text": f"your password is {PASSWORD}"},
+                          lambda s, l: {"Events": {"ResponseMatch": "^ready$"}}),
+    "slo.login": (None, {}, lambda s, l: {"SLO": {"Login": "1us"}}),
+    "slo.connect": (None, {}, lambda s, l: {"SLO": {"Login": "0", "Connect": "1us"}}),
+    "slo.first_event": (None, {}, lambda s, l: {"SLO": {"Login": "0", "Connect": "0", "FirstEvent": "1us"}}),
+    "slo.total": (None, {}, lambda s, l: {"SLO": {"Login": "0", "Connect": "0", "FirstEvent": "0",
+                                                  "Total": "1us"}}),
+    # a template that fails at run time (a value that is not UTF-8 in a JSON body)
+    "internal": (None, {}, lambda s, l: {"Login": {"User": "${env:GP_NOT_UTF8}"}}),
+}
+
+
+def test_transcript_runs_cover_every_failure_code():
+    codes_h = (pathlib.Path(__file__).resolve().parents[2] / "daemon" / "model" / "codes.h").read_text()
+    codes = set(re.findall(r'X\([A-Z_]+, "(?!code")([a-z_.]+)"', codes_h))
+    assert len(codes) > 20, codes
+    assert codes == set(TRANSCRIPT_RUNS), codes ^ set(TRANSCRIPT_RUNS)
+
+
+def ctl(*args):
+    return subprocess.run([gpprobectl_path(), *args], capture_output=True, text=True, timeout=30)
+
+
+@pytest.mark.parametrize("code", sorted(TRANSCRIPT_RUNS))
+def test_transcript_of_every_failure_code_is_readable_and_holds_no_secret(tsim, login_server, probe,
+                                                                         tmp_path, code):
+    fault, params, overrides = TRANSCRIPT_RUNS[code]
+    if fault:
+        tsim.configure(fault=fault, params=params)
+    out = tmp_path / "transcript.json"
+    res = probe(cfg(tsim, login_server, **overrides(tsim, login_server)), "--once", "--json",
+                "--transcript", str(out), env={"GP_NOT_UTF8": "caf\udce9"})
+    assert res.json is not None and res.json["code"] == code, res
+    assert out.stat().st_mode & 0o777 == 0o600
+    text = out.read_text()
+    doc = json.loads(text)
+    assert doc["run_id"] == res.json["run_id"] and doc["code"] == code
+    human = ctl("transcript", "--file", str(out))
+    assert human.returncode == 0, human.stderr
+    assert f"run {res.json['run_id']}" in human.stdout and code in human.stdout, human.stdout
+    as_json = ctl("transcript", "--file", str(out), "--json")
+    assert as_json.returncode == 0 and json.loads(as_json.stdout) == doc
+    entries = [e for s in doc["sessions"] for e in s["entries"]]
+    if code != "internal":  # a template that fails before any request
+        assert any(e["kind"] == "http" for e in entries), human.stdout
+    if res.json["result"] == "fail":
+        assert any(e["kind"] == "fail" and code in e["text"] for e in entries), human.stdout
+    print(human.stdout)
+    for what, t in (("transcript file", text), ("gpprobectl transcript", human.stdout),
+                    ("gpprobectl transcript --json", as_json.stdout)):
+        assert_no_secret(what, t)
+    # Where the server echoed a secret, it was there, and hidden (the login reply's token is
+    # always hidden: other echoes are looked for elsewhere).
+    login = [e for e in entries if e["kind"] == "http" and e.get("step") == "login"]
+    others = [e for e in entries if e not in login]
+    if code in ("login.status", "login.token"):
+        assert "(redacted)" in login[0]["body"], login
+    if code in ("events.error", "ws.closed", "step.reply", "response.mismatch", "events.malformed",
+                "events.unexpected"):
+        assert "(redacted)" in json.dumps(others), others
+
+
+def test_transcript_redacts_configured_paths_and_the_echoed_token_in_every_frame(tsim, login_server,
+                                                                                 probe, tmp_path):
+    tsim.configure(fault="echo_token")
+    out = tmp_path / "transcript.json"
+    res = probe(cfg(tsim, login_server, Output={"TranscriptRedact": "run_id data.agent"}),
+                "--once", "--json", "--transcript", str(out))
+    assert res.json is not None and res.json["code"] == "events.error", res
+    doc = json.loads(out.read_text())
+    frames = [e for e in doc["sessions"][0]["entries"] if e["kind"] == "frame"]
+    echo = [f for f in frames if "agent_error" in f["data"]]
+    assert echo and re.search(r'"bearer": ?"\(redacted\)"', echo[0]["data"]), echo
+    assert "jwt.(redacted)" in echo[0]["data"] and "rejected token (redacted)" in echo[0]["data"], echo
+    assert all(f["dir"] in ("in", "out") and f["opcode"] == "text" and f["size"] > 0 for f in frames)
+    events = [f for f in frames if f["dir"] == "in" and '"run_id"' in f["data"]]
+    assert len(events) >= 3, frames
+    for f in events:  # the configured paths, whatever else the frame holds
+        assert re.search(r'"run_id": ?"\(redacted\)"', f["data"]) and res.json["run_id"] not in f["data"], f
+    assert re.search(r'"agent": ?"\(redacted\)"', events[0]["data"]), events[0]
+    assert "triage_agent" not in events[0]["data"], events[0]
+    assert_no_secret("transcript", out.read_text())
 
 
 # ---- short secrets (issue 11: Password=e made a DNS failure read "https://auth.(redacted)xampl...") --

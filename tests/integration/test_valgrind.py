@@ -1,6 +1,7 @@
 """Memcheck on `gpprobed --once` (and the configuration modes): a pass and the main failure codes,
 each with zero memcheck errors and zero definitely lost bytes. Run by scripts/test's `valgrind`
 suite against the ordinary build (valgrind cannot run an ASan binary)."""
+import json
 import os
 import shutil
 import socket
@@ -98,3 +99,18 @@ def test_config_error_is_memcheck_clean(sim, tmp_path):
     r = memcheck(tmp_path, "[Probe]\nIntervl=5s\nTimeout=-1s\n[Events]\nResponseMatch=(a++++++++++\n"
                  "[WebSocket]\nURL=wss://x/ws\n", "--once")
     assert r.returncode == 78, r.stderr
+
+
+@pytest.mark.parametrize("fault,params,code", [
+    ("echo_token", {}, "events.error"),              # redaction in a frame, the upgrade's headers
+    ("huge_frame", {"bytes": 1 << 20}, None),        # a 1 MiB event (a pass): only a window redacted
+])
+def test_once_recording_a_transcript_is_memcheck_clean(sim, tmp_path, fault, params, code):
+    sim.configure(fault=fault, params=params)
+    out = tmp_path / "t.json"
+    r = memcheck(tmp_path, vg_cfg(sim), "--once", "--json", "--transcript", str(out))
+    assert r.returncode == (1 if code else 0), r.stderr[-3000:]
+    doc = json.loads(out.read_text())
+    assert doc["code"] == code
+    sizes = [e["size"] for e in doc["sessions"][0]["entries"] if e["kind"] == "frame"]
+    assert code or max(sizes) > 1 << 20, sizes  # the big one was recorded, as an excerpt

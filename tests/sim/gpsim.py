@@ -99,6 +99,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
             sim.stats["ws_rejected"] += 1
             return resp
     session = Session(sim, scenario, request)
+    session.token = token
     if fault is not None and fault.stage == "handshake":
         ws.handshake = functools.partial(session.write_handshake, fault)
     await ws.prepare(request)

@@ -157,6 +157,11 @@ def _completed_with(steps, text):
     return _edit(steps, "agent_completed", data=data, root={"final_response": text})
 
 
+# Stand for the session's token in an event's data (sim_session.Session._event_obj): as presented,
+# and as a jwt.<base64url> subprotocol carries it.
+ECHO_TOKEN = "${echo:token}"
+ECHO_TOKEN_B64 = "${echo:token_b64}"
+
 INVALID_UTF8 = b'{"type":"agent_thinking","data":{"thought":"bad \xc3\x28 \xff bytes"}}'
 
 
@@ -188,6 +193,10 @@ def _run_faults() -> Dict[str, Callable]:
         "huge_frame": lambda s, p: _edit(s, "agent_thinking", big=int(p["bytes"])),
         "invalid_utf8": lambda s, p: _insert_after(
             s, "agent_started", Text(INVALID_UTF8, "invalid_utf8")),
+        "echo_token": lambda s, p: _upto(s, "agent_thinking") + [
+            Event("agent_error", {"error_message": f"tool gateway rejected token {ECHO_TOKEN}",
+                                  "auth": {"bearer": ECHO_TOKEN, "protocol": "jwt." + ECHO_TOKEN_B64}},
+                  delay_ms=0)],
     }
 
 
@@ -365,6 +374,9 @@ def _table() -> Dict[str, Fault]:
          "agent_thinking as one frame of params.bytes, streamed (a probe must cap it)"),
         ("invalid_utf8", "run", "ws.protocol", {},
          "a text frame with invalid UTF-8 after agent_started"),
+        ("echo_token", "run", "events.error", {},
+         "agent_error after agent_thinking quoting the session's token, as is and base64url "
+         "(a transcript must redact it)"),
     ]
     actions = {
         "login_wrong_password": _reply(unauthorized),

@@ -7,6 +7,7 @@ interleave inside a frame, and a data message is never split by another one.
 """
 
 import asyncio
+import base64
 import json
 import logging
 import secrets
@@ -18,8 +19,8 @@ from typing import Any, Dict, List, Optional, Tuple
 from aiohttp import WSMsgType, web
 
 import sim_frames as wsf
-from sim_faults import (FAULTS, Close, Drop, Eof, Event, Peer, Raw, Step, Text, golden_steps,
-                        yield_and_drain)
+from sim_faults import (ECHO_TOKEN, ECHO_TOKEN_B64, FAULTS, Close, Drop, Eof, Event, Peer, Raw,
+                        Step, Text, golden_steps, yield_and_drain)
 from sim_state import Scenario, Sim, mono_ns
 
 log = logging.getLogger("gpsim")
@@ -62,6 +63,7 @@ class Session:
         self.scenario = scenario
         self.options = scenario.options
         self.id = "c-" + secrets.token_hex(6)
+        self.token: Optional[str] = None  # what the client presented (gpsim sets it)
         self.transport = request.transport
         self.protocol = request.protocol
         self.lock = asyncio.Lock()
@@ -352,7 +354,17 @@ class Session:
         else:
             obj["payload"] = {**ids, **ev.data}
         obj.update(ev.root)
-        return obj
+        return self._echo(obj)
+
+    def _echo(self, v: Any) -> Any:
+        """ECHO_TOKEN and ECHO_TOKEN_B64 in strings become the session's token (echo_token)."""
+        if isinstance(v, dict):
+            return {k: self._echo(x) for k, x in v.items()}
+        if isinstance(v, str) and "${echo:" in v:
+            tok = self.token or ""
+            b64 = base64.urlsafe_b64encode(tok.encode()).decode().rstrip("=")
+            return v.replace(ECHO_TOKEN, tok).replace(ECHO_TOKEN_B64, b64)
+        return v
 
     async def _send_big_event(self, obj: Dict[str, Any], size: int, entry) -> None:
         body = obj.get("data", obj.get("payload"))
