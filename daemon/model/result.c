@@ -50,6 +50,7 @@ gp_result *gp_result_new(unsigned users) {
         for (unsigned i = 0; i < users; i++) {
                 r->sessions[i].index = i + 1;
                 phases_init(r->sessions[i].phases);
+                gp_stream_init(&r->sessions[i].stream);
         }
         return r;
 }
@@ -60,6 +61,7 @@ static void session_done(gp_session_result *s) {
         for (size_t i = 0; i < s->n_events; i++)
                 free(s->events[i].type);
         free(s->events);
+        gp_stream_done(&s->stream);
 }
 
 gp_result *gp_result_free(gp_result *r) {
@@ -90,6 +92,24 @@ void gp_session_fail(gp_session_result *s, const char *stage, const char *code, 
         s->code = strdup(code);
         free(s->reason);
         s->reason = reason;
+}
+
+int gp_result_stream_figures(const gp_result *r, gp_stream_figures *ret) {
+        _cleanup_free_ const gp_stream **v = calloc(r->n_sessions ? r->n_sessions : 1, sizeof(gp_stream *));
+
+        if (!v)
+                return -ENOMEM;
+        for (size_t i = 0; i < r->n_sessions; i++)
+                v[i] = &r->sessions[i].stream;
+        return gp_stream_figures_of(v, r->n_sessions, ret);
+}
+
+static json_t *stream_to_json(const gp_stream * const *s, size_t n, bool with_sessions) {
+        gp_stream_figures f;
+
+        if (gp_stream_figures_of(s, n, &f) < 0)
+                return NULL;
+        return gp_stream_figures_to_json(&f, with_sessions);
 }
 
 json_t *gp_json_ms(usec_t u) {
@@ -171,6 +191,10 @@ static json_t *session_to_json(const gp_session_result *s, bool mono) {
 
         if (o && mono && s->t0_mono > 0)
                 json_object_set_new(o, "t0_mono_us", json_integer((json_int_t) s->t0_mono));
+        if (o && gp_json_set_new(o, "stream", stream_to_json((const gp_stream *[]) { &s->stream }, 1, false)) < 0) {
+                json_decref(o);
+                return NULL;
+        }
         return o;
 }
 
@@ -198,6 +222,15 @@ json_t *gp_result_to_json(const gp_result *r) {
                                     json_pack("{s:o}", "dns", gp_json_ms(r->ws_dns)));
                 if (r->mono_times && r->sessions[0].t0_mono > 0)
                         json_object_set_new(o, "t0_mono_us", json_integer((json_int_t) r->sessions[0].t0_mono));
+        }
+        if (r->n_sessions > 0) {
+                gp_stream_figures f;
+
+                if (gp_result_stream_figures(r, &f) < 0 ||
+                    gp_json_set_new(o, "stream", gp_stream_figures_to_json(&f, r->n_sessions > 1)) < 0) {
+                        json_decref(o);
+                        return NULL;
+                }
         }
         if (r->n_sessions > 1) {
                 unsigned slowest = r->slowest[GP_PHASE_COMPLETE];
