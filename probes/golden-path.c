@@ -322,6 +322,10 @@ char *gp_excerpt(const session *sess, const char *data, size_t len, size_t max) 
 static int judge_slo(run *r) {
         const gp_config *c = r->cfg;
         gp_result *res = r->result;
+        gp_stream_figures sf;
+
+        if (gp_result_stream_figures(res, &sf) < 0)
+                return -ENOMEM;
         struct {
                 usec_t limit, value;
                 const char *code, *stage, *what;
@@ -334,6 +338,11 @@ static int judge_slo(run *r) {
                 { c->slo_first_event, res->phases[GP_PHASE_FIRST_EVENT], GP_CODE_SLO_FIRST_EVENT, "events",
                   "first event", res->slowest[GP_PHASE_FIRST_EVENT] },
                 { c->slo_total, res->duration, GP_CODE_SLO_TOTAL, NULL, "run", 0 },
+                /* issue 12: streaming quality */
+                { c->slo_silence, sf.present ? sf.silence : USEC_INFINITY, GP_CODE_SLO_SILENCE, "events",
+                  "longest silence", sf.silence_session },
+                { c->slo_first_partial, sf.first_partial, GP_CODE_SLO_FIRST_PARTIAL, "events", "first partial",
+                  sf.first_partial_session },
         };
         gp_buf reason = {0};
 

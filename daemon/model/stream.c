@@ -8,14 +8,18 @@
 #include "stream.h"
 #include "util.h"
 
-/* A type name cut to the buffer at a UTF-8 character boundary (it came from valid JSON). */
+/* A type name cut to the buffer without a partial UTF-8 character at its end (it came from valid
+ * JSON, but may have been cut before). */
 static void copy_type(char dst[GP_STREAM_TYPE_MAX], const char *src) {
-        size_t n = strlen(src);
+        size_t n = MIN(strlen(src), (size_t) GP_STREAM_TYPE_MAX - 1), lead = n;
+        unsigned char c;
 
-        if (n >= GP_STREAM_TYPE_MAX) {
-                n = GP_STREAM_TYPE_MAX - 1;
-                while (n > 0 && ((unsigned char) src[n] & 0xC0) == 0x80)
-                        n--;
+        while (lead > 0 && ((unsigned char) src[lead - 1] & 0xC0) == 0x80)
+                lead--;
+        if (lead > 0) {
+                c = (unsigned char) src[lead - 1];
+                if (c >= 0xC0 && n - (lead - 1) < (size_t) (c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2))
+                        n = lead - 1;
         }
         memcpy(dst, src, n);
         dst[n] = 0;
