@@ -51,8 +51,15 @@ void gp_session_await_event(session *s, usec_t at) {
 void gp_session_heard_frame(session *s, usec_t at, size_t len, const char *type, bool expected) {
         const gp_config *c = s->run->cfg;
         usec_t rel = at > s->t0 ? at - s->t0 : 0;
+        bool partial = type && strv_contains(c->partial, type);
+        _cleanup_free_ char *clean = NULL;
 
-        gp_stream_frame(&s->res->stream, rel, len, type, type && strv_contains(c->partial, type));
+        /* A type nobody configured is the server's text: it may echo a secret. */
+        if (type && !partial && !expected && !strv_contains(c->expect, type) && !strv_contains(c->fail, type)) {
+                clean = gp_redact_secrets(s, type, strlen(type));
+                type = clean ? clean : "(unlisted)";
+        }
+        gp_stream_frame(&s->res->stream, rel, len, type, partial);
         if (expected)
                 gp_stream_event(&s->res->stream, rel);
         if (c->stall_timeout > 0) {

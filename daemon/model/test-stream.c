@@ -6,7 +6,13 @@
 #include <cmocka.h>
 #include <jansson.h>
 
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "history.h"
 #include "json-util.h"
+#include "stream-totals.h"
 #include "stream.h"
 #include "util.h"
 
@@ -219,6 +225,97 @@ static void test_a_long_type_is_cut_at_a_character_boundary(void **state) {
         gp_stream_done(&s);
 }
 
+/* A recorded run with one session's stream: frames at the given ms, then the end. */
+static gp_result *run_with_frames(const usec_t *at_ms, size_t n, usec_t end_ms) {
+        static unsigned counter;
+        gp_result *r = gp_result_new(1);
+
+        assert_non_null(r);
+        r->verdict = GP_VERDICT_PASS;
+        r->started_at = (usec_t) 1795622400 * USEC_PER_SEC + ++counter * USEC_PER_SEC;
+        r->finished_at = r->started_at + MS(end_ms);
+        r->duration = MS(end_ms);
+        snprintf(r->run_id, sizeof(r->run_id), "run-%u", counter);
+        gp_stream_start(&r->sessions[0].stream);
+        feed(&r->sessions[0].stream, at_ms, n, "agent_thinking", true);
+        gp_stream_end(&r->sessions[0].stream, MS(end_ms));
+        return r;
+}
+
+static void test_histograms_count_recorded_runs_and_survive_the_state_file(void **state) {
+        const usec_t at[] = { 30, 90, 1590 };  /* gaps 60 1500; silence 1500; first partial 30 */
+        char path[] = "/tmp/test-stream-state.XXXXXX";
+        gp_history *h = gp_history_new(5), *back = gp_history_new(5);
+        _cleanup_result_ gp_result *r = run_with_frames(at, ELEMENTSOF(at), 1590);
+        const gp_stream_totals *t;
+        _cleanup_free_ char *err = NULL;
+        int fd;
+
+        (void) state;
+        assert_non_null(h);
+        assert_non_null(back);
+        assert_int_equal(gp_history_record(h, r, 3, 1, NULL), 0);
+        t = gp_history_stream_totals(h);
+        /* 60 ms in (50, 100], 1500 ms in (1, 2] s */
+        assert_int_equal(t->h[GP_STREAM_HIST_FRAME_GAP].buckets[2], 1);
+        assert_int_equal(t->h[GP_STREAM_HIST_FRAME_GAP].buckets[6], 1);
+        assert_int_equal(t->h[GP_STREAM_HIST_FRAME_GAP].sum, MS(1560));
+        assert_int_equal(t->h[GP_STREAM_HIST_SILENCE].buckets[6], 1);
+        assert_int_equal(t->h[GP_STREAM_HIST_FIRST_PARTIAL].buckets[0], 0);
+        assert_int_equal(t->h[GP_STREAM_HIST_FIRST_PARTIAL].buckets[1], 1);  /* 30 ms in (10, 50] */
+
+        fd = mkstemp(path);
+        assert_true(fd >= 0);
+        close(fd);
+        assert_int_equal(gp_history_save(h, path, NULL), 0);
+        assert_int_equal(gp_history_load(back, path, &err), 0);
+        assert_memory_equal(gp_history_stream_totals(back), t, sizeof(*t));
+        unlink(path);
+        gp_history_free(h);
+        gp_history_free(back);
+}
+
+static void test_a_state_file_without_stream_loads_and_a_bad_one_is_refused(void **state) {
+        const char *old = "{\"schema\":1,\"consecutive_failures\":0,\"consecutive_passes\":1,"
+                          "\"alerting\":false,\"last_pass_at\":null,\"last_failure_at\":null,"
+                          "\"runs_total\":{\"pass\":1,\"degraded\":0,\"fail\":0},\"entries\":[]}\n";
+        gp_stream_totals t = {0}, zero = {0};
+        char error[256] = "";
+        json_auto_t *bad = json_pack("{s:[i], s:{}}", "bounds_us", 1, "silence");
+        json_auto_t *good = NULL;
+        char path[] = "/tmp/test-stream-state.XXXXXX";
+        gp_history *h = gp_history_new(5);
+        _cleanup_free_ char *err = NULL;
+        FILE *f;
+        int fd;
+
+        (void) state;
+        fd = mkstemp(path);
+        assert_true(fd >= 0);
+        f = fdopen(fd, "w");
+        assert_non_null(f);
+        fputs(old, f);
+        fclose(f);
+        assert_int_equal(gp_history_load(h, path, &err), 0);
+        assert_memory_equal(gp_history_stream_totals(h), &zero, sizeof(zero));
+        unlink(path);
+        gp_history_free(h);
+
+        /* other bounds: a reset, not an error */
+        assert_int_equal(gp_stream_totals_from_json(&t, bad, error, sizeof(error)), 0);
+        assert_memory_equal(&t, &zero, sizeof(zero));
+        /* the right bounds, a broken histogram: refused, named */
+        t.h[0].buckets[0] = 7;
+        good = gp_stream_totals_to_json(&t);
+        assert_non_null(good);
+        json_object_set_new(json_object_get(good, "silence"), "sum_us", json_integer(-1));
+        assert_int_equal(gp_stream_totals_from_json(&t, good, error, sizeof(error)), -EINVAL);
+        assert_string_equal(error, "invalid state file: stream.silence.sum_us: expected a non-negative integer");
+        json_decref(good);
+        good = json_string("x");
+        assert_int_equal(gp_stream_totals_from_json(&t, good, error, sizeof(error)), -EINVAL);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_gaps_silence_and_counts_of_one_stream),
@@ -229,6 +326,8 @@ int main(void) {
                 cmocka_unit_test(test_run_figures_sum_counts_pool_p50_and_take_the_worst_session),
                 cmocka_unit_test(test_gaps_beyond_the_kept_ones_still_count_in_the_max),
                 cmocka_unit_test(test_a_long_type_is_cut_at_a_character_boundary),
+                cmocka_unit_test(test_histograms_count_recorded_runs_and_survive_the_state_file),
+                cmocka_unit_test(test_a_state_file_without_stream_loads_and_a_bad_one_is_refused),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
