@@ -313,7 +313,7 @@ def test_prometheus_scrapes_success_runs_by_result_failures_and_the_histogram(si
             assert result, f"dashboard query returns nothing: {q}"
     groups = p.api("rules")["groups"]
     rules = [r for g in groups for r in g["rules"]]
-    assert len(rules) == 8 and all(r["health"] == "ok" for r in rules), rules
+    assert len(rules) == 9 and all(r["health"] == "ok" for r in rules), rules
     d.stop()
 
 
