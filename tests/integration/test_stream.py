@@ -29,9 +29,10 @@ def test_a_passing_run_reports_its_frames_gaps_silence_and_partials(sim, probe):
     assert st["partials"] == 3, st  # agent_thinking is a Partial= type by default
     thinking_at = next(e["at_ms"] for e in res.json["events"] if e["type"] == "agent_thinking")
     assert st["first_partial_ms"] == thinking_at
-    assert st["partials_per_s"] is not None and 0 < st["partials_per_s"] <= 1000 / 60 + 0.5, st
-    # the 400 ms before tool_executing is the longest gap and the longest silence
-    assert 400 <= st["frame_gap_ms"]["max"] < 2400, st
+    assert st["partials_per_s"] is not None and 0 < st["partials_per_s"] <= 1000 / 40, st
+    # the 400 ms before tool_executing is the longest gap and the longest silence (a gap is
+    # measured between two arrivals: the one before it may come late, so allow some slack)
+    assert 350 <= st["frame_gap_ms"]["max"] < 2400, st
     assert st["frame_gap_ms"]["p50"] <= st["frame_gap_ms"]["max"]
     assert st["event_gap_ms"]["max"] == st["frame_gap_ms"]["max"], st
     assert st["longest_silence_ms"] == st["frame_gap_ms"]["max"], st
@@ -89,9 +90,9 @@ def test_a_slow_trickle_of_partials_is_degraded_by_the_silence_slo(sim, probe):
     assert "longest silence" in last["reason"] and "SLO 250ms" in last["reason"], last["reason"]
     st = stream_of(res)
     assert st["partials"] == 4, st
-    assert st["longest_silence_ms"] >= 400, st
-    # 3 intervals of at least 400 ms: at most 2.5 partials per second
-    assert 0.5 < st["partials_per_s"] <= 2.5, st
+    assert st["longest_silence_ms"] >= 350, st
+    # 3 intervals of 400 ms (arrival jitter aside): about 2.5 partials per second
+    assert 0.5 < st["partials_per_s"] <= 2.8, st
 
 
 def test_a_late_first_partial_is_degraded_by_the_first_partial_slo(sim, probe):
@@ -100,7 +101,7 @@ def test_a_late_first_partial_is_degraded_by_the_first_partial_slo(sim, probe):
     last = res.json
     assert (last["result"], last["code"]) == ("degraded", "slo.first_partial"), res
     assert "first partial" in last["reason"] and "SLO 300ms" in last["reason"], last["reason"]
-    assert stream_of(res)["first_partial_ms"] >= 500
+    assert stream_of(res)["first_partial_ms"] >= 500  # sent 500 ms after agent_started
 
 
 def test_partial_types_are_configurable(sim, probe):
