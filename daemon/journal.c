@@ -150,7 +150,7 @@ void gp_log_run(const gp_report *rep) {
                 f[n++] = (gp_log_field) { "GPPROBE_PARTIALS_PER_S", sf.partials_per_s < 0 ? NULL :
                                           OWN(strdup_printf("%.2f", sf.partials_per_s)) };
         }
-        for (size_t i = 0; s && i < s->n_events && n < MAX_FIELDS - 8; i++) {
+        for (size_t i = 0; s && i < s->n_events && n < MAX_FIELDS - 8 && o < MAX_FIELDS - 2; i++) {
                 char *name = OWN(event_field_name(s->events[i].type));
                 if (name)
                         f[n++] = (gp_log_field) { name, OWN(ms_string(s->events[i].first_at)) };
