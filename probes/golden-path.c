@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <inttypes.h>
 #include <malloc.h>
 #include <sys/random.h>
 #include <sys/resource.h>
@@ -545,7 +546,14 @@ int gp_engine_run(gp_engine *e, gp_config *cfg, gp_trace_fn trace_fn, void *ud, 
                 }
         }
         {
-                char d[32];
+                gp_stream_figures sf;
+                char d[32], fp[32];
+
+                if (gp_result_stream_figures(res, &sf) == 0 && sf.present)
+                        gp_trace(&r, "stream: %" PRIu64 " frames, %" PRIu64 " bytes, %u partials (first at +%s); "
+                                 "longest silence %s after %s", sf.frames, sf.bytes, sf.partials,
+                                 sf.first_partial == USEC_INFINITY ? "-" : gp_fmt_dur(fp, sf.first_partial),
+                                 gp_fmt_dur(d, sf.silence), isempty(sf.silence_after) ? "the request" : sf.silence_after);
                 gp_trace(&r, "result: %s%s%s in %s", gp_verdict_to_string(res->verdict),
                          res->code ? " " : "", strempty(res->code), gp_fmt_dur(d, res->duration));
         }

@@ -53,6 +53,7 @@ def test_no_frame_for_stall_timeout_is_events_stall_naming_the_silence_and_last_
     st = stream_of(res)
     assert st["frames"] == 2 and st["silence_after"] == "agent_thinking", st
     assert 1000 <= st["longest_silence_ms"] < 4000, st
+    assert "stream: 2 frames" in res.stderr and "after agent_thinking" in res.stderr, res.stderr
 
 
 def test_the_same_hang_without_stall_timeout_stays_events_timeout(sim, probe):
