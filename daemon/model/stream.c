@@ -134,6 +134,8 @@ static int pooled_p50(const gp_stream * const *s, size_t n, size_t offset, usec_
         for (size_t i = 0; i < n; i++) {
                 const gp_stream_gaps *g = (const gp_stream_gaps *) ((const char *) s[i] + offset);
 
+                if (g->n == 0)
+                        continue;  /* g->v may be NULL */
                 memcpy(v + k, g->v, g->n * sizeof(usec_t));
                 k += g->n;
         }
