@@ -121,11 +121,18 @@ const key_def gp_config_keys[_K_MAX] = {
             .check = gp_check_regex, .def = "^[[:space:]]*(Task completed\\.?)?[[:space:]]*$"),
         KEY(K_EVENTS_RESPONSE_ERROR_PATH, "Events", "ResponseErrorPath", KIND_LIST, response_error_paths,
             .check = gp_check_json_path, .def = "payload.results.*.error"),
+        /* Netra's incremental text: agent_thinking (reasoning at beta-17), partial_result and
+         * stream_chunk (docs/netra.md, "Streaming"). */
+        KEY(K_EVENTS_PARTIAL, "Events", "Partial", KIND_LIST, partial, .check = gp_check_event_type,
+            .def = "agent_thinking reasoning partial_result stream_chunk"),
+        KEY(K_EVENTS_STALL_TIMEOUT, "Events", "StallTimeout", KIND_DURATION, stall_timeout),
 
         KEY(K_SLO_LOGIN, "SLO", "Login", KIND_DURATION, slo_login, .def = "2s"),
         KEY(K_SLO_CONNECT, "SLO", "Connect", KIND_DURATION, slo_connect, .def = "2s"),
         KEY(K_SLO_FIRST_EVENT, "SLO", "FirstEvent", KIND_DURATION, slo_first_event, .def = "5s"),
         KEY(K_SLO_TOTAL, "SLO", "Total", KIND_DURATION, slo_total, .def = "30s"),
+        KEY(K_SLO_SILENCE, "SLO", "Silence", KIND_DURATION, slo_silence),
+        KEY(K_SLO_FIRST_PARTIAL, "SLO", "FirstPartial", KIND_DURATION, slo_first_partial),
 
         KEY(K_TLS_CA_FILE, "TLS", "CAFile", KIND_STRING, ca_file, .check = gp_check_absolute_path),
         KEY(K_TLS_INSECURE, "TLS", "Insecure", KIND_BOOL, insecure, .def = "no", .flags = KEY_MANDATORY),

@@ -225,6 +225,14 @@ static void check_events(parse_ctx *ctx) {
         if (strv_length(c->response_paths) == 0)
                 diag_key(ctx, K_EVENTS_RESPONSE_PATH, false,
                          "ResponsePath= must list at least one JSON path");
+        if (c->stall_timeout > c->event_timeout) {
+                char st[64], et[64];
+
+                diag_key(ctx, later(ctx, K_EVENTS_EVENT_TIMEOUT, K_EVENTS_STALL_TIMEOUT), false,
+                         "StallTimeout=%s exceeds EventTimeout=%s: the wait for the next event would always "
+                         "end first", gp_format_duration(st, sizeof(st), c->stall_timeout),
+                         gp_format_duration(et, sizeof(et), c->event_timeout));
+        }
         if (c->users > 1 && strv_length(c->correlate_paths) == 0)
                 diag_key(ctx, K_PROBE_USERS, true,
                          "Users=%u but CorrelatePath= is empty: isolation between sessions is not checked",

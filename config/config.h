@@ -119,12 +119,16 @@ typedef struct gp_config {
         char *response_reject;      /* source text, or NULL */
         regex_t response_reject_regex;
         char **response_error_paths;
+        char **partial;             /* types that carry partial text (streaming quality, issue 12) */
+        usec_t stall_timeout;       /* no frame at all for this long: events.stall; 0 = off */
 
         /* [SLO]: 0 = no limit */
         usec_t slo_login;
         usec_t slo_connect;
         usec_t slo_first_event;
         usec_t slo_total;
+        usec_t slo_silence;         /* the longest silence between frames */
+        usec_t slo_first_partial;   /* the first frame of a Partial= type */
 
         /* [Probe] trace context (issue 12) */
         bool trace_context;         /* send traceparent (and TraceState=) on every request */

@@ -129,6 +129,9 @@ static void test_invalid_durations(void **state) {
                 { AFTER_MINIMAL("[SLO]\nConnect=1s 2x\n"), 6, "Connect: invalid duration" },
                 { AFTER_MINIMAL("[SLO]\nFirstEvent=s\n"), 6, "FirstEvent: invalid duration" },
                 { AFTER_MINIMAL("[SLO]\nTotal=1h-1s\n"), 6, "Total: invalid duration" },
+                { AFTER_MINIMAL("[SLO]\nSilence=soon\n"), 6, "Silence: invalid duration" },
+                { AFTER_MINIMAL("[Events]\nStallTimeout=40s\n"), 6,
+                  "StallTimeout=40s exceeds EventTimeout=30s: the wait for the next event would always end first" },
         };
 
         RUN_CASES(cases);

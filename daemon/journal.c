@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <ctype.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <syslog.h>
@@ -126,6 +127,7 @@ void gp_log_run(const gp_report *rep) {
         char until[32];
         const gp_session_result *s = r->n_sessions > 0 ? &r->sessions[0] : NULL;
         const char *mid;
+        gp_stream_figures sf;
         int prio;
 
 #define OWN(x) (owned[o++] = (x))
@@ -152,7 +154,16 @@ void gp_log_run(const gp_report *rep) {
                 f[n++] = (gp_log_field) { "GPPROBE_WS_UPGRADE_MS", OWN(ms_string(s->ws_timing.upgrade)) };
                 f[n++] = (gp_log_field) { "GPPROBE_WS_READY_MS", OWN(ms_string(s->ws_timing.ready)) };
         }
-        for (size_t i = 0; s && i < s->n_events && n < MAX_FIELDS - 8; i++) {
+        if (gp_result_stream_figures(r, &sf) == 0 && sf.present) {  /* issue 12: streaming quality */
+                f[n++] = (gp_log_field) { "GPPROBE_FRAMES", OWN(strdup_printf("%" PRIu64, sf.frames)) };
+                f[n++] = (gp_log_field) { "GPPROBE_LONGEST_SILENCE_MS", OWN(ms_string(sf.silence)) };
+                f[n++] = (gp_log_field) { "GPPROBE_SILENCE_AFTER",
+                                          isempty(sf.silence_after) ? "request" : sf.silence_after };
+                f[n++] = (gp_log_field) { "GPPROBE_FIRST_PARTIAL_MS", OWN(ms_string(sf.first_partial)) };
+                f[n++] = (gp_log_field) { "GPPROBE_PARTIALS_PER_S", sf.partials_per_s < 0 ? NULL :
+                                          OWN(strdup_printf("%.2f", sf.partials_per_s)) };
+        }
+        for (size_t i = 0; s && i < s->n_events && n < MAX_FIELDS - 8 && o < MAX_FIELDS - 2; i++) {
                 char *name = OWN(event_field_name(s->events[i].type));
                 if (name)
                         f[n++] = (gp_log_field) { name, OWN(ms_string(s->events[i].first_at)) };

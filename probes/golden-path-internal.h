@@ -64,6 +64,8 @@ typedef struct session {
         usec_t connect_start;
         usec_t t0;              /* request written */
         usec_t deadline;        /* of the current wait */
+        usec_t await_deadline;  /* EVENTS: the next expected event's (EventTimeout=, Timeout=) */
+        usec_t stall_deadline;  /* EVENTS: the next frame's (StallTimeout=); USEC_INFINITY = off */
         unsigned seen_total;    /* expected/fail events counted so far */
         unsigned fail_seq;      /* order in which sessions failed, 0 = not failed */
 } session;
@@ -157,6 +159,9 @@ void gp_tx_await(session *s);
 int gp_session_connect(session *s, const gp_url *url, const char *address);
 /* READY → SENDING: writes the Message= request. */
 void gp_session_send_request(session *s);
+/* EVENTS: StallTimeout= passed without a frame: fails the session (events.stall), naming the
+ * silence, the last frame's type and what it awaited. */
+void gp_session_stall(session *s);
 
 /* golden-path-session.c: every session's state machine. The transitions set the state and the
  * deadline of its next wait; golden-path-ws.c makes them as lws reports. */
@@ -166,6 +171,9 @@ void gp_session_to_ready(session *s);              /* waits until every session 
 void gp_session_to_sending(session *s);
 void gp_session_to_events(session *s, usec_t at);  /* the request was written at `at` */
 void gp_session_await_event(session *s, usec_t at);  /* an expected event came at `at` */
+/* EVENTS: a frame of len bytes came at `at`, of type (NULL: none) and an expected event or not:
+ * the streaming figures, and StallTimeout= starts again. */
+void gp_session_heard_frame(session *s, usec_t at, size_t len, const char *type, bool expected);
 void gp_session_to_closing(session *s);            /* the connection goes, within CLOSE_GRACE */
 void gp_session_to_gone(session *s);
 /* The verdict is known: closes the connection (CLOSING), or GONE without a live one. */

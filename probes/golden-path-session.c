@@ -37,20 +37,53 @@ void gp_session_to_sending(session *s) {
 
 void gp_session_to_events(session *s, usec_t at) {
         s->state = S_EVENTS;
+        gp_stream_start(&s->res->stream);
+        s->stall_deadline = s->run->cfg->stall_timeout > 0 ? at + s->run->cfg->stall_timeout : USEC_INFINITY;
         gp_session_await_event(s, at);
 }
 
-/* EventTimeout= is the longest wait for the next expected event. */
+/* EventTimeout= is the longest wait for the next expected event; StallTimeout= for any frame. */
 void gp_session_await_event(session *s, usec_t at) {
-        s->deadline = MIN(at + s->run->cfg->event_timeout, s->run->deadline);
+        s->await_deadline = MIN(at + s->run->cfg->event_timeout, s->run->deadline);
+        s->deadline = MIN(s->await_deadline, s->stall_deadline);
+}
+
+void gp_session_heard_frame(session *s, usec_t at, size_t len, const char *type, bool expected) {
+        const gp_config *c = s->run->cfg;
+        usec_t rel = at > s->t0 ? at - s->t0 : 0;
+        bool partial = type && strv_contains(c->partial, type);
+        _cleanup_free_ char *clean = NULL;
+
+        /* A type nobody configured is the server's text: it may echo a secret. */
+        if (type && !partial && !expected && !strv_contains(c->expect, type) && !strv_contains(c->fail, type)) {
+                clean = gp_redact_secrets(s, type, strlen(type));
+                type = clean ? clean : "(unlisted)";
+        }
+        gp_stream_frame(&s->res->stream, rel, len, type, partial);
+        if (expected)
+                gp_stream_event(&s->res->stream, rel);
+        if (c->stall_timeout > 0) {
+                s->stall_deadline = at + c->stall_timeout;
+                s->deadline = MIN(s->await_deadline, s->stall_deadline);
+        }
+}
+
+/* Leaving EVENTS ends the stream: the silence since the last frame counts up to now. */
+static void leave_events(session *s) {
+        usec_t now = now_usec(CLOCK_MONOTONIC);
+
+        if (s->state == S_EVENTS)
+                gp_stream_end(&s->res->stream, now > s->t0 ? now - s->t0 : 0);
 }
 
 void gp_session_to_closing(session *s) {
+        leave_events(s);
         s->state = S_CLOSING;
         s->deadline = now_usec(CLOCK_MONOTONIC) + CLOSE_GRACE;
 }
 
 void gp_session_to_gone(session *s) {
+        leave_events(s);
         s->state = S_GONE;
 }
 
@@ -67,9 +100,12 @@ void gp_session_finish_events(session *s) {
         gp_match_state st = gp_matcher_state(s->matcher);
         char d[32];
 
-        if (st == GP_MATCH_PASSED)
+        if (st == GP_MATCH_PASSED) {
+                /* The stream ends with the end event, not with our closing of it. */
+                gp_stream_end(&s->res->stream, s->res->stream.last_frame);
                 gp_strace(s, "response checks passed; complete at +%s",
                           gp_fmt_dur(d, gp_matcher_complete_at(s->matcher)));
+        }
         else if (st == GP_MATCH_FAILED)
                 gp_fail_session(s, gp_matcher_stage(s->matcher), gp_matcher_code(s->matcher), "%s",
                                 strempty(gp_matcher_reason(s->matcher)));
@@ -179,8 +215,13 @@ static bool deadline_sending(session *s) {
 static bool deadline_events(session *s) {
         const gp_config *c = s->run->cfg;
 
+        if (s->stall_deadline <= s->await_deadline) {
+                gp_session_stall(s);
+                gp_session_end(s);
+                return s->state != S_CLOSING;
+        }
         /* Which limit passed: the run's Timeout= or EventTimeout= since the last event. */
-        gp_matcher_timeout(s->matcher, s->deadline == s->run->deadline ? c->timeout : c->event_timeout);
+        gp_matcher_timeout(s->matcher, s->await_deadline == s->run->deadline ? c->timeout : c->event_timeout);
         gp_session_finish_events(s);
         return s->state != S_CLOSING;  /* a close handshake gets its own grace period */
 }

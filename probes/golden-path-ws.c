@@ -252,6 +252,8 @@ static void on_message(void *ud, const char *data, size_t len, bool binary, usec
         st = binary ? gp_matcher_feed_binary(s->matcher, len, at - s->t0)
                     : gp_matcher_feed(s->matcher, data, len, at - s->t0);
         total = seen_total(s->matcher);
+        gp_session_heard_frame(s, at, len, binary ? NULL : gp_matcher_last_type(s->matcher),
+                               total != s->seen_total);
         if (total != s->seen_total) {
                 trace_new_event(s, counts, ELEMENTSOF(counts), n_before, at);
                 s->seen_total = total;
@@ -277,6 +279,26 @@ static char *seen_list(const session *s) {
         for (size_t i = 0; s->matcher && i < gp_matcher_n_events(s->matcher); i++)
                 gp_buf_printf(&b, "%s%s", i ? " " : "", gp_matcher_event(s->matcher, i)->type);
         return b.data ? b.data : strdup("nothing");
+}
+
+void gp_session_stall(session *s) {
+        const gp_stream *st = &s->res->stream;
+        const char *awaiting = gp_matcher_awaiting(s->matcher);
+        _cleanup_free_ char *seen = seen_list(s);
+        char d[32], at[32];
+
+        if (!awaiting)  /* every kind arrived; the end did not */
+                awaiting = s->run->cfg->end && s->run->cfg->end[0] ? s->run->cfg->end[0] : "the terminal event";
+        if (st->frames == 0)
+                gp_fail_session(s, "events", GP_CODE_EVENTS_STALL,
+                                "no frame at all for %s (StallTimeout=) since the request, while waiting for %s; "
+                                "saw nothing", gp_fmt_dur(d, s->run->cfg->stall_timeout), awaiting);
+        else
+                gp_fail_session(s, "events", GP_CODE_EVENTS_STALL,
+                                "no frame at all for %s (StallTimeout=) after %s at +%s, while waiting for %s; "
+                                "saw %s", gp_fmt_dur(d, s->run->cfg->stall_timeout),
+                                st->last_type[0] ? st->last_type : "an untyped frame",
+                                gp_fmt_dur(at, st->last_frame), awaiting, strempty(seen));
 }
 
 static void on_failed(void *ud, const char *code, const char *reason) {

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <inttypes.h>
 #include <malloc.h>
 #include <sys/random.h>
 #include <sys/resource.h>
@@ -326,6 +327,10 @@ char *gp_excerpt(const session *sess, const char *data, size_t len, size_t max) 
 static int judge_slo(run *r) {
         const gp_config *c = r->cfg;
         gp_result *res = r->result;
+        gp_stream_figures sf;
+
+        if (gp_result_stream_figures(res, &sf) < 0)
+                return -ENOMEM;
         struct {
                 usec_t limit, value;
                 const char *code, *stage, *what;
@@ -338,6 +343,11 @@ static int judge_slo(run *r) {
                 { c->slo_first_event, res->phases[GP_PHASE_FIRST_EVENT], GP_CODE_SLO_FIRST_EVENT, "events",
                   "first event", res->slowest[GP_PHASE_FIRST_EVENT] },
                 { c->slo_total, res->duration, GP_CODE_SLO_TOTAL, NULL, "run", 0 },
+                /* issue 12: streaming quality */
+                { c->slo_silence, sf.present ? sf.silence : USEC_INFINITY, GP_CODE_SLO_SILENCE, "events",
+                  "longest silence", sf.silence_session },
+                { c->slo_first_partial, sf.first_partial, GP_CODE_SLO_FIRST_PARTIAL, "events", "first partial",
+                  sf.first_partial_session },
         };
         gp_buf reason = {0};
 
@@ -544,7 +554,14 @@ int gp_engine_run(gp_engine *e, gp_config *cfg, gp_trace_fn trace_fn, void *ud, 
                 }
         }
         {
-                char d[32];
+                gp_stream_figures sf;
+                char d[32], fp[32];
+
+                if (gp_result_stream_figures(res, &sf) == 0 && sf.present)
+                        gp_trace(&r, "stream: %" PRIu64 " frames, %" PRIu64 " bytes, %u partials (first at +%s); "
+                                 "longest silence %s after %s", sf.frames, sf.bytes, sf.partials,
+                                 sf.first_partial == USEC_INFINITY ? "-" : gp_fmt_dur(fp, sf.first_partial),
+                                 gp_fmt_dur(d, sf.silence), isempty(sf.silence_after) ? "the request" : sf.silence_after);
                 gp_trace(&r, "result: %s%s%s in %s", gp_verdict_to_string(res->verdict),
                          res->code ? " " : "", strempty(res->code), gp_fmt_dur(d, res->duration));
         }

@@ -43,6 +43,7 @@ struct gp_matcher {
         usec_t complete_at;
         unsigned n_ignored;
         unsigned n_malformed;
+        char last_type[64];          /* of the last frame fed; "" when it had none */
 };
 
 static void reason_put(gp_matcher *m, const char *s, size_t n) {
@@ -471,6 +472,7 @@ gp_match_state gp_matcher_feed(gp_matcher *m, const char *data, size_t len, usec
         const char *type;
 
         assert(m);
+        m->last_type[0] = 0;
         if (m->state != GP_MATCH_RUNNING)
                 return m->state;
         if (!data)
@@ -487,6 +489,8 @@ gp_match_state gp_matcher_feed(gp_matcher *m, const char *data, size_t len, usec
                 return malformed(m, data, len, "is not a JSON object", "");
 
         type = json_string_value(gp_json_path_get(root, m->rules->type_path));
+        if (type)
+                snprintf(m->last_type, sizeof(m->last_type), "%s", type);
         if (check_correlation(m, root, type, type && strv_contains(m->rules->expect, type)) != GP_MATCH_RUNNING)
                 return m->state;
         if (!type)
@@ -502,6 +506,7 @@ gp_match_state gp_matcher_feed(gp_matcher *m, const char *data, size_t len, usec
 
 gp_match_state gp_matcher_feed_binary(gp_matcher *m, size_t len, usec_t at) {
         assert(m);
+        m->last_type[0] = 0;
         if (m->state != GP_MATCH_RUNNING)
                 return m->state;
         if (!m->rules->strict) {
@@ -530,6 +535,11 @@ void gp_matcher_timeout(gp_matcher *m, usec_t waited) {
                 reason_text(m, " %s", m->events[i].type);
         if (m->n_events == 0)
                 reason_text(m, " nothing");
+}
+
+const char *gp_matcher_last_type(const gp_matcher *m) {
+        assert(m);
+        return m->last_type[0] ? m->last_type : NULL;
 }
 
 gp_match_state gp_matcher_state(const gp_matcher *m) {

@@ -77,4 +77,7 @@ const gp_event_stat *gp_matcher_event(const gp_matcher *m, size_t i);
 usec_t gp_matcher_first_event_at(const gp_matcher *m);  /* first expected event; USEC_INFINITY if none */
 usec_t gp_matcher_complete_at(const gp_matcher *m);     /* terminal event; USEC_INFINITY if none */
 unsigned gp_matcher_n_ignored(const gp_matcher *m);     /* unlisted types ignored (Strict=no) */
-unsigned gp_matcher_n_malformed(const gp_matcher *m);   /* non-JSON/untyped frames ignored */
+unsigned gp_matcher_n_malformed(const gp_matcher *m);
+/* The type (at TypePath=) of the frame fed last, cut to 63 bytes; NULL when it had none (binary,
+ * not JSON, untyped). For the streaming figures. */
+const char *gp_matcher_last_type(const gp_matcher *m);   /* non-JSON/untyped frames ignored */

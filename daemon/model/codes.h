@@ -84,6 +84,8 @@ typedef enum gp_code_kind {
           "the end event arrived before all expected kinds") \
         X(EVENTS_TIMEOUT, "events.timeout", GP_CODE_FAILURE, GP_STAGE_BIT(WS_CONNECT) | GP_STAGE_BIT(EVENTS), \
           GP_BLAME_STAGING, "EventTimeout= or Timeout= passed while waiting (for an event, or Ready=)") \
+        X(EVENTS_STALL, "events.stall", GP_CODE_FAILURE, GP_STAGE_BIT(EVENTS), GP_BLAME_STAGING, \
+          "no frame at all for StallTimeout= while the run awaited events: the agent hung") \
         X(EVENTS_UNEXPECTED, "events.unexpected", GP_CODE_FAILURE, GP_STAGE_BIT(EVENTS), GP_BLAME_STAGING, \
           "Strict=yes and an unlisted type arrived") \
         X(EVENTS_MALFORMED, "events.malformed", GP_CODE_FAILURE, GP_STAGE_BIT(EVENTS), GP_BLAME_STAGING, \
@@ -100,6 +102,10 @@ typedef enum gp_code_kind {
           "the WebSocket connect exceeded [SLO] Connect=") \
         X(SLO_FIRST_EVENT, "slo.first_event", GP_CODE_DEGRADED, GP_STAGE_BIT(EVENTS), GP_BLAME_STAGING, \
           "the first event exceeded [SLO] FirstEvent=") \
+        X(SLO_SILENCE, "slo.silence", GP_CODE_DEGRADED, GP_STAGE_BIT(EVENTS), GP_BLAME_STAGING, \
+          "the longest silence between frames exceeded [SLO] Silence=") \
+        X(SLO_FIRST_PARTIAL, "slo.first_partial", GP_CODE_DEGRADED, GP_STAGE_BIT(EVENTS), GP_BLAME_STAGING, \
+          "the first partial (a Partial= type) exceeded [SLO] FirstPartial=") \
         X(SLO_TOTAL, "slo.total", GP_CODE_DEGRADED, 0, GP_BLAME_STAGING, \
           "the whole run exceeded [SLO] Total=") \
         X(INTERNAL, "internal", GP_CODE_FAILURE, GP_STAGES_ANY, GP_BLAME_PROBE, \

@@ -7,6 +7,7 @@
 #include <jansson.h>
 
 #include "history.h"
+#include "stream-totals.h"
 #include "json-util.h"
 #include "util.h"
 
@@ -34,6 +35,7 @@ struct gp_history {
         gp_duration_histogram durations[GP_VERDICT_FAIL + 1];
         gp_code_total *codes;    /* history-totals.c */
         size_t n_codes;
+        gp_stream_totals stream; /* stream-totals.c (issue 12) */
 };
 
 static inline gp_history_entry *gp_history_entry_at(const gp_history *h, size_t i) {

@@ -62,7 +62,8 @@ static json_t *state_to_json(const gp_history *h) {
         for (size_t i = 0; i < h->n; i++)
                 if (json_array_append_new(entries, state_entry_to_json(gp_history_entry_at(h, i))) < 0)
                         return NULL;
-        if (gp_history_totals_to_json(h, o) < 0)
+        if (gp_history_totals_to_json(h, o) < 0 ||
+            gp_json_set_new(o, "stream", gp_stream_totals_to_json(&h->stream)) < 0)
                 return NULL;
         return TAKE_PTR(o);
 }
@@ -291,7 +292,11 @@ static int state_from_json(reader *rd, json_t *root, gp_history *h) {
         r = read_entries(rd, root, h);
         if (r < 0)
                 return r;
-        return gp_history_totals_from_json(h, root, rd->error, sizeof(rd->error));
+        r = gp_history_totals_from_json(h, root, rd->error, sizeof(rd->error));
+        if (r < 0)
+                return r;
+        return gp_stream_totals_from_json(&h->stream, json_object_get(root, "stream"), rd->error,
+                                          sizeof(rd->error));
 }
 
 /* jansson quotes the offending input in its messages: keep the message on one printable line. */

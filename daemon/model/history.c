@@ -230,6 +230,7 @@ int gp_history_record(gp_history *h, const gp_result *r, unsigned alert_after, u
         at = r->finished_at ? r->finished_at : r->started_at;
         h->totals[r->verdict] = inc_sat(h->totals[r->verdict]);
         gp_history_totals_count(h, r->verdict, r->code, r->duration);
+        gp_stream_totals_count(&h->stream, r);
         if (r->verdict == GP_VERDICT_FAIL) {
                 h->consecutive_failures = inc_sat(h->consecutive_failures);
                 h->consecutive_passes = 0;
@@ -250,6 +251,10 @@ int gp_history_record(gp_history *h, const gp_result *r, unsigned alert_after, u
         if (ret)
                 *ret = t;
         return 0;
+}
+
+const gp_stream_totals *gp_history_stream_totals(const gp_history *h) {
+        return &h->stream;
 }
 
 unsigned gp_history_consecutive_failures(const gp_history *h) {

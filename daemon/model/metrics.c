@@ -4,6 +4,7 @@
 
 #include "codes.h"
 #include "metrics.h"
+#include "stream-totals.h"
 #include "util.h"
 
 static const gp_verdict results[] = { GP_VERDICT_PASS, GP_VERDICT_DEGRADED, GP_VERDICT_FAIL };
@@ -347,6 +348,8 @@ int gp_metrics_render(const gp_metrics_input *in, char **ret, size_t *ret_len) {
         write_totals(&w, in);
         write_histogram(&w, in->history);
         write_last(&w, in->last);
+        if (w.error == 0)
+                w.error = gp_stream_metrics(&w.b, w.probe, gp_history_stream_totals(in->history), in->last);
         if (w.error == 0 && !w.b.data)
                 w.error = gp_buf_append(&w.b, "", 0);
         if (w.error < 0) {

@@ -53,6 +53,7 @@ gp_result *gp_result_new(unsigned users) {
                 phases_init(r->sessions[i].phases);
                 r->sessions[i].ws_timing = (gp_ws_timing) { USEC_INFINITY, USEC_INFINITY, USEC_INFINITY,
                                                             USEC_INFINITY };
+                gp_stream_init(&r->sessions[i].stream);
         }
         return r;
 }
@@ -63,6 +64,7 @@ static void session_done(gp_session_result *s) {
         for (size_t i = 0; i < s->n_events; i++)
                 free(s->events[i].type);
         free(s->events);
+        gp_stream_done(&s->stream);
 }
 
 gp_result *gp_result_free(gp_result *r) {
@@ -95,6 +97,24 @@ void gp_session_fail(gp_session_result *s, const char *stage, const char *code, 
         s->code = strdup(code);
         free(s->reason);
         s->reason = reason;
+}
+
+int gp_result_stream_figures(const gp_result *r, gp_stream_figures *ret) {
+        _cleanup_free_ const gp_stream **v = calloc(r->n_sessions ? r->n_sessions : 1, sizeof(gp_stream *));
+
+        if (!v)
+                return -ENOMEM;
+        for (size_t i = 0; i < r->n_sessions; i++)
+                v[i] = &r->sessions[i].stream;
+        return gp_stream_figures_of(v, r->n_sessions, ret);
+}
+
+static json_t *stream_to_json(const gp_stream * const *s, size_t n, bool with_sessions) {
+        gp_stream_figures f;
+
+        if (gp_stream_figures_of(s, n, &f) < 0)
+                return NULL;
+        return gp_stream_figures_to_json(&f, with_sessions);
 }
 
 json_t *gp_json_ms(usec_t u) {
@@ -215,6 +235,10 @@ static json_t *session_to_json(const gp_session_result *s, bool mono) {
         }
         if (o && mono && s->t0_mono > 0)
                 json_object_set_new(o, "t0_mono_us", json_integer((json_int_t) s->t0_mono));
+        if (o && gp_json_set_new(o, "stream", stream_to_json((const gp_stream *[]) { &s->stream }, 1, false)) < 0) {
+                json_decref(o);
+                return NULL;
+        }
         return o;
 }
 
@@ -241,6 +265,15 @@ json_t *gp_result_to_json(const gp_result *r) {
                 json_object_set_new(o, "ws_ms", ws_timing_to_json(r->ws_dns, &r->sessions[0].ws_timing));
                 if (r->mono_times && r->sessions[0].t0_mono > 0)
                         json_object_set_new(o, "t0_mono_us", json_integer((json_int_t) r->sessions[0].t0_mono));
+        }
+        if (r->n_sessions > 0) {
+                gp_stream_figures f;
+
+                if (gp_result_stream_figures(r, &f) < 0 ||
+                    gp_json_set_new(o, "stream", gp_stream_figures_to_json(&f, r->n_sessions > 1)) < 0) {
+                        json_decref(o);
+                        return NULL;
+                }
         }
         if (r->n_sessions > 1) {
                 unsigned slowest = r->slowest[GP_PHASE_COMPLETE];

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "stream.h"
 #include "time-util.h"
 #include "util.h"
 
@@ -85,6 +86,7 @@ typedef struct gp_session_result {
         unsigned malformed;
         size_t response_len;
         usec_t t0_mono;               /* CLOCK_MONOTONIC when the request was written; 0 = never */
+        gp_stream stream;             /* streaming quality (issue 12): frames, gaps, silences, partials */
 } gp_session_result;
 
 typedef struct gp_result {
@@ -125,6 +127,9 @@ void gp_session_fail(gp_session_result *s, const char *stage, const char *code, 
 
 /* The `last` object of SPEC section 5. NULL on ENOMEM. */
 json_t *gp_result_to_json(const gp_result *r);
+
+/* The run's streaming figures over its sessions (stream.h). -ENOMEM. */
+int gp_result_stream_figures(const gp_result *r, gp_stream_figures *ret);
 
 /* A JSON number in ms with 0.1 ms precision, or null for USEC_INFINITY. */
 json_t *gp_json_ms(usec_t u);

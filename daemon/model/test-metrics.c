@@ -118,6 +118,18 @@ static gp_history *known_state(gp_result **ret_last) {
         last->sessions[0].ws_timing = (gp_ws_timing) { MS(1), MS(30), MS(12), 200 };
         last->login_cert = (gp_cert_expiry) { .leaf = 1796832000, .earliest = 1796832000 };
         last->ws_cert = (gp_cert_expiry) { .leaf = 1827000000, .earliest = 1796000000 };
+        /* issue 12: frames at 310 420 600 800 1050 ms (gaps 110 180 200 250), partials the middle
+         * three, events at 310 420 1050 (gaps 110 630) */
+        gp_stream_start(&last->sessions[0].stream);
+        gp_stream_frame(&last->sessions[0].stream, MS(310), 100, "agent_started", false);
+        gp_stream_event(&last->sessions[0].stream, MS(310));
+        gp_stream_frame(&last->sessions[0].stream, MS(420), 100, "agent_thinking", true);
+        gp_stream_event(&last->sessions[0].stream, MS(420));
+        gp_stream_frame(&last->sessions[0].stream, MS(600), 100, "agent_thinking", true);
+        gp_stream_frame(&last->sessions[0].stream, MS(800), 100, "agent_thinking", true);
+        gp_stream_frame(&last->sessions[0].stream, MS(1050), 100, "agent_completed", false);
+        gp_stream_event(&last->sessions[0].stream, MS(1050));
+        gp_stream_end(&last->sessions[0].stream, MS(1050));
         assert_int_equal(gp_history_record(h, last, 3, 1, NULL), 0);
         *ret_last = last;
         return h;
@@ -204,6 +216,7 @@ static const char * const known_lines[] = {
                 "gpprobe_failures_total{probe=\"staging\",code=\"events.order\"} 0\n",
                 "gpprobe_failures_total{probe=\"staging\",code=\"events.missing\"} 0\n",
                 "gpprobe_failures_total{probe=\"staging\",code=\"events.timeout\"} 1\n",
+                "gpprobe_failures_total{probe=\"staging\",code=\"events.stall\"} 0\n",
                 "gpprobe_failures_total{probe=\"staging\",code=\"events.unexpected\"} 0\n",
                 "gpprobe_failures_total{probe=\"staging\",code=\"events.malformed\"} 0\n",
                 "gpprobe_failures_total{probe=\"staging\",code=\"events.crosstalk\"} 0\n",
@@ -216,6 +229,8 @@ static const char * const known_lines[] = {
                 "gpprobe_degraded_total{probe=\"staging\",code=\"slo.login\"} 1\n",
                 "gpprobe_degraded_total{probe=\"staging\",code=\"slo.connect\"} 0\n",
                 "gpprobe_degraded_total{probe=\"staging\",code=\"slo.first_event\"} 0\n",
+                "gpprobe_degraded_total{probe=\"staging\",code=\"slo.silence\"} 0\n",
+                "gpprobe_degraded_total{probe=\"staging\",code=\"slo.first_partial\"} 0\n",
                 "gpprobe_degraded_total{probe=\"staging\",code=\"slo.total\"} 0\n",
                 "# HELP gpprobe_skipped_runs_total Scheduled runs skipped because the previous run overran "
                 "Interval=, since gpprobed started.\n",
@@ -301,6 +316,97 @@ static const char * const known_lines[] = {
                 NULL,
 };
 
+/* issue 12: the streaming histograms and the last run's streaming gauges, after the rest. */
+static const char * const known_stream_lines[] = {
+        "# HELP gpprobe_stream_frame_gap_seconds Gaps between consecutive frames, every "
+        "session of every recorded run, since the state file began.\n",
+        "# TYPE gpprobe_stream_frame_gap_seconds histogram\n",
+        "gpprobe_stream_frame_gap_seconds_bucket{probe=\"staging\",le=\"0.01\"} 0\n",
+        "gpprobe_stream_frame_gap_seconds_bucket{probe=\"staging\",le=\"0.05\"} 0\n",
+        "gpprobe_stream_frame_gap_seconds_bucket{probe=\"staging\",le=\"0.1\"} 0\n",
+        "gpprobe_stream_frame_gap_seconds_bucket{probe=\"staging\",le=\"0.25\"} 4\n",
+        "gpprobe_stream_frame_gap_seconds_bucket{probe=\"staging\",le=\"0.5\"} 4\n",
+        "gpprobe_stream_frame_gap_seconds_bucket{probe=\"staging\",le=\"1\"} 4\n",
+        "gpprobe_stream_frame_gap_seconds_bucket{probe=\"staging\",le=\"2\"} 4\n",
+        "gpprobe_stream_frame_gap_seconds_bucket{probe=\"staging\",le=\"5\"} 4\n",
+        "gpprobe_stream_frame_gap_seconds_bucket{probe=\"staging\",le=\"10\"} 4\n",
+        "gpprobe_stream_frame_gap_seconds_bucket{probe=\"staging\",le=\"20\"} 4\n",
+        "gpprobe_stream_frame_gap_seconds_bucket{probe=\"staging\",le=\"30\"} 4\n",
+        "gpprobe_stream_frame_gap_seconds_bucket{probe=\"staging\",le=\"60\"} 4\n",
+        "gpprobe_stream_frame_gap_seconds_bucket{probe=\"staging\",le=\"+Inf\"} 4\n",
+        "gpprobe_stream_frame_gap_seconds_sum{probe=\"staging\"} 0.74\n",
+        "gpprobe_stream_frame_gap_seconds_count{probe=\"staging\"} 4\n",
+        "# HELP gpprobe_stream_silence_seconds Each recorded run's longest silence (no "
+        "frame), since the state file began.\n",
+        "# TYPE gpprobe_stream_silence_seconds histogram\n",
+        "gpprobe_stream_silence_seconds_bucket{probe=\"staging\",le=\"0.01\"} 0\n",
+        "gpprobe_stream_silence_seconds_bucket{probe=\"staging\",le=\"0.05\"} 0\n",
+        "gpprobe_stream_silence_seconds_bucket{probe=\"staging\",le=\"0.1\"} 0\n",
+        "gpprobe_stream_silence_seconds_bucket{probe=\"staging\",le=\"0.25\"} 0\n",
+        "gpprobe_stream_silence_seconds_bucket{probe=\"staging\",le=\"0.5\"} 1\n",
+        "gpprobe_stream_silence_seconds_bucket{probe=\"staging\",le=\"1\"} 1\n",
+        "gpprobe_stream_silence_seconds_bucket{probe=\"staging\",le=\"2\"} 1\n",
+        "gpprobe_stream_silence_seconds_bucket{probe=\"staging\",le=\"5\"} 1\n",
+        "gpprobe_stream_silence_seconds_bucket{probe=\"staging\",le=\"10\"} 1\n",
+        "gpprobe_stream_silence_seconds_bucket{probe=\"staging\",le=\"20\"} 1\n",
+        "gpprobe_stream_silence_seconds_bucket{probe=\"staging\",le=\"30\"} 1\n",
+        "gpprobe_stream_silence_seconds_bucket{probe=\"staging\",le=\"60\"} 1\n",
+        "gpprobe_stream_silence_seconds_bucket{probe=\"staging\",le=\"+Inf\"} 1\n",
+        "gpprobe_stream_silence_seconds_sum{probe=\"staging\"} 0.31\n",
+        "gpprobe_stream_silence_seconds_count{probe=\"staging\"} 1\n",
+        "# HELP gpprobe_stream_first_partial_seconds Each recorded run's time to the first "
+        "partial (slowest session), since the state file began.\n",
+        "# TYPE gpprobe_stream_first_partial_seconds histogram\n",
+        "gpprobe_stream_first_partial_seconds_bucket{probe=\"staging\",le=\"0.01\"} 0\n",
+        "gpprobe_stream_first_partial_seconds_bucket{probe=\"staging\",le=\"0.05\"} 0\n",
+        "gpprobe_stream_first_partial_seconds_bucket{probe=\"staging\",le=\"0.1\"} 0\n",
+        "gpprobe_stream_first_partial_seconds_bucket{probe=\"staging\",le=\"0.25\"} 0\n",
+        "gpprobe_stream_first_partial_seconds_bucket{probe=\"staging\",le=\"0.5\"} 1\n",
+        "gpprobe_stream_first_partial_seconds_bucket{probe=\"staging\",le=\"1\"} 1\n",
+        "gpprobe_stream_first_partial_seconds_bucket{probe=\"staging\",le=\"2\"} 1\n",
+        "gpprobe_stream_first_partial_seconds_bucket{probe=\"staging\",le=\"5\"} 1\n",
+        "gpprobe_stream_first_partial_seconds_bucket{probe=\"staging\",le=\"10\"} 1\n",
+        "gpprobe_stream_first_partial_seconds_bucket{probe=\"staging\",le=\"20\"} 1\n",
+        "gpprobe_stream_first_partial_seconds_bucket{probe=\"staging\",le=\"30\"} 1\n",
+        "gpprobe_stream_first_partial_seconds_bucket{probe=\"staging\",le=\"60\"} 1\n",
+        "gpprobe_stream_first_partial_seconds_bucket{probe=\"staging\",le=\"+Inf\"} 1\n",
+        "gpprobe_stream_first_partial_seconds_sum{probe=\"staging\"} 0.42\n",
+        "gpprobe_stream_first_partial_seconds_count{probe=\"staging\"} 1\n",
+        "# HELP gpprobe_stream_last_frames Frames received after the request in the last run "
+        "(every session); absent before one.\n",
+        "# TYPE gpprobe_stream_last_frames gauge\n",
+        "gpprobe_stream_last_frames{probe=\"staging\"} 5\n",
+        "# HELP gpprobe_stream_last_bytes Payload bytes of those frames.\n",
+        "# TYPE gpprobe_stream_last_bytes gauge\n",
+        "gpprobe_stream_last_bytes{probe=\"staging\"} 500\n",
+        "# HELP gpprobe_stream_last_partials Frames of a Partial= type in the last run.\n",
+        "# TYPE gpprobe_stream_last_partials gauge\n",
+        "gpprobe_stream_last_partials{probe=\"staging\"} 3\n",
+        "# HELP gpprobe_stream_last_longest_silence_seconds The last run's longest time "
+        "without a frame, from the request to the end (worst session).\n",
+        "# TYPE gpprobe_stream_last_longest_silence_seconds gauge\n",
+        "gpprobe_stream_last_longest_silence_seconds{probe=\"staging\"} 0.31\n",
+        "# HELP gpprobe_stream_last_first_partial_seconds When the first partial arrived in "
+        "the last run, after the request (slowest session); absent without one.\n",
+        "# TYPE gpprobe_stream_last_first_partial_seconds gauge\n",
+        "gpprobe_stream_last_first_partial_seconds{probe=\"staging\"} 0.42\n",
+        "# HELP gpprobe_stream_last_partials_per_second Partials per second in the last run "
+        "(lowest session); absent with fewer than two.\n",
+        "# TYPE gpprobe_stream_last_partials_per_second gauge\n",
+        "gpprobe_stream_last_partials_per_second{probe=\"staging\"} 5.26316\n",
+        "# HELP gpprobe_stream_last_frame_gap_seconds The last run's gaps between consecutive "
+        "frames: stat p50 and max.\n",
+        "# TYPE gpprobe_stream_last_frame_gap_seconds gauge\n",
+        "gpprobe_stream_last_frame_gap_seconds{probe=\"staging\",stat=\"p50\"} 0.18\n",
+        "gpprobe_stream_last_frame_gap_seconds{probe=\"staging\",stat=\"max\"} 0.25\n",
+        "# HELP gpprobe_stream_last_event_gap_seconds The last run's gaps between consecutive "
+        "expected events: stat p50 and max.\n",
+        "# TYPE gpprobe_stream_last_event_gap_seconds gauge\n",
+        "gpprobe_stream_last_event_gap_seconds{probe=\"staging\",stat=\"p50\"} 0.11\n",
+        "gpprobe_stream_last_event_gap_seconds{probe=\"staging\",stat=\"max\"} 0.63\n",
+        NULL,
+};
+
 static void test_known_state_renders_exactly(void **state) {
         _cleanup_result_ gp_result *last = NULL;
         gp_history *h = known_state(&last);
@@ -314,6 +420,8 @@ static void test_known_state_renders_exactly(void **state) {
 
         for (size_t i = 0; known_lines[i]; i++)
                 assert_int_equal(gp_buf_append(&b, known_lines[i], strlen(known_lines[i])), 0);
+        for (size_t i = 0; known_stream_lines[i]; i++)
+                assert_int_equal(gp_buf_append(&b, known_stream_lines[i], strlen(known_stream_lines[i])), 0);
         expected = b.data;
         assert_text(text, expected);
         gp_history_free(h);
@@ -572,11 +680,11 @@ static void test_every_sample_follows_its_family_declaration(void **state) {
                         continue;
                 }
                 assert_true(startswith(p, current));
-                if (streq(current, "gpprobe_duration_seconds"))
-                        assert_true(startswith(p, "gpprobe_duration_seconds_bucket{") ||
-                                    startswith(p, "gpprobe_duration_seconds_sum{") ||
-                                    startswith(p, "gpprobe_duration_seconds_count{"));
-                else
+                if (streq(type, "histogram")) {
+                        const char *rest = p + strlen(current);
+                        assert_true(startswith(rest, "_bucket{") || startswith(rest, "_sum{") ||
+                                    startswith(rest, "_count{"));
+                } else
                         assert_int_equal(p[strlen(current)], '{');
         }
         assert_true(strv_length(declared) >= 22);

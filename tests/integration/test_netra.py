@@ -177,3 +177,15 @@ def test_a_ticket_on_the_main_websocket_is_refused(nsim, probe):
     text = example(nsim, users=1).replace(f"{nsim.wss}/isolated", nsim.wss)
     assert f"URL={nsim.wss}\n" in text
     assert_result(probe(text), "fail", "ws_connect", "ws.auth", ["refused the credentials"])
+
+
+@tags()
+def test_a_hung_data_agent_is_events_stall_with_stall_timeout(nsim, probe):
+    # Issue 12: the `stall` fault (the data agent hangs after thinking) sends nothing more; with
+    # StallTimeout= on-call reads "the agent hung", naming the last frame.
+    nsim.configure(fault="stall")
+    res = probe(example(nsim, users=1, extra="[Events]\nEventTimeout=5s\nStallTimeout=1s\n"))
+    assert_result(res, "fail", "events", "events.stall", ["no frame at all for 1s", "StallTimeout="])
+    st = res.json["stream"]
+    assert st["silence_after"] in ("agent_thinking", "reasoning"), st
+    assert st["longest_silence_ms"] >= 1000 and st["partials"] >= 2, st

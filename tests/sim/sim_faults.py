@@ -150,6 +150,15 @@ def _events_duplicate(steps, p):
     return steps[:i + 1] + [replace(steps[i])] + steps[i + 1:]
 
 
+def _trickle(steps, p):
+    """The thinking as params.partials agent_thinking frames, params.ms apart (the first too)."""
+    i = _index(steps, "agent_thinking")
+    rest = [x for x in steps[i:] if getattr(x, "type", None) != "agent_thinking"]
+    partials = [Event("agent_thinking", {"thought": f"partial {n + 1}", "step": n + 1},
+                      delay_ms=float(p["ms"])) for n in range(int(p["partials"]))]
+    return steps[:i] + partials + rest
+
+
 def _completed_with(steps, text):
     data = {"status": "completed", "supervisor_result": "completed"}
     if text:
@@ -177,6 +186,8 @@ def _run_faults() -> Dict[str, Callable]:
         "agent_error": lambda s, p: _upto(s, "agent_thinking") + [
             Event("agent_error", {"error_message": p["message"]}, delay_ms=0)],
         "stall": lambda s, p: s[:_index(s, p["before"])],
+        "hang": lambda s, p: _upto(s, p["after"]),
+        "trickle": _trickle,
         "unknown_type": lambda s, p: _insert_after(
             s, "agent_thinking", Event(p["type"], {"mood": "pensive"}, delay_ms=0)),
         "non_json": lambda s, p: _insert_after(
@@ -352,6 +363,12 @@ def _table() -> Dict[str, Fault]:
          "agent_error after agent_thinking"),
         ("stall", "run", "events.timeout", {"before": "tool_completed"},
          "stop before params.before, connection kept open"),
+        ("hang", "run", "events.stall", {"after": "agent_thinking"},
+         "no frame at all after params.after, connection kept open (events.stall with "
+         "StallTimeout=; events.timeout without)"),
+        ("trickle", "run", "slo.silence", {"partials": 4, "ms": 400},
+         "the thinking as params.partials agent_thinking frames params.ms apart "
+         "(slo.silence or slo.first_partial with [SLO] Silence= or FirstPartial= below params.ms)"),
         ("unknown_type", "run", "events.unexpected", {"type": "agent_mood"},
          "extra event type after agent_thinking (a pass unless Strict=yes)"),
         ("non_json", "run", "events.malformed", {"text": "this is not json"},
@@ -401,6 +418,7 @@ def _table() -> Dict[str, Fault]:
         "ws_garbage": {"kind": tuple(GARBAGE)},
         "send_before_upgrade": {"mode": ("coalesced", "early")},
         "stall": {"before": EVENT_TYPES},
+        "hang": {"after": EVENT_TYPES},
         "events_missing": {"type": EVENT_TYPES},
         "events_duplicate": {"type": EVENT_TYPES},
         "foreign_run_id": {"type": EVENT_TYPES},
