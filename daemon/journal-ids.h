@@ -13,3 +13,4 @@
 #define GP_MID_RELOAD_REJECTED  "978fb9fce18f4a9da29fc2b99289854e"
 #define GP_MID_RUN_SKIPPED      "8124b9f61a2e4c18b866ef118ddf9d23"
 #define GP_MID_STOPPED          "ad9541db51ce4ead87b84e153b45c9b6"
+#define GP_MID_API_AUTH_FAILED  "aa608c729c5d48fdafc28de160d846e9"

@@ -175,3 +175,26 @@ void gp_metrics_exporter_update(gp_metrics_exporter *x, const gp_config *cfg, co
                 /* NULL blobs (no memory) make /metrics and /status answer 503 until the next run. */
                 gp_metrics_server_publish(x->server, gp_blob_new(text, len), gp_blob_ref(rep->status));
 }
+
+void gp_metrics_exporter_configure_api(gp_metrics_exporter *x, const gp_config *cfg) {
+        gp_api_settings set = {
+                .tls_certificate = cfg->api_tls_certificate_path,
+                .tls_key = cfg->api_tls_key_path,
+                .client_ca = cfg->api_client_ca_path,
+                .client_crl = cfg->api_client_crl_path,
+                .metrics_auth = cfg->api_metrics_auth,
+                .max_request_bytes = cfg->api_max_request_bytes,
+                .max_connections = cfg->api_max_connections,
+                .rate_limit = cfg->api_rate_limit,
+        };
+
+        if (!x)
+                return;
+        if (gp_api_set_tokens(gp_metrics_server_api(x->server), cfg->api_token_list) < 0 ||
+            gp_metrics_server_configure_api(x->server, &set) < 0)
+                gp_log(NULL, LOG_ERR, LOG_FIELDS(x), "%s: [API]: out of memory", cfg->name);
+}
+
+gp_api *gp_metrics_exporter_api(gp_metrics_exporter *x) {
+        return x ? gp_metrics_server_api(x->server) : NULL;
+}

@@ -27,6 +27,7 @@ struct gp_engine {
         gp_http *http;
         gp_ws *ws;
         atomic_bool cancelled;
+        char next_run_id[37];   /* gp_engine_set_run_id(): the next run's id; empty: a new one */
 };
 
 typedef enum session_state {
