@@ -289,7 +289,8 @@ static int on_api(sd_event_source *s, int fd, uint32_t revents, void *userdata) 
         while (gp_api_take_auth_failure(api, &line, &suppressed) == 0) {
                 _cleanup_free_ char *n = strdup_printf("%u", suppressed);
                 gp_log(GP_MID_API_AUTH_FAILED, LOG_WARNING,
-                       (gp_log_field[]) { { "GPPROBE_NAME", m->cfg->name }, { "GPPROBE_API_SUPPRESSED", n }, { 0 } },
+                       (gp_log_field[]) { { "GPPROBE_NAME", m->cfg->name }, { "GPPROBE_API_FAILURE", line },
+                                          { "GPPROBE_API_SUPPRESSED", n }, { 0 } },
                        "%s: API authentication failed from %s%s%s%s", m->cfg->name, line,
                        suppressed ? " (" : "", suppressed ? n : "", suppressed ? " more not logged)" : "");
                 free(line);

@@ -85,7 +85,7 @@ static int finish(struct lws *wsi, conn *c) {
 static int respond(struct lws *wsi, conn *c, unsigned status, const char *type, gp_blob *ref,
                    const char *data, size_t len, bool head, bool close) {
         unsigned char buf[LWS_PRE + 512], *start = buf + LWS_PRE, *p = start, *end = buf + sizeof(buf) - 1;
-        static const unsigned char allow[] = "GET, HEAD, POST", no_store[] = "no-store", conn_close[] = "close",
+        static const unsigned char allow[] = "GET, HEAD", no_store[] = "no-store", conn_close[] = "close",
                                    bearer[] = "Bearer", one[] = "1";
 
         conn_reset(c);

@@ -384,7 +384,10 @@ def test_a_1mib_request_is_refused_with_413_and_large_headers_with_an_error(sim,
     out, closed = b"", False
     try:
         while b"\r\n\r\n" not in out or not out.endswith(b"too large\n"):
-            out += s.recv(4096)
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            out += chunk
         s.sendall(body)
         while s.recv(4096):
             pass
