@@ -18,6 +18,7 @@ struct gp_metrics_exporter {
         char *file;          /* MetricsFile= being written */
         char *file_error;    /* the last failure to write it, logged once */
         char *render_error;
+        bool tls;            /* [API] TLSCertificate= */
 };
 
 static char *mfree(char *p) {
@@ -73,8 +74,8 @@ static int on_report(sd_event_source *s, int fd, uint32_t revents, void *userdat
                 gp_log(NULL, LOG_ERR, LOG_FIELDS(x), "%s: MetricsListen=: %s; trying again every %ds",
                        x->name, error, GP_METRICS_RETRY_SECONDS);
         else if (address)
-                gp_log(NULL, LOG_INFO, LOG_FIELDS(x), "%s: metrics served on http://%s/metrics", x->name,
-                       address);
+                gp_log(NULL, LOG_INFO, LOG_FIELDS(x), "%s: metrics served on %s://%s/metrics", x->name,
+                       x->tls ? "https" : "http", address);
         else
                 gp_log(NULL, LOG_INFO, LOG_FIELDS(x), "%s: metrics no longer served over HTTP", x->name);
         return 0;
@@ -190,6 +191,7 @@ void gp_metrics_exporter_configure_api(gp_metrics_exporter *x, const gp_config *
 
         if (!x)
                 return;
+        x->tls = set.tls_certificate != NULL;
         if (gp_api_set_tokens(gp_metrics_server_api(x->server), cfg->api_token_list) < 0 ||
             gp_metrics_server_configure_api(x->server, &set) < 0)
                 gp_log(NULL, LOG_ERR, LOG_FIELDS(x), "%s: [API]: out of memory", cfg->name);
