@@ -529,3 +529,20 @@ def test_a_non_loopback_listener_needs_tls_and_authentication(sim, pki, tmp_path
     base["API"]["ClientCRL"] = str(pki / "crl.pem")
     p = check_config(tmp_path, render(base), env={"CREDENTIALS_DIRECTORY": str(creds)})
     assert p.returncode != 0 and "ClientCRL= needs ClientCA=" in p.stderr, p.stderr
+
+
+def test_tls_that_cannot_be_set_up_leaves_the_port_closed_and_the_probe_running(sim, daemon, pki, tmp_path):
+    port = free_port()
+    d = daemon(api_config(sim, pki, port, tmp_path, TLSKey=str(pki / "good.key")))  # not the cert's key
+    wait_run_count(d, 1)
+    deadline = time.monotonic() + 10
+    while "MetricsListen=: cannot set up TLS" not in d.stderr():
+        assert time.monotonic() < deadline, d.stderr()[-3000:]
+        time.sleep(0.05)
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+    # fixed and reloaded: served over TLS
+    d.write_config(api_config(sim, pki, port, tmp_path))
+    d.signal(signal.SIGHUP)
+    Api(port, pki).wait_serving(d)
+    d.stop()
