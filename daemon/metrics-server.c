@@ -395,14 +395,14 @@ static int split_address(const char *address, char **ret_host, char **ret_port) 
         return 0;
 }
 
-static int listen_on(const struct addrinfo *ai) {
+static int listen_on(const struct addrinfo *ai, unsigned backlog) {
         _cleanup_close_ int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         int one = 1, r;
 
         if (fd < 0)
                 return -errno;
         (void) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-        if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, GP_METRICS_MAX_CONNECTIONS) < 0)
+        if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, (int) backlog) < 0)
                 return -errno;
         r = fd;
         fd = -1;
@@ -430,7 +430,8 @@ static int open_listener(gp_metrics_server *s, const char *address, char **ret_a
                 *ret_error = strdup_printf("cannot resolve %s: %s", host, gai_strerror(r));
                 return -EADDRNOTAVAIL;
         }
-        fd = listen_on(ai);
+        /* A burst of clients waits in the kernel's queue rather than having its SYNs dropped. */
+        fd = listen_on(ai, MAX(max_connections(s), GP_METRICS_LISTEN_BACKLOG));
         freeaddrinfo(ai);
         if (fd < 0) {
                 *ret_error = strdup_printf("cannot listen on %s: %s", address, strerror(-fd));

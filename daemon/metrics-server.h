@@ -22,6 +22,7 @@
 
 #define GP_METRICS_MAX_CONNECTIONS 32     /* more wait in the kernel's accept queue (MaxConnections=) */
 #define GP_METRICS_MAX_CONNECTIONS_LIMIT 1024  /* the most MaxConnections= may say */
+#define GP_METRICS_LISTEN_BACKLOG 256     /* connections the kernel queues beyond those */
 #define GP_METRICS_MAX_REQUEST_BYTES 65536  /* a bigger request body is refused (MaxRequestBytes=) */
 #define GP_METRICS_MAX_HEADER_BYTES 4096  /* a bigger request head is refused */
 #define GP_METRICS_TIMEOUT_SECONDS 5      /* for a request head, and for an idle keep-alive */
