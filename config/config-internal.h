@@ -173,8 +173,7 @@ void gp_config_steps_print(const gp_config *c, FILE *f,
 int gp_config_parse_full(const char *main_path, const gp_config_source *sources, size_t n_sources,
                          gp_config **ret, gp_diags *diags, gp_parse_info *info);
 
-/* [API] (config-api.c): an absolute path, or a credential name (no '/'). */
-int gp_check_path_or_credential(const char *v, char **ret_msg);
+/* [API] (config-api.c). */
 /* Resolves the [API] files (credential names through $CREDENTIALS_DIRECTORY) and reads Tokens=;
  * diagnostics at the keys' lines. 0, -EINVAL, -ENOMEM. */
 int gp_config_load_api(gp_config *c, const gp_key_where *where, gp_diags *d);
