@@ -198,6 +198,13 @@ bool gp_api_http_authenticate(gp_api *api, struct lws *wsi, const gp_api_setting
 
 /* ---- routes */
 
+static int method_not_allowed(const char *allow, gp_api_response *ret) {
+        int r = gp_api_error(405, "method not allowed", ret);
+
+        ret->allow = allow;
+        return r;
+}
+
 int gp_api_http_route(gp_api *api, struct lws *wsi, const char *path, bool post, const gp_blob *status,
                       gp_api_response *ret) {
         const char *id;
@@ -207,7 +214,7 @@ int gp_api_http_route(gp_api *api, struct lws *wsi, const char *path, bool post,
                 size_t n = 0;
 
                 if (post)
-                        return gp_api_error(405, "method not allowed", ret);
+                        return method_not_allowed("GET, HEAD", ret);
                 for (int i = 0; lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_URI_ARGS, i) > 0; i++) {
                         if (n == QUERY_ARGS_MAX)
                                 return gp_api_error(400, "too many parameters", ret);
@@ -219,9 +226,9 @@ int gp_api_http_route(gp_api *api, struct lws *wsi, const char *path, bool post,
                 return gp_api_gate(api, args, status, now_usec(CLOCK_REALTIME), ret);
         }
         if (streq(path, "/run"))
-                return post ? gp_api_run(api, ret) : gp_api_error(405, "method not allowed; use POST", ret);
+                return post ? gp_api_run(api, ret) : method_not_allowed("POST", ret);
         id = startswith(path, "/runs/");
         if (id)
-                return post ? gp_api_error(405, "method not allowed", ret) : gp_api_run_get(api, id, ret);
+                return post ? method_not_allowed("GET, HEAD", ret) : gp_api_run_get(api, id, ret);
         return -ENOENT;
 }

@@ -46,6 +46,7 @@ typedef struct gp_api_response {
         unsigned status;
         char *body;
         bool authenticate;          /* 401: WWW-Authenticate: Bearer */
+        const char *allow;          /* 405: the methods the path takes (static text) */
 } gp_api_response;
 
 void gp_api_response_done(gp_api_response *r);

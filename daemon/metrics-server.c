@@ -64,12 +64,14 @@ typedef struct conn {
         const char *data;
         size_t len, sent;
         bool close;
+        const char *allow;             /* a 405's Allow: (static text); NULL: GET, HEAD */
 } conn;
 
 static void conn_reset(conn *c) {
         c->ref = gp_blob_unref(c->ref);
         c->data = NULL;
         c->len = c->sent = 0;
+        c->allow = NULL;
 }
 
 static int finish(struct lws *wsi, conn *c) {
@@ -85,8 +87,8 @@ static int finish(struct lws *wsi, conn *c) {
 static int respond(struct lws *wsi, conn *c, unsigned status, const char *type, gp_blob *ref,
                    const char *data, size_t len, bool head, bool close) {
         unsigned char buf[LWS_PRE + 512], *start = buf + LWS_PRE, *p = start, *end = buf + sizeof(buf) - 1;
-        static const unsigned char allow[] = "GET, HEAD", no_store[] = "no-store", conn_close[] = "close",
-                                   bearer[] = "Bearer", one[] = "1";
+        static const unsigned char no_store[] = "no-store", conn_close[] = "close", bearer[] = "Bearer", one[] = "1";
+        const char *allow = c->allow ? c->allow : "GET, HEAD";
 
         conn_reset(c);
         c->ref = ref;
@@ -97,7 +99,8 @@ static int respond(struct lws *wsi, conn *c, unsigned status, const char *type, 
             lws_add_http_header_by_name(wsi, (const unsigned char *) "cache-control:", no_store,
                                         sizeof(no_store) - 1, &p, end) ||
             (status == HTTP_STATUS_METHOD_NOT_ALLOWED &&
-             lws_add_http_header_by_name(wsi, (const unsigned char *) "allow:", allow, sizeof(allow) - 1, &p,
+             lws_add_http_header_by_name(wsi, (const unsigned char *) "allow:", (const unsigned char *) allow,
+                                         (int) strlen(allow), &p,
                                          end)) ||
             (status == 401 && lws_add_http_header_by_name(wsi, (const unsigned char *) "www-authenticate:", bearer,
                                                           sizeof(bearer) - 1, &p, end)) ||
@@ -143,6 +146,7 @@ static int respond_api(struct lws *wsi, conn *c, gp_api_response *r, bool head, 
         gp_blob *b = gp_blob_new(r->body, strlen(r->body));
         unsigned status = r->status;
 
+        c->allow = r->allow;
         gp_api_response_done(r);
         if (!b)
                 return -1;

@@ -342,7 +342,8 @@ def test_post_run_starts_a_run_whose_id_runs_id_reports(sim, daemon, pki, tmp_pa
     assert api.json("GET", "/runs/00000000-0000-4000-8000-000000000000", token=TOKEN)[0] == 404
     assert api.request("GET", "/runs/not-a-run-id!", token=TOKEN)[0] == 404
     # methods and paths
-    assert api.request("GET", "/run", token=TOKEN)[0] == 405
+    st, h, _ = api.request("GET", "/run", token=TOKEN)
+    assert st == 405 and h["allow"] == "POST", (st, h)
     assert api.request("DELETE", "/status", token=TOKEN)[0] == 405
     assert api.request("GET", "/nothing", token=TOKEN)[0] == 404
     assert "started on POST /run" in d.stderr()
