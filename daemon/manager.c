@@ -196,14 +196,17 @@ static void finish_run(gp_manager *m, gp_result *res) {
         state_save(m);
         /* One report, and every output says it: journal, status file, metrics, /status, STATUS=. */
         rep = report_now(m);
-        if (!rep)
+        if (!rep) {
+                api_run_finished(m, res->run_id, NULL);
                 return;
+        }
         gp_log_run(rep);
         if (t != GP_TRANSITION_NONE)
                 gp_log_transition(rep, t);
+        /* First: once the status file says the run is done, GET /runs/ID says it too. */
+        api_run_finished(m, res->run_id, rep);
         status_write(m, rep);
         metrics_update(m, rep, true);
-        api_run_finished(m, res->run_id, rep);
         status = gp_status_line(rep);
         if (status)
                 sd_notifyf(false, "STATUS=%s", status);

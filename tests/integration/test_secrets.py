@@ -311,6 +311,14 @@ def test_api_tokens_never_show_in_any_output(tsim, login_server, daemon, journal
     d = daemon(c, journal=journal, env={"CREDENTIALS_DIRECTORY": str(creds)})
     d.wait_runs(1, timeout=15)
     ctx = ssl.create_default_context(cafile=str(certs / "ca.pem"))
+    deadline = time.monotonic() + 15
+    while True:  # the listener opens in the server's thread, maybe after the first run
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=2).close()
+            break
+        except OSError:
+            assert time.monotonic() < deadline, d.stderr()[-2000:]
+            time.sleep(0.05)
 
     def get(path, token, method="GET"):
         conn = http.client.HTTPSConnection("127.0.0.1", port, context=ctx, timeout=5)
