@@ -85,6 +85,15 @@ typedef enum key_id {
         K_OUTPUT_METRICS_FILE,
         K_OUTPUT_TRANSCRIPTS,
         K_OUTPUT_TRANSCRIPT_REDACT,
+        K_API_TLS_CERTIFICATE,
+        K_API_TLS_KEY,
+        K_API_CLIENT_CA,
+        K_API_CLIENT_CRL,
+        K_API_TOKENS,
+        K_API_METRICS_AUTH,
+        K_API_MAX_REQUEST_BYTES,
+        K_API_MAX_CONNECTIONS,
+        K_API_RATE_LIMIT,
         _K_MAX,
 } key_id;
 
@@ -172,3 +181,8 @@ void gp_config_steps_print(const gp_config *c, FILE *f,
  * which file holds a secret, and where each key was set. info may be NULL. */
 int gp_config_parse_full(const char *main_path, const gp_config_source *sources, size_t n_sources,
                          gp_config **ret, gp_diags *diags, gp_parse_info *info);
+
+/* [API] (config-api.c). */
+/* Resolves the [API] files (credential names through $CREDENTIALS_DIRECTORY) and reads Tokens=;
+ * diagnostics at the keys' lines. 0, -EINVAL, -ENOMEM. */
+int gp_config_load_api(gp_config *c, const gp_key_where *where, gp_diags *d);

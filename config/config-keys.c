@@ -157,6 +157,22 @@ const key_def gp_config_keys[_K_MAX] = {
             .def = "20", .flags = KEY_MANDATORY),
         KEY(K_OUTPUT_TRANSCRIPT_REDACT, "Output", "TranscriptRedact", KIND_LIST, transcript_redact,
             .check = gp_check_json_path, .def = "access_token refresh_token id_token token password"),
+
+        KEY(K_API_TLS_CERTIFICATE, "API", "TLSCertificate", KIND_STRING, api_tls_certificate,
+            .check = gp_check_path_or_credential),
+        KEY(K_API_TLS_KEY, "API", "TLSKey", KIND_STRING, api_tls_key, .check = gp_check_path_or_credential),
+        KEY(K_API_CLIENT_CA, "API", "ClientCA", KIND_STRING, api_client_ca, .check = gp_check_path_or_credential),
+        KEY(K_API_CLIENT_CRL, "API", "ClientCRL", KIND_STRING, api_client_crl,
+            .check = gp_check_path_or_credential),
+        KEY(K_API_TOKENS, "API", "Tokens", KIND_STRING, api_tokens, .check = gp_check_path_or_credential),
+        KEY(K_API_METRICS_AUTH, "API", "MetricsAuth", KIND_BOOL, api_metrics_auth, .def = "yes",
+            .flags = KEY_MANDATORY),
+        KEY(K_API_MAX_REQUEST_BYTES, "API", "MaxRequestBytes", KIND_UNSIGNED, api_max_request_bytes, .min = 0,
+            .max = 16 * 1024 * 1024, .def = "65536", .flags = KEY_MANDATORY),
+        KEY(K_API_MAX_CONNECTIONS, "API", "MaxConnections", KIND_UNSIGNED, api_max_connections, .min = 1,
+            .max = 1024, .def = "32", .flags = KEY_MANDATORY),
+        KEY(K_API_RATE_LIMIT, "API", "RateLimit", KIND_UNSIGNED, api_rate_limit, .min = 0, .max = 1000000,
+            .def = "0", .flags = KEY_MANDATORY),
 };
 
 static const char * const ws_auth_table[] = {

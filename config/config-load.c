@@ -265,6 +265,8 @@ int gp_config_load(const char *path, gp_config **ret, gp_diags *diags) {
                 warn_readable_secrets(&files, info->secret_lines, d);
         if (r >= 0)
                 r = load_password(c, info, d);
+        if (r >= 0)
+                r = gp_config_load_api(c, info->where, d);
 
 finish:
         if (info)

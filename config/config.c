@@ -88,6 +88,11 @@ gp_config *gp_config_unref(gp_config *c) {
         if (c->response_reject)
                 regfree(&c->response_reject_regex);
         gp_config_steps_free(c);
+        free(c->api_tls_certificate_path);
+        free(c->api_tls_key_path);
+        free(c->api_client_ca_path);
+        free(c->api_client_crl_path);
+        strv_free_secret(c->api_token_list);
         for (size_t k = 0; k < _K_MAX; k++)
                 gp_config_key_free(c, (key_id) k);
         free(c->path);
@@ -287,6 +292,19 @@ static void check_transport(parse_ctx *ctx) {
                 diag_key(ctx, K_TLS_CLIENT_CERTIFICATE, false, "ClientCertificate= needs ClientKey=");
         if (c->client_key && !c->client_certificate)
                 diag_key(ctx, K_TLS_CLIENT_KEY, false, "ClientKey= needs ClientCertificate=");
+        if (!!c->api_tls_certificate != !!c->api_tls_key)
+                diag_key(ctx, c->api_tls_key ? K_API_TLS_KEY : K_API_TLS_CERTIFICATE, false,
+                         "TLSCertificate= and TLSKey= go together");
+        if (c->api_client_ca && !c->api_tls_certificate)
+                diag_key(ctx, K_API_CLIENT_CA, false, "ClientCA= needs TLSCertificate= (client certificates need TLS)");
+        if (c->api_client_crl && !c->api_client_ca)
+                diag_key(ctx, K_API_CLIENT_CRL, false, "ClientCRL= needs ClientCA=");
+        if (c->metrics_listen && !gp_listen_is_loopback(c->metrics_listen) &&
+            (!c->api_tls_certificate || (!c->api_tokens && !c->api_client_ca)))
+                diag_key(ctx, K_OUTPUT_METRICS_LISTEN, false,
+                         "MetricsListen=%s is not a loopback address: it needs [API] TLSCertificate= and "
+                         "Tokens= or ClientCA= (plain HTTP and no authentication only on loopback)",
+                         c->metrics_listen);
         if (c->insecure)
                 diag_key(ctx, K_TLS_INSECURE, true,
                          "Insecure=yes: TLS certificates and host names are not verified");

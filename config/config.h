@@ -152,6 +152,23 @@ typedef struct gp_config {
         char *metrics_file;
         unsigned transcripts;       /* failure transcripts kept (issue 12); 0 = none recorded */
         char **transcript_redact;   /* JSON paths whose values transcripts never show */
+
+        /* [API]: on the MetricsListen= server. Files as configured: absolute, or credential names */
+        char *api_tls_certificate;
+        char *api_tls_key;
+        char *api_client_ca;
+        char *api_client_crl;
+        char *api_tokens;
+        bool api_metrics_auth;      /* /metrics and /healthz need authentication when some is configured */
+        unsigned api_max_request_bytes;
+        unsigned api_max_connections;
+        unsigned api_rate_limit;    /* requests per second per client address; 0: none */
+        /* Resolved by gp_config_load: absolute paths, and the tokens (secrets, wiped when freed). */
+        char *api_tls_certificate_path;
+        char *api_tls_key_path;
+        char *api_client_ca_path;
+        char *api_client_crl_path;
+        char **api_token_list;
 } gp_config;
 
 /* A diagnostic: FILE:LINE: message. line 0 means "the file as a whole". */
@@ -231,6 +248,8 @@ const char *gp_step_name(const gp_step *s, size_t index, char buf[32]);
 int gp_parse_duration(const char *s, usec_t *ret);           /* "500ms", "1min 30s", "2h" */
 int gp_parse_bool(const char *s, bool *ret);                 /* yes/no/true/false/on/off/1/0 */
 int gp_parse_unsigned(const char *s, unsigned min, unsigned max, unsigned *ret);
+/* "127.0.0.1:9477", "[::1]:9477", "localhost:9477": an address only this host reaches. */
+bool gp_listen_is_loopback(const char *address);
 /* Formats d so that gp_parse_duration reads back the same value: "1min 30s", "500ms", "0".
  * buf >= 64 bytes. Returns buf. */
 char *gp_format_duration(char *buf, size_t len, usec_t d);

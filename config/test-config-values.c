@@ -212,6 +212,24 @@ static void test_listen_checks(void **state) {
         assert_check(gp_check_listen, "h:-1", false);
 }
 
+/* Plain HTTP without authentication is allowed only where these say loopback ([API]). */
+static void test_loopback_listen_addresses(void **state) {
+        static const char * const loopback[] = { "127.0.0.1:9477", "127.8.9.10:1", "[::1]:9477", "localhost:80" };
+        static const char * const other[] = { "0.0.0.0:9477", "[::]:9477", "10.0.0.1:80", "128.0.0.1:80",
+                                              "localhost.example:80", "[::2]:1", "probe:9477", "nonsense" };
+
+        for (size_t i = 0; i < ELEMENTSOF(loopback); i++)
+                if (!gp_listen_is_loopback(loopback[i]))
+                        fail_msg("%s is loopback", loopback[i]);
+        for (size_t i = 0; i < ELEMENTSOF(other); i++)
+                if (gp_listen_is_loopback(other[i]))
+                        fail_msg("%s is not loopback", other[i]);
+        assert_check(gp_check_path_or_credential, "/etc/gpprobe/api/cert.pem", true);
+        assert_check(gp_check_path_or_credential, "api-cert", true);
+        assert_check(gp_check_path_or_credential, "sub/dir", false);
+        assert_check(gp_check_path_or_credential, "..", false);
+}
+
 static void test_header_and_path_checks(void **state) {
         assert_check(gp_check_header, "X-A: b", true);
         assert_check(gp_check_header, "X-A:b", true);
@@ -278,6 +296,7 @@ int main(void) {
                 cmocka_unit_test(test_jitter),
                 cmocka_unit_test(test_url_checks),
                 cmocka_unit_test(test_listen_checks),
+                cmocka_unit_test(test_loopback_listen_addresses),
                 cmocka_unit_test(test_header_and_path_checks),
                 cmocka_unit_test(test_sensitive_headers),
         };

@@ -23,6 +23,8 @@ int gp_check_json_path(const char *v, char **ret_msg);
 int gp_check_event_type(const char *v, char **ret_msg);
 int gp_check_absolute_path(const char *v, char **ret_msg);
 int gp_check_credential_name(const char *v, char **ret_msg);
+/* An absolute path, or a credential name (no '/'): [API]'s files (config-api.c). */
+int gp_check_path_or_credential(const char *v, char **ret_msg);
 int gp_check_probe_name(const char *v, char **ret_msg);
 int gp_check_template(const char *v, char **ret_msg);      /* JSON templates must stay JSON */
 int gp_check_query_param(const char *v, char **ret_msg);

@@ -18,6 +18,7 @@
 #include "silencer.h"
 #include "status.h"
 #include "transcripts.h"
+#include "uuid.h"
 
 /* How long SIGTERM waits for a cancelled run before leaving anyway (SPEC: stop within 2 s). */
 #define STOP_GRACE (1500 * USEC_PER_MSEC)
@@ -35,6 +36,8 @@ struct gp_manager {
         sd_event_source *runner_source;
         sd_event_source *timer;
         sd_event_source *stop_timer;
+        sd_event_source *api_source;   /* POST /run and authentication failures (api.h) */
+        char run_id[GP_UUID_STRING_MAX];  /* the run in progress, or the last */
         gp_daemon_info daemon;      /* made once at start; the interval follows reloads */
         usec_t slot;                /* CLOCK_MONOTONIC: when the current/last run was due */
         usec_t run_started;         /* CLOCK_MONOTONIC */
@@ -81,6 +84,7 @@ static void metrics_update(gp_manager *m, const gp_report *rep, bool up) {
 static void publish_state(gp_manager *m) {
         _cleanup_report_ gp_report *rep = report_now(m);
 
+        gp_metrics_exporter_configure_api(m->metrics, m->cfg);
         if (!rep)
                 return;
         status_write(m, rep);
@@ -103,12 +107,12 @@ static usec_t next_run_delay(const gp_config *c) {
         return gp_config_run_delay(c, r);
 }
 
-static int start_run(gp_manager *m, const char *why);
+static int start_run(gp_manager *m, const char *why, const char *run_id);
 
 static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         gp_manager *m = userdata;
 
-        if (start_run(m, "scheduled") == 0)
+        if (start_run(m, "scheduled", NULL) == 0)
                 m->slot = usec;
         return 0;
 }
@@ -139,19 +143,28 @@ static void schedule_next(gp_manager *m) {
                 gp_log(NULL, LOG_ERR, NULL, "%s: cannot arm the run timer", m->cfg->name);
 }
 
-static int start_run(gp_manager *m, const char *why) {
+/* run_id: the one POST /run answered with; NULL: a new one. */
+static int start_run(gp_manager *m, const char *why, const char *run_id) {
+        char id[GP_UUID_STRING_MAX];
         int r;
 
         if (m->stopping)
-                return 0;
+                return -ESHUTDOWN;
         if (gp_runner_busy(m->runner)) {
                 gp_log(NULL, LOG_NOTICE, (gp_log_field[]) { { "GPPROBE_NAME", m->cfg->name }, { 0 } },
                        "%s: %s run ignored: a run is in progress", m->cfg->name, why);
                 return -EBUSY;
         }
-        r = gp_runner_start(m->runner, m->cfg);
+        if (run_id)
+                snprintf(id, sizeof(id), "%s", run_id);
+        else
+                gp_uuid4(id);
+        r = gp_runner_start(m->runner, m->cfg, id);
         if (r < 0)
                 return r;
+        memcpy(m->run_id, id, sizeof(id));
+        if (gp_metrics_exporter_api(m->metrics))
+                gp_api_run_started(gp_metrics_exporter_api(m->metrics), id);
         m->run_started = now_usec(CLOCK_MONOTONIC);
         sd_event_source_set_enabled(m->timer, SD_EVENT_OFF);
         return 0;
@@ -225,6 +238,23 @@ static void transcript_save(gp_manager *m, gp_result *res) {
                        strempty(err));
 }
 
+/* GET /runs/ID: the run's result as the status document's "last" says it. */
+static void api_run_finished(gp_manager *m, const char *run_id, const gp_report *rep) {
+        gp_api *api = gp_metrics_exporter_api(m->metrics);
+        json_t *doc = NULL;
+        char *last = NULL;
+
+        if (!api)
+                return;
+        if (rep)
+                doc = json_loadb(gp_blob_data(rep->status), gp_blob_size(rep->status), 0, NULL);
+        if (doc)
+                last = json_dumps(json_object_get(doc, "last"), JSON_COMPACT | JSON_REAL_PRECISION(15));
+        gp_api_run_finished(api, run_id, last);
+        free(last);
+        json_decref(doc);
+}
+
 static void finish_run(gp_manager *m, gp_result *res) {
         gp_transition t = GP_TRANSITION_NONE;
         _cleanup_report_ gp_report *rep = NULL;
@@ -242,11 +272,15 @@ static void finish_run(gp_manager *m, gp_result *res) {
         state_save(m);
         /* One report, and every output says it: journal, status file, metrics, /status, STATUS=. */
         rep = report_now(m);
-        if (!rep)
+        if (!rep) {
+                api_run_finished(m, res->run_id, NULL);
                 return;
+        }
         gp_log_run(rep);
         announce(m, rep, t);
         cert_warn(m, rep);
+        /* First: once the status file says the run is done, GET /runs/ID says it too. */
+        api_run_finished(m, res->run_id, rep);
         status_write(m, rep);
         metrics_update(m, rep, true);
         status = gp_status_line(rep);
@@ -260,6 +294,8 @@ static int on_runner(sd_event_source *s, int fd, uint32_t revents, void *userdat
         int err = 0;
 
         res = gp_runner_take(m->runner, &err);
+        if (!res || res->verdict == GP_VERDICT_CANCELLED)
+                api_run_finished(m, m->run_id, NULL);
         if (!res) {
                 if (err)
                         gp_log(NULL, LOG_ERR, NULL, "%s: the run could not complete: %s", m->cfg->name, strerror(err));
@@ -304,10 +340,39 @@ static int on_terminate(sd_event_source *s, const struct signalfd_siginfo *si, v
 static int on_usr1(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
         gp_manager *m = userdata;
 
-        if (start_run(m, "SIGUSR1") == 0) {
+        if (start_run(m, "SIGUSR1", NULL) == 0) {
                 gp_log(NULL, LOG_INFO, (gp_log_field[]) { { "GPPROBE_NAME", m->cfg->name }, { 0 } },
                        "%s: run started on SIGUSR1", m->cfg->name);
                 m->slot = now_usec(CLOCK_MONOTONIC);
+        }
+        return 0;
+}
+
+/* POST /run (the server thread waits for the answer) and authentication failures to log. */
+static int on_api(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        gp_manager *m = userdata;
+        gp_api *api = gp_metrics_exporter_api(m->metrics);
+        char id[GP_UUID_STRING_MAX];
+        unsigned suppressed = 0;
+        char *line;
+
+        while (gp_api_take_run_request(api, id) == 0) {
+                int r = start_run(m, "API", id);
+                if (r == 0) {
+                        gp_log(NULL, LOG_INFO, (gp_log_field[]) { { "GPPROBE_NAME", m->cfg->name }, { "GPPROBE_RUN_ID", id }, { 0 } },
+                               "%s: run %s started on POST /run", m->cfg->name, id);
+                        m->slot = now_usec(CLOCK_MONOTONIC);
+                }
+                gp_api_answer_run(api, r);
+        }
+        while (gp_api_take_auth_failure(api, &line, &suppressed) == 0) {
+                _cleanup_free_ char *n = strdup_printf("%u", suppressed);
+                gp_log(GP_MID_API_AUTH_FAILED, LOG_WARNING,
+                       (gp_log_field[]) { { "GPPROBE_NAME", m->cfg->name }, { "GPPROBE_API_FAILURE", line },
+                                          { "GPPROBE_API_SUPPRESSED", n }, { 0 } },
+                       "%s: API authentication failed from %s%s%s%s", m->cfg->name, line,
+                       suppressed ? " (" : "", suppressed ? n : "", suppressed ? " more not logged)" : "");
+                free(line);
         }
         return 0;
 }
@@ -437,6 +502,9 @@ int gp_manager_new(const char *config_path, gp_config *cfg, gp_manager **ret) {
                 r = sd_event_add_time(m->event, &m->timer, CLOCK_MONOTONIC, 0, 1, on_timer, m);  /* accuracy 1us: not the 250ms default */
         if (r >= 0 && m->metrics)
                 r = gp_metrics_exporter_attach(m->metrics, m->event);
+        if (r >= 0 && m->metrics)
+                r = sd_event_add_io(m->event, &m->api_source, gp_api_fd(gp_metrics_exporter_api(m->metrics)),
+                                    EPOLLIN, on_api, m);
         if (r >= 0)
                 /* WATCHDOG=1 from the loop itself: a stuck loop stops the pings. */
                 r = sd_event_set_watchdog(m->event, true);
@@ -461,6 +529,7 @@ gp_manager *gp_manager_free(gp_manager *m) {
         sd_event_source_unref(m->runner_source);
         sd_event_source_unref(m->timer);
         sd_event_source_unref(m->stop_timer);
+        sd_event_source_unref(m->api_source);
         sd_event_unref(m->event);
         gp_history_free(m->history);
         gp_result_free(m->last);
@@ -477,7 +546,7 @@ int gp_manager_run(gp_manager *m) {
 
         publish_state(m);
         m->slot = now_usec(CLOCK_MONOTONIC);
-        start_run(m, "first");
+        start_run(m, "first", NULL);
         gp_log(GP_MID_STARTED, LOG_INFO, (gp_log_field[]) { { "GPPROBE_NAME", m->cfg->name }, { 0 } },
                "gpprobed %s started: probe %s every %s, status in %s", GP_VERSION, m->cfg->name,
                format_duration(d, sizeof(d), m->cfg->interval), m->cfg->status_file);

@@ -18,6 +18,7 @@ struct gp_metrics_exporter {
         char *file;          /* MetricsFile= being written */
         char *file_error;    /* the last failure to write it, logged once */
         char *render_error;
+        bool tls;            /* [API] TLSCertificate= */
 };
 
 static char *mfree(char *p) {
@@ -73,8 +74,8 @@ static int on_report(sd_event_source *s, int fd, uint32_t revents, void *userdat
                 gp_log(NULL, LOG_ERR, LOG_FIELDS(x), "%s: MetricsListen=: %s; trying again every %ds",
                        x->name, error, GP_METRICS_RETRY_SECONDS);
         else if (address)
-                gp_log(NULL, LOG_INFO, LOG_FIELDS(x), "%s: metrics served on http://%s/metrics", x->name,
-                       address);
+                gp_log(NULL, LOG_INFO, LOG_FIELDS(x), "%s: metrics served on %s://%s/metrics", x->name,
+                       x->tls ? "https" : "http", address);
         else
                 gp_log(NULL, LOG_INFO, LOG_FIELDS(x), "%s: metrics no longer served over HTTP", x->name);
         return 0;
@@ -175,4 +176,28 @@ void gp_metrics_exporter_update(gp_metrics_exporter *x, const gp_config *cfg, co
         if (x->listen)
                 /* NULL blobs (no memory) make /metrics and /status answer 503 until the next run. */
                 gp_metrics_server_publish(x->server, gp_blob_new(text, len), gp_blob_ref(rep->status));
+}
+
+void gp_metrics_exporter_configure_api(gp_metrics_exporter *x, const gp_config *cfg) {
+        gp_api_settings set = {
+                .tls_certificate = cfg->api_tls_certificate_path,
+                .tls_key = cfg->api_tls_key_path,
+                .client_ca = cfg->api_client_ca_path,
+                .client_crl = cfg->api_client_crl_path,
+                .metrics_auth = cfg->api_metrics_auth,
+                .max_request_bytes = cfg->api_max_request_bytes,
+                .max_connections = cfg->api_max_connections,
+                .rate_limit = cfg->api_rate_limit,
+        };
+
+        if (!x)
+                return;
+        x->tls = set.tls_certificate != NULL;
+        if (gp_api_set_tokens(gp_metrics_server_api(x->server), cfg->api_token_list) < 0 ||
+            gp_metrics_server_configure_api(x->server, &set) < 0)
+                gp_log(NULL, LOG_ERR, LOG_FIELDS(x), "%s: [API]: out of memory", cfg->name);
+}
+
+gp_api *gp_metrics_exporter_api(gp_metrics_exporter *x) {
+        return x ? gp_metrics_server_api(x->server) : NULL;
 }

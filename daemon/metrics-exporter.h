@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <systemd/sd-event.h>
 
+#include "api.h"
 #include "config.h"
 #include "report.h"
 
@@ -27,3 +28,9 @@ gp_metrics_exporter *gp_metrics_exporter_free(gp_metrics_exporter *x);
  * MetricsFile= left behind says gpprobe_up 0. */
 void gp_metrics_exporter_update(gp_metrics_exporter *x, const gp_config *cfg, const gp_report *rep,
                                 unsigned skipped, bool up);
+
+/* [API] of cfg: the tokens now, TLS and the limits in the server thread (a new TLS setup: at
+ * start and after a reload only). NULL-safe. */
+void gp_metrics_exporter_configure_api(gp_metrics_exporter *x, const gp_config *cfg);
+/* The HTTP API's state (api.h), for the manager's run requests; NULL when x is. */
+gp_api *gp_metrics_exporter_api(gp_metrics_exporter *x);

@@ -8,6 +8,7 @@
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 
+#include "api-http.h"
 #include "metrics-server.h"
 #include "metrics.h"
 #include "time-util.h"
@@ -31,9 +32,17 @@ struct gp_metrics_server {
         char *report_address;
         char *report_error;
 
-        struct lws_vhost *vhost;       /* serves every connection; never listens itself */
+        struct lws_vhost *vhost;       /* plain HTTP; never listens itself */
+        gp_api *api;
+        gp_api_settings want_api;      /* under the lock */
+        unsigned want_api_gen;
 
         /* The server thread's own. */
+        gp_api_settings api_cur;
+        unsigned applied_api_gen;
+        struct lws_vhost *tls_vhost;   /* [API] TLSCertificate=: serves every connection */
+        char *tls_error;               /* it could not be made: nothing is served */
+        gp_rate_table *rates;
         int listen_fd;                 /* owned by listen_wsi */
         struct lws *listen_wsi;
         bool accepting;
@@ -44,6 +53,7 @@ struct gp_metrics_server {
         unsigned applied_gen;
         char *last_error;
         bool retry_due;
+        bool api_changed;              /* the listener must be made again, on the new vhost */
         lws_sorted_usec_list_t retry;
         unsigned char out[LWS_PRE + CHUNK];
 };
@@ -54,12 +64,14 @@ typedef struct conn {
         const char *data;
         size_t len, sent;
         bool close;
+        const char *allow;             /* a 405's Allow: (static text); NULL: GET, HEAD */
 } conn;
 
 static void conn_reset(conn *c) {
         c->ref = gp_blob_unref(c->ref);
         c->data = NULL;
         c->len = c->sent = 0;
+        c->allow = NULL;
 }
 
 static int finish(struct lws *wsi, conn *c) {
@@ -75,7 +87,8 @@ static int finish(struct lws *wsi, conn *c) {
 static int respond(struct lws *wsi, conn *c, unsigned status, const char *type, gp_blob *ref,
                    const char *data, size_t len, bool head, bool close) {
         unsigned char buf[LWS_PRE + 512], *start = buf + LWS_PRE, *p = start, *end = buf + sizeof(buf) - 1;
-        static const unsigned char allow[] = "GET, HEAD", no_store[] = "no-store", conn_close[] = "close";
+        static const unsigned char no_store[] = "no-store", conn_close[] = "close", bearer[] = "Bearer", one[] = "1";
+        const char *allow = c->allow ? c->allow : "GET, HEAD";
 
         conn_reset(c);
         c->ref = ref;
@@ -86,8 +99,13 @@ static int respond(struct lws *wsi, conn *c, unsigned status, const char *type, 
             lws_add_http_header_by_name(wsi, (const unsigned char *) "cache-control:", no_store,
                                         sizeof(no_store) - 1, &p, end) ||
             (status == HTTP_STATUS_METHOD_NOT_ALLOWED &&
-             lws_add_http_header_by_name(wsi, (const unsigned char *) "allow:", allow, sizeof(allow) - 1, &p,
+             lws_add_http_header_by_name(wsi, (const unsigned char *) "allow:", (const unsigned char *) allow,
+                                         (int) strlen(allow), &p,
                                          end)) ||
+            (status == 401 && lws_add_http_header_by_name(wsi, (const unsigned char *) "www-authenticate:", bearer,
+                                                          sizeof(bearer) - 1, &p, end)) ||
+            (status == 429 && lws_add_http_header_by_name(wsi, (const unsigned char *) "retry-after:", one,
+                                                          sizeof(one) - 1, &p, end)) ||
             (close && lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION, conn_close,
                                                    sizeof(conn_close) - 1, &p, end)) ||
             lws_finalize_write_http_header(wsi, start, &p, end))
@@ -123,11 +141,65 @@ static int respond_blob(gp_metrics_server *s, struct lws *wsi, conn *c, gp_blob 
         return respond(wsi, c, HTTP_STATUS_OK, type, b, gp_blob_data(b), gp_blob_size(b), head, false);
 }
 
+/* An API answer (api.h): its JSON body goes out as a blob. */
+static int respond_api(struct lws *wsi, conn *c, gp_api_response *r, bool head, bool close) {
+        gp_blob *b = gp_blob_new(r->body, strlen(r->body));
+        unsigned status = r->status;
+
+        c->allow = r->allow;
+        gp_api_response_done(r);
+        if (!b)
+                return -1;
+        return respond(wsi, c, status, "application/json", b, gp_blob_data(b), gp_blob_size(b), head, close);
+}
+
+static int on_api(gp_metrics_server *s, struct lws *wsi, conn *c, const char *path, bool post, bool head,
+                  bool close) {
+        gp_api_response r = {0};
+        gp_blob *status;
+        int k;
+
+        pthread_mutex_lock(&s->lock);
+        status = gp_blob_ref(s->status);
+        pthread_mutex_unlock(&s->lock);
+        k = gp_api_http_route(s->api, wsi, path, post, status, &r);
+        gp_blob_unref(status);
+        if (k == -ENOENT)
+                return respond_text(wsi, c, HTTP_STATUS_NOT_FOUND, "not found\n", head, close);
+        if (k < 0)
+                return -1;
+        return respond_api(wsi, c, &r, head, close);
+}
+
 static int on_request(gp_metrics_server *s, struct lws *wsi, conn *c, const char *path) {
         bool get = lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) > 0;
         bool head = lws_hdr_total_length(wsi, WSI_TOKEN_HEAD_URI) > 0;
+        bool post = lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0;
+        bool open_path = streq(path, "/metrics") || streq(path, "/healthz");
         usec_t beat, now, age;
+        char peer[64] = "", length[24] = "";
+        unsigned long long body = 0;
+        gp_api_response r = {0};
+        bool close;
 
+        lws_get_peer_simple(wsi, peer, sizeof(peer));
+        if (lws_hdr_copy(wsi, length, sizeof(length), WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0)
+                body = strtoull(length, NULL, 10);
+        /* lws gives a POST no writable callback before its body, which is never read: the
+         * answer goes out at once (short), then the connection closes. */
+        close = body > 0 || post;
+        if (!gp_rate_allow(s->rates, peer, s->api_cur.rate_limit, now_usec(CLOCK_MONOTONIC)))
+                return respond_text(wsi, c, 429, "too many requests\n", head, close);
+        /* The body is never read: one over the limit is refused, and any other closes the
+         * connection after the answer. */
+        if (body > s->api_cur.max_request_bytes)
+                return respond_text(wsi, c, HTTP_STATUS_REQ_ENTITY_TOO_LARGE, "request body too large\n", false,
+                                    true);
+        if ((!open_path || s->api_cur.metrics_auth) &&
+            !gp_api_http_authenticate(s->api, wsi, &s->api_cur, peer, &r))
+                return r.body ? respond_api(wsi, c, &r, head, close) : -1;
+        if (post && (streq(path, "/run") || startswith(path, "/runs/") || streq(path, "/gate")))
+                return on_api(s, wsi, c, path, true, false, close);
         /* Another method may come with a body, never read: close after the answer. */
         if (!get && !head)
                 return respond_text(wsi, c, HTTP_STATUS_METHOD_NOT_ALLOWED, "method not allowed\n", false,
@@ -146,9 +218,9 @@ static int on_request(gp_metrics_server *s, struct lws *wsi, conn *c, const char
                 return respond_text(wsi, c, HTTP_STATUS_OK, "ok\n", head, false);
         }
         if (streq(path, "/"))
-                return respond_text(wsi, c, HTTP_STATUS_OK, "gpprobed: /metrics /status /healthz\n", head,
-                                    false);
-        return respond_text(wsi, c, HTTP_STATUS_NOT_FOUND, "not found\n", head, false);
+                return respond_text(wsi, c, HTTP_STATUS_OK,
+                                    "gpprobed: /metrics /status /healthz /gate /run /runs/ID\n", head, false);
+        return on_api(s, wsi, c, path, false, head, false);
 }
 
 static int on_writable(gp_metrics_server *s, struct lws *wsi, conn *c) {
@@ -192,6 +264,8 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         case LWS_CALLBACK_WSI_DESTROY:
                 connection_gone(s, wsi);
                 return 0;
+        case LWS_CALLBACK_OPENSSL_LOAD_EXTRA_SERVER_VERIFY_CERTS:
+                return s && gp_api_http_load_client_ca(user, &s->api_cur) < 0 ? 1 : 0;
         default:
                 return lws_callback_http_dummy(wsi, reason, user, in, len);
         }
@@ -220,8 +294,12 @@ static void report(gp_metrics_server *s, const char *address, const char *error)
         }
 }
 
+static unsigned max_connections(const gp_metrics_server *s) {
+        return s->api_cur.max_connections > 0 ? s->api_cur.max_connections : GP_METRICS_MAX_CONNECTIONS;
+}
+
 static void set_accepting(gp_metrics_server *s) {
-        bool on = !s->paused && s->conns < GP_METRICS_MAX_CONNECTIONS;
+        bool on = !s->paused && s->conns < max_connections(s);
 
         if (s->listen_wsi && !s->closing && on != s->accepting) {
                 lws_rx_flow_control(s->listen_wsi, on);
@@ -246,7 +324,7 @@ static void on_resume(lws_sorted_usec_list_t *sul) {
 }
 
 static void accept_all(gp_metrics_server *s) {
-        while (s->conns < GP_METRICS_MAX_CONNECTIONS) {
+        while (s->conns < max_connections(s)) {
                 int fd = accept4(s->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
                 struct lws *wsi;
 
@@ -257,7 +335,8 @@ static void accept_all(gp_metrics_server *s) {
                 }
                 if (fd < 0)
                         break;  /* EAGAIN, or a connection reset before it was accepted */
-                wsi = lws_adopt_socket_vhost(s->vhost, fd);  /* closes fd when it fails */
+                /* closes fd when it fails */
+                wsi = lws_adopt_socket_vhost(s->tls_vhost ? s->tls_vhost : s->vhost, fd);
                 if (!wsi)
                         continue;
                 lws_set_opaque_user_data(wsi, s);
@@ -320,14 +399,14 @@ static int split_address(const char *address, char **ret_host, char **ret_port) 
         return 0;
 }
 
-static int listen_on(const struct addrinfo *ai) {
+static int listen_on(const struct addrinfo *ai, unsigned backlog) {
         _cleanup_close_ int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         int one = 1, r;
 
         if (fd < 0)
                 return -errno;
         (void) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-        if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, GP_METRICS_MAX_CONNECTIONS) < 0)
+        if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, (int) backlog) < 0)
                 return -errno;
         r = fd;
         fd = -1;
@@ -355,7 +434,8 @@ static int open_listener(gp_metrics_server *s, const char *address, char **ret_a
                 *ret_error = strdup_printf("cannot resolve %s: %s", host, gai_strerror(r));
                 return -EADDRNOTAVAIL;
         }
-        fd = listen_on(ai);
+        /* A burst of clients waits in the kernel's queue rather than having its SYNs dropped. */
+        fd = listen_on(ai, MAX(max_connections(s), GP_METRICS_LISTEN_BACKLOG));
         freeaddrinfo(ai);
         if (fd < 0) {
                 *ret_error = strdup_printf("cannot listen on %s: %s", address, strerror(-fd));
@@ -395,7 +475,7 @@ static void apply_listen(gp_metrics_server *s) {
 
         pthread_mutex_lock(&s->lock);
         gen = s->want_gen;
-        changed = gen != s->applied_gen;
+        changed = gen != s->applied_gen || s->api_changed;
         if (!changed && !s->retry_due) {
                 pthread_mutex_unlock(&s->lock);
                 return;
@@ -404,6 +484,7 @@ static void apply_listen(gp_metrics_server *s) {
         pthread_mutex_unlock(&s->lock);
 
         s->retry_due = false;
+        s->api_changed = false;
         s->applied_gen = gen;
         lws_sul_cancel(&s->retry);
         if (changed)
@@ -417,7 +498,10 @@ static void apply_listen(gp_metrics_server *s) {
         }
         if (s->listen_wsi)
                 return;
-        if (open_listener(s, want, &actual, &error) < 0)
+        /* TLS is configured but could not be set up: nothing is served, rather than plain HTTP. */
+        if (s->tls_error)
+                error = strdup(s->tls_error);
+        if (s->tls_error || open_listener(s, want, &actual, &error) < 0)
                 lws_sul_schedule(s->ctx, 0, &s->retry, on_retry, GP_METRICS_RETRY_SECONDS * LWS_US_PER_SEC);
         if (!error && !actual)
                 error = strdup("out of memory");
@@ -428,6 +512,43 @@ static void apply_listen(gp_metrics_server *s) {
         s->last_error = TAKE_PTR(error);
 }
 
+/* In the server thread: [API] settings, each time given (start, reload), with a new TLS vhost
+ * that reads the certificate, key, CA and CRL files again; the old one goes with its
+ * connections. A TLS vhost that could not be made is tried again with the listener. */
+static void apply_api(gp_metrics_server *s) {
+        gp_api_settings want = {0};
+        struct lws_vhost *old;
+        unsigned gen;
+        int r;
+
+        pthread_mutex_lock(&s->lock);
+        gen = s->want_api_gen;
+        if (gen == s->applied_api_gen && !(s->tls_error && s->retry_due)) {
+                pthread_mutex_unlock(&s->lock);
+                return;
+        }
+        r = gp_api_settings_copy(&want, &s->want_api);
+        pthread_mutex_unlock(&s->lock);
+        s->applied_api_gen = gen;
+        if (r < 0)
+                return;
+        gp_api_settings_done(&s->api_cur);
+        s->api_cur = want;
+        free(s->tls_error);
+        s->tls_error = NULL;
+        old = s->tls_vhost;
+        s->tls_vhost = NULL;
+        if (s->api_cur.tls_certificate) {
+                s->tls_vhost = gp_api_http_tls_vhost(s->ctx, protocols, &s->api_cur, &s->tls_error);
+                if (!s->tls_vhost && !s->tls_error)
+                        s->tls_error = strdup("cannot set up TLS: out of memory");
+        }
+        s->api_changed = true;
+        close_listener(s);
+        if (old)
+                lws_vhost_destroy(old);
+}
+
 static void *thread_main(void *p) {
         gp_metrics_server *s = p;
 
@@ -436,6 +557,7 @@ static void *thread_main(void *p) {
          * under systemd; allowing the call would widen the filter for no guarantee. A flood
          * is bounded instead: 32 connections, then the kernel queues. */
         while (!atomic_load(&s->quit)) {
+                apply_api(s);
                 apply_listen(s);
                 if (lws_service(s->ctx, 0) < 0)
                         break;
@@ -458,7 +580,9 @@ int gp_metrics_server_new(gp_metrics_server **ret, char **ret_error) {
         atomic_init(&s->beat, now_usec(CLOCK_MONOTONIC));
         s->listen_fd = -1;
         s->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-        if (s->efd < 0) {
+        s->api_cur.max_request_bytes = GP_METRICS_MAX_REQUEST_BYTES;
+        s->rates = gp_rate_table_new();
+        if (s->efd < 0 || !s->rates || gp_api_new(&s->api) < 0) {
                 r = -errno;
                 gp_metrics_server_free(s);
                 return r;
@@ -472,9 +596,9 @@ int gp_metrics_server_new(gp_metrics_server **ret, char **ret_error) {
         info.user = s;
         /* Bounds the fds of this context: beyond, lws stops accepting until some close, and the
          * probe's own connections never lack a descriptor. */
-        info.fd_limit_per_thread = GP_METRICS_MAX_CONNECTIONS + 4;
+        info.fd_limit_per_thread = GP_METRICS_MAX_CONNECTIONS_LIMIT + 4;
         info.max_http_header_data = GP_METRICS_MAX_HEADER_BYTES;
-        info.max_http_header_pool = GP_METRICS_MAX_CONNECTIONS;
+        info.max_http_header_pool = GP_METRICS_MAX_CONNECTIONS_LIMIT;
         info.timeout_secs = GP_METRICS_TIMEOUT_SECONDS;
         s->ctx = lws_create_context(&info);
         if (s->ctx) {
@@ -524,6 +648,11 @@ gp_metrics_server *gp_metrics_server_free(gp_metrics_server *s) {
                 lws_context_destroy(s->ctx);
         if (s->efd >= 0)
                 close(s->efd);
+        gp_api_free(s->api);
+        gp_rate_table_free(s->rates);
+        gp_api_settings_done(&s->want_api);
+        gp_api_settings_done(&s->api_cur);
+        free(s->tls_error);
         gp_blob_unref(s->metrics);
         gp_blob_unref(s->status);
         free(s->want);
@@ -590,4 +719,22 @@ void gp_metrics_server_publish(gp_metrics_server *s, gp_blob *metrics, gp_blob *
 
 void gp_metrics_server_heartbeat(gp_metrics_server *s, usec_t now) {
         atomic_store(&s->beat, now);
+}
+
+int gp_metrics_server_configure_api(gp_metrics_server *s, const gp_api_settings *settings) {
+        gp_api_settings copy;
+
+        if (gp_api_settings_copy(&copy, settings) < 0)
+                return -ENOMEM;
+        pthread_mutex_lock(&s->lock);
+        gp_api_settings_done(&s->want_api);
+        s->want_api = copy;
+        s->want_api_gen++;
+        pthread_mutex_unlock(&s->lock);
+        lws_cancel_service(s->ctx);
+        return 0;
+}
+
+gp_api *gp_metrics_server_api(gp_metrics_server *s) {
+        return s->api;
 }

@@ -16,10 +16,14 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "api.h"
 #include "blob.h"
 #include "time-util.h"
 
-#define GP_METRICS_MAX_CONNECTIONS 32     /* more wait in the kernel's accept queue */
+#define GP_METRICS_MAX_CONNECTIONS 32     /* more wait in the kernel's accept queue (MaxConnections=) */
+#define GP_METRICS_MAX_CONNECTIONS_LIMIT 1024  /* the most MaxConnections= may say */
+#define GP_METRICS_LISTEN_BACKLOG 256     /* connections the kernel queues beyond those */
+#define GP_METRICS_MAX_REQUEST_BYTES 65536  /* a bigger request body is refused (MaxRequestBytes=) */
 #define GP_METRICS_MAX_HEADER_BYTES 4096  /* a bigger request head is refused */
 #define GP_METRICS_TIMEOUT_SECONDS 5      /* for a request head, and for an idle keep-alive */
 #define GP_METRICS_RETRY_SECONDS 10       /* between attempts to listen when it failed */
@@ -52,3 +56,9 @@ void gp_metrics_server_publish(gp_metrics_server *s, gp_blob *metrics, gp_blob *
 
 /* The event loop was alive at now (CLOCK_MONOTONIC; called from a timer of the loop). */
 void gp_metrics_server_heartbeat(gp_metrics_server *s, usec_t now);
+
+/* [API] (SPEC section 8, HTTP API): TLS, authentication and limits, applied in the server thread
+ * (a new TLS vhost each call: call it at start and on reload only). */
+int gp_metrics_server_configure_api(gp_metrics_server *s, const gp_api_settings *settings);
+/* The API's shared state: run requests and authentication failures for the main loop. */
+gp_api *gp_metrics_server_api(gp_metrics_server *s);

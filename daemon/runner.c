@@ -18,6 +18,7 @@ struct gp_runner {
         bool ready;
         bool quit;
         gp_config *request;      /* set by the loop, taken by the thread */
+        char run_id[37];         /* the request's */
         bool cancel;             /* the queued or running request is cancelled */
         gp_result *result;       /* set by the thread, taken by the loop */
         int result_errno;
@@ -54,6 +55,7 @@ static void *thread_main(void *p) {
                 }
                 cfg = r->request;
                 r->request = NULL;
+                gp_engine_set_run_id(engine, r->run_id);
                 /* Under the lock: a cancel after this point reaches the engine's flag. */
                 if (!r->cancel)
                         gp_engine_reset_cancel(engine);
@@ -131,13 +133,14 @@ int gp_runner_fd(const gp_runner *r) {
         return r->efd;
 }
 
-int gp_runner_start(gp_runner *r, gp_config *cfg) {
+int gp_runner_start(gp_runner *r, gp_config *cfg, const char *run_id) {
         if (atomic_load(&r->busy))
                 return -EBUSY;
         atomic_store(&r->busy, true);
         pthread_mutex_lock(&r->lock);
         r->cancel = false;
         r->request = gp_config_ref(cfg);
+        snprintf(r->run_id, sizeof(r->run_id), "%s", strempty(run_id));
         pthread_cond_broadcast(&r->cond);
         pthread_mutex_unlock(&r->lock);
         return 0;

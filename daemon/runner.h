@@ -18,8 +18,9 @@ gp_runner *gp_runner_free(gp_runner *r);
 /* Readable (EPOLLIN) when a result is ready. */
 int gp_runner_fd(const gp_runner *r);
 
-/* Starts a run with cfg (a reference is taken). -EBUSY while one runs. */
-int gp_runner_start(gp_runner *r, gp_config *cfg);
+/* Starts a run with cfg (a reference is taken) whose id is run_id (NULL: a random one).
+ * -EBUSY while one runs. */
+int gp_runner_start(gp_runner *r, gp_config *cfg, const char *run_id);
 bool gp_runner_busy(const gp_runner *r);
 /* Ends the run in flight soon; its result is CANCELLED. */
 void gp_runner_cancel(gp_runner *r);

@@ -28,6 +28,7 @@ struct gp_engine {
         gp_ws *ws;
         atomic_bool cancelled;
         gp_engine_transcripts transcripts;
+        char next_run_id[37];   /* gp_engine_set_run_id(): the next run's id; empty: a new one */
 };
 
 typedef enum session_state {

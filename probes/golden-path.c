@@ -9,6 +9,7 @@
 #include "golden-path-internal.h"
 #include "jsonpath.h"
 #include "trace-context.h"
+#include "uuid.h"
 
 void gp_trace(run *r, const char *fmt, ...) {
         _cleanup_free_ char *line = NULL;
@@ -38,18 +39,6 @@ void gp_strace(const session *s, const char *fmt, ...) {
                 gp_trace(s->run, "[%u] %s", s->res->index, line);
         else
                 gp_trace(s->run, "%s", line);
-}
-
-static void uuid4(char out[37]) {
-        uint8_t b[16];
-
-        if (getrandom(b, sizeof(b), 0) != sizeof(b))
-                for (size_t i = 0; i < sizeof(b); i++)  /* getrandom cannot fail for 16 bytes; be safe */
-                        b[i] = (uint8_t) (now_usec(CLOCK_MONOTONIC) >> (i % 8));
-        b[6] = (b[6] & 0x0f) | 0x40;
-        b[8] = (b[8] & 0x3f) | 0x80;
-        snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-                 b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
 }
 
 size_t gp_fd_budget(void) {
@@ -505,8 +494,8 @@ int gp_engine_run(gp_engine *e, gp_config *cfg, gp_trace_fn trace_fn, void *ud, 
 
                 s->run = &r;
                 s->res = &res->sessions[i];
-                uuid4(s->res->run_id);
-                uuid4(s->thread_id);
+                gp_uuid4(s->res->run_id);
+                gp_uuid4(s->thread_id);
                 gp_session_trace_init(s);
                 if (cfg->user && gp_template_expand(cfg->user, &v, GP_TEMPLATE_PLAIN, &s->user, &err) < 0)
                         gp_fail_session(s, "login", GP_CODE_INTERNAL, "expanding User= failed: %s", strempty(err));
@@ -514,7 +503,14 @@ int gp_engine_run(gp_engine *e, gp_config *cfg, gp_trace_fn trace_fn, void *ud, 
         if (r.n == 1)
                 memcpy(res->run_id, res->sessions[0].run_id, sizeof(res->run_id));
         else
-                uuid4(res->run_id);
+                gp_uuid4(res->run_id);
+        if (e->next_run_id[0]) {
+                /* The daemon chose it (POST /run answers with it): the run and, alone, its session. */
+                memcpy(res->run_id, e->next_run_id, sizeof(res->run_id));
+                if (r.n == 1)
+                        memcpy(res->sessions[0].run_id, e->next_run_id, sizeof(res->run_id));
+                e->next_run_id[0] = '\0';
+        }
         gp_trace(&r, "run %s: %u user%s, timeout %s, trace %s", res->run_id, cfg->users, cfg->users == 1 ? "" : "s",
                  gp_fmt_dur((char[32]) {0}, cfg->timeout), res->trace_id[0] ? res->trace_id : "none");
         if (cfg->insecure)
@@ -612,6 +608,10 @@ gp_engine *gp_engine_free(gp_engine *e) {
 void gp_engine_reset_cancel(gp_engine *e) {
         atomic_store(&e->cancelled, false);
         gp_http_reset_cancel(e->http);
+}
+
+void gp_engine_set_run_id(gp_engine *e, const char *run_id) {
+        snprintf(e->next_run_id, sizeof(e->next_run_id), "%s", strempty(run_id));
 }
 
 void gp_engine_cancel(gp_engine *e) {

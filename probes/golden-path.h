@@ -38,6 +38,10 @@ gp_engine *gp_engine_free(gp_engine *e);
  * bounded close). Always produces a result unless out of memory (-ENOMEM). */
 int gp_engine_run(gp_engine *e, gp_config *cfg, gp_trace_fn trace, void *ud, gp_result **ret);
 
+/* The id of the next run (a UUID the caller made, GP_UUID_STRING_MAX), instead of a random
+ * one; NULL: random again. Same thread as gp_engine_run. */
+void gp_engine_set_run_id(gp_engine *e, const char *run_id);
+
 /* Any thread: ends the run in flight, or the next one, as CANCELLED; sticky until reset. */
 void gp_engine_cancel(gp_engine *e);
 /* Clears a cancellation; call before a run that must not inherit one. */

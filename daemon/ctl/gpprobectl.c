@@ -11,6 +11,7 @@
 
 #include "config.h"
 #include "ctl-internal.h"
+#include "gate.h"
 #include "gp-build.h"
 
 #define DEFAULT_STATUS_DIR "/run/gpprobe"
@@ -94,31 +95,6 @@ static int unknown_option(const char *command, char *argv[]) {
         return gp_ctl_usage_error(command, "unknown option '%s'", argv[optind - 1]);
 }
 
-/* "0.95", "1", "95%": a ratio in [0, 1]. */
-static int parse_ratio(const char *s, double *ret) {
-        size_t n = strspn(s, "0123456789.");
-        bool percent = s[n] == '%' && s[n + 1] == '\0';
-        _cleanup_free_ char *num = NULL;
-        char *end;
-        double v;
-
-        if (n == 0 || (s[n] != '\0' && !percent) || !(s[0] >= '0' && s[0] <= '9'))
-                return -EINVAL;
-        num = strndup(s, n);
-        if (!num)
-                return -ENOMEM;
-        errno = 0;
-        v = strtod(num, &end);
-        if (errno != 0 || *end != '\0' || !isfinite(v))
-                return -EINVAL;
-        if (percent)
-                v /= 100;
-        if (v < 0 || v > 1)
-                return -ERANGE;
-        *ret = v;
-        return 0;
-}
-
 static bool name_is_valid(const char *name) {
         return !isempty(name) && name[0] != '.' && !strchr(name, '/') && strlen(name) <= 250;
 }
@@ -163,7 +139,7 @@ static int parse_command_option(gp_ctl_args *a, int c, char *argv[]) {
                         return gp_ctl_usage_error(cmd, "--window: '%s' is not a number of runs >= 1", optarg);
                 break;
         case OPT_MIN_RATIO:
-                if (parse_ratio(optarg, &a->min_ratio) < 0)
+                if (gp_gate_parse_ratio(optarg, &a->min_ratio) < 0)
                         return gp_ctl_usage_error(cmd, "--min-success-ratio: '%s' is not a ratio between 0 "
                                                   "and 1 (e.g. 0.95 or 95%%)", optarg);
                 break;

@@ -415,3 +415,69 @@ def test_daemon_outputs_and_proc_show_no_secret(tsim, login_server, daemon, jour
     assert "(redacted)" in outputs["journal"]
     for what, text in outputs.items():
         assert_no_secret(what, text)
+
+
+# ---- the HTTP API's bearer tokens (issue 13) -------------------------------------------------------
+
+API_TOKEN = "api-bearer-" + "3e" * 20
+API_WRONG = "api-wrong-" + "d4" * 20
+
+
+def test_api_tokens_never_show_in_any_output(tsim, login_server, daemon, journal, tmp_path, certs):
+    import http.client
+    import ssl
+    port = free_port()
+    metrics_file = tmp_path / "metrics.prom"
+    creds = tmp_path / "creds"
+    creds.mkdir()
+    (creds / "api-tokens").write_text(f"# tokens\n{API_TOKEN}\n")
+    (creds / "api-tokens").chmod(0o600)
+    c = cfg(tsim, login_server, Probe={"Interval": "1h", "Jitter": "0"},
+            Output={"MetricsListen": f"127.0.0.1:{port}", "MetricsFile": str(metrics_file)},
+            API={"TLSCertificate": str(certs / "server.pem"), "TLSKey": str(certs / "server.key"),
+                 "Tokens": "api-tokens"})
+    d = daemon(c, journal=journal, env={"CREDENTIALS_DIRECTORY": str(creds)})
+    d.wait_runs(1, timeout=15)
+    ctx = ssl.create_default_context(cafile=str(certs / "ca.pem"))
+    deadline = time.monotonic() + 15
+    while True:  # the listener opens in the server's thread, maybe after the first run
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=2).close()
+            break
+        except OSError:
+            assert time.monotonic() < deadline, d.stderr()[-2000:]
+            time.sleep(0.05)
+
+    def get(path, token, method="GET"):
+        conn = http.client.HTTPSConnection("127.0.0.1", port, context=ctx, timeout=5)
+        try:
+            conn.request(method, path, headers={"Authorization": f"Bearer {token}"})
+            r = conn.getresponse()
+            return r.status, r.read().decode(errors="replace")
+        finally:
+            conn.close()
+
+    outputs = {}
+    for path in ("/metrics", "/status", "/gate", "/runs/x"):
+        st, outputs[f"GET {path}"] = get(path, API_TOKEN)
+        assert st in (200, 404, 412, 503), (path, st)
+    st, outputs["wrong token"] = get("/status", API_WRONG)
+    assert st == 401
+    st, outputs["POST /run"] = get("/run", API_TOKEN, "POST")
+    assert st == 202
+    d.wait_runs(2, timeout=15)
+    for what in ("cmdline", "environ"):
+        with open(f"/proc/{d.pid}/{what}", "rb") as f:
+            outputs[f"/proc/PID/{what}"] = f.read().decode(errors="replace")
+    assert "CREDENTIALS_DIRECTORY" in outputs["/proc/PID/environ"]  # really read
+    d.stop()
+    outputs["journal"] = json.dumps(journal.entries(), ensure_ascii=False)
+    outputs["stderr"] = d.stderr()
+    outputs["stdout"] = d.stdout_path.read_text(errors="replace")
+    outputs["status file"] = d.status_path.read_text()
+    outputs["state file"] = d.state_path.read_text() if d.state_path.exists() else ""
+    outputs["metrics file"] = metrics_file.read_text() if metrics_file.exists() else ""
+    assert "API authentication failed" in outputs["journal"], "the wrong token was not logged"
+    for what, text in outputs.items():
+        for secret in (API_TOKEN, API_WRONG, API_TOKEN[:16], API_WRONG[:16]):
+            assert secret not in text, f"{what} holds an API token ({secret[:8]}...)"

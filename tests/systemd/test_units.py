@@ -292,6 +292,63 @@ def test_password_reaches_the_daemon_only_through_its_credential(ns, sim, probe)
     assert s["last"]["code"] == "login.status", s["last"]
 
 
+def test_the_https_api_from_credentials_serves_under_the_unit_and_the_rating_holds(ns, sim, probe):
+    """[API] with its certificate, key and tokens as credentials (LoadCredential= in a drop-in):
+    the API answers over TLS under the hardened unit, and systemd-analyze security of the unit
+    as configured (the drop-in included) is still at most 1.5."""
+    import http.client
+    import socket
+    import ssl
+    token = "api-" + secrets.token_hex(20)
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    creds = ns.confdir / "credentials"
+    ns.write(creds / "api-cert.pem", (sim.certs / "server.pem").read_text(), 0o600)
+    ns.write(creds / "api-key.pem", (sim.certs / "server.key").read_text(), 0o600)
+    ns.write(creds / "api-tokens", token + "\n", 0o600)
+    unit = probe("api", extra=f"""
+[Output]
+MetricsListen=127.0.0.1:{port}
+
+[API]
+TLSCertificate=api-cert
+TLSKey=api-key
+Tokens=api-tokens
+""")
+    ns.dropin(unit, "api", f"[Service]\nLoadCredential=api-cert:{creds}/api-cert.pem\n"
+                           f"LoadCredential=api-key:{creds}/api-key.pem\nLoadCredential=api-tokens:{creds}/api-tokens\n")
+    ns.systemctl("start", unit)
+    wait_for_run(ns, "api")
+    ctx = ssl.create_default_context(cafile=str(sim.certs / "ca.pem"))
+
+    def get(path, tok):
+        c = http.client.HTTPSConnection("127.0.0.1", port, context=ctx, timeout=10)
+        try:
+            c.request("GET", path, headers={"Authorization": f"Bearer {tok}"} if tok else {})
+            r = c.getresponse()
+            return r.status, r.read()
+        finally:
+            c.close()
+
+    status, body = ns.wait_for("the API serving", lambda: (r := _try(get, "/gate", token)) and r, timeout=20)
+    assert status == 200 and json.loads(body)["verdict"] == "open", body
+    assert get("/gate", "api-" + "0" * 40)[0] == 401
+    r = ns.run("systemd-analyze", "security", "--no-pager", unit, check=False)
+    m = re.search(r"Overall exposure level for \S+: (\d+\.\d+)", r.stdout)
+    assert m, r.stdout + r.stderr
+    assert float(m.group(1)) <= MAX_EXPOSURE, r.stdout
+    assert token not in ns.run("journalctl", "--no-pager", "-o", "export").stdout
+
+
+def _try(fn, *args):
+    try:
+        return fn(*args)
+    except OSError:
+        return None
+
+
 def test_encrypted_credential_from_a_drop_in_replaces_the_plain_one(ns, sim, probe):
     unit = probe("sealed", password="not-this-one")  # the plain file would fail the login
     cred = ns.confdir / "credentials" / "sealed-password.cred"
