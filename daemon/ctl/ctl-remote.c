@@ -80,8 +80,9 @@ static int token_header(const gp_ctl_args *a, struct curl_slist **ret, char **re
         return 0;
 }
 
-/* http:// only to loopback: a token or a status must not cross a network in clear text. */
-static int check_url(const char *url, char **ret_error) {
+/* http:// only to loopback: a token or a status must not cross a network in clear text. Prometheus
+ * (plain_ok) is often plain HTTP inside a network, and is asked nothing secret without a token. */
+static int check_url(const char *url, bool plain_ok, char **ret_error) {
         CURLU *u = curl_url();
         char *scheme = NULL, *host = NULL;
         int r = 0;
@@ -94,9 +95,10 @@ static int check_url(const char *url, char **ret_error) {
                 r = set_errorf(ret_error, "%s: not a URL (e.g. https://probe-host:9478)", url);
         else if (!streq(scheme, "https") && !streq(scheme, "http"))
                 r = set_errorf(ret_error, "%s: not an https:// (or loopback http://) URL", url);
-        else if (streq(scheme, "http") && !streq(host, "localhost") && !startswith(host, "127.") &&
+        else if (streq(scheme, "http") && !plain_ok && !streq(host, "localhost") && !startswith(host, "127.") &&
                  !streq(host, "[::1]"))
-                r = set_errorf(ret_error, "%s: plain http:// only to loopback; use https://", url);
+                r = set_errorf(ret_error, "%s: plain http:// only to loopback (no token or status in clear "
+                               "text on a network); use https://", url);
         curl_free(scheme);
         curl_free(host);
         curl_url_cleanup(u);
@@ -148,12 +150,14 @@ int gp_ctl_http(const gp_ctl_args *a, const char *base, const char *method, cons
         url = strdup_printf("%.*s%s", (int) n, base, path);
         if (!url)
                 return -ENOMEM;
-        r = check_url(url, ret_error);
-        if (r < 0)
-                return r;
         r = token_header(a, &headers, ret_error);
         if (r < 0)
                 return r;
+        r = check_url(url, !headers && a->prometheus && streq(base, a->prometheus), ret_error);
+        if (r < 0) {
+                slist_free_secret(headers);
+                return r;
+        }
         h = curl_easy_init();
         if (!h) {
                 slist_free_secret(headers);
