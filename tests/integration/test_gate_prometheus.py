@@ -9,8 +9,9 @@ import time
 import urllib.request
 
 import pytest
+import yaml
 
-from conftest import Sim
+from conftest import ROOT, Sim
 from test_gpprobectl import gpprobectl_path
 from test_metrics import PROMETHEUS, Prometheus, cfg, free_port, wait_serving
 
@@ -44,6 +45,21 @@ class RegionPrometheus(Prometheus):
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("prometheus did not start: " + (self.dir / "prometheus.log").read_text())
             time.sleep(0.1)
+
+
+def template_queries():
+    """The PromQL of docs/gates/ (Argo's Prometheus provider, Flagger's MetricTemplate) for probe sim."""
+    with open(ROOT / "docs" / "gates" / "argo-analysistemplate-prometheus.yaml") as f:
+        argo = yaml.safe_load(f)
+    with open(ROOT / "docs" / "gates" / "flagger-metrictemplate.yaml") as f:
+        flagger = yaml.safe_load(f)
+    q = argo["spec"]["metrics"][0]["provider"]["prometheus"]["query"]
+    args = {a["name"]: a.get("value") for a in argo["spec"]["args"]}
+    args["probe"] = "sim"
+    for k, v in args.items():
+        q = q.replace("{{args.%s}}" % k, v)
+    assert "{{" not in q
+    return {"argo": q, "flagger": flagger["spec"]["query"].replace('probe="staging"', 'probe="sim"')}
 
 
 def gate(url, *args, name="sim"):
@@ -105,6 +121,10 @@ def test_gate_across_three_hosts_one_failing(sim, failing_sim, daemon, tmp_path)
             res = gate(url, *args)
             assert res.returncode == rc and words in line(res), (args, res)
 
+        for which, q in template_queries().items():  # the integrations count the passing hosts
+            assert p.query(q) == {frozenset(): 2.0}, (which, q)
+            assert p.query(q.replace('probe="sim"', 'probe="nosuchprobe"')) == {frozenset(): 0.0}, which
+
         res = gate(url, name="nosuchprobe")
         assert res.returncode == 2 and "no host reports" in line(res), res
 
@@ -120,6 +140,8 @@ def test_gate_across_three_hosts_one_failing(sim, failing_sim, daemon, tmp_path)
         assert res.returncode == 2 and "only 2 of 3 hosts report usable data" in line(res), res
         res = gate(url, "--min-hosts", "1")
         assert res.returncode == 0, res
+        for which, q in template_queries().items():
+            assert p.query(q) == {frozenset(): 1.0}, (which, q)
 
         # not Prometheus: gpprobed's own metrics port answers 404 to the API
         res = gate(f"http://{hosts[0]}", "--min-hosts", "1")
