@@ -41,6 +41,21 @@ void gp_ctl_reply_done(gp_ctl_reply *r) {
         *r = (gp_ctl_reply) {0};
 }
 
+/* A server that echoes the token back (in an error message, say) must not get it printed. */
+static void redact_token(gp_buf *body, const struct curl_slist *headers) {
+        const char *token;
+        char *p, *end;
+        size_t n;
+
+        if (!headers || !body->data)
+                return;
+        token = headers->data + strlen("Authorization: Bearer ");
+        n = strlen(token);
+        end = body->data + body->len;
+        for (char *at = body->data; (p = memmem(at, (size_t) (end - at), token, n)); at = p + n)
+                memset(p, '*', n);
+}
+
 static void slist_free_secret(struct curl_slist *l) {
         for (struct curl_slist *i = l; i; i = i->next)
                 explicit_bzero(i->data, strlen(i->data));
@@ -188,6 +203,7 @@ int gp_ctl_http(const gp_ctl_args *a, const char *base, const char *method, cons
         c = curl_easy_perform(h);
         curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
         curl_easy_cleanup(h);
+        redact_token(&s.buf, headers);
         slist_free_secret(headers);
         if (s.too_large) {
                 gp_buf_free(&s.buf);

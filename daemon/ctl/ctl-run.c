@@ -69,7 +69,7 @@ static int check_daemon(long long pid, char **ret_error) {
         return 0;
 }
 
-static int signal_daemon(const gp_ctl_args *a, long long pid, usec_t *ret_at, char **ret_error) {
+static int signal_daemon(long long pid, usec_t *ret_at, char **ret_error) {
         int r = check_daemon(pid, ret_error);
 
         if (r < 0)
@@ -78,7 +78,6 @@ static int signal_daemon(const gp_ctl_args *a, long long pid, usec_t *ret_at, ch
         *ret_at = now_usec(CLOCK_REALTIME) / USEC_PER_MSEC * USEC_PER_MSEC;
         if (kill((pid_t) pid, SIGUSR1) < 0)
                 return set_errorf(ret_error, "cannot signal gpprobed (pid %lld): %s", pid, strerror(errno));
-        (void) a;
         return 0;
 }
 
@@ -98,7 +97,7 @@ static int run_local(const gp_ctl_args *a) {
         bool resent = false;
         long long pid;
 
-        if (gp_ctl_load_status(a, name, &sf, &err) < 0 || signal_daemon(a, sf->daemon_pid, &at, &err) < 0)
+        if (gp_ctl_load_status(a, name, &sf, &err) < 0 || signal_daemon(sf->daemon_pid, &at, &err) < 0)
                 return gp_ctl_verdict(EXIT_UNKNOWN, name, "%s", err ? err : "out of memory");
         pid = sf->daemon_pid;
         if (!a->wait_run) {
@@ -127,7 +126,7 @@ static int run_local(const gp_ctl_args *a) {
                         /* A run in progress when the signal came ignored it; it is over now: again. */
                         if (!resent && sf->have_last && sf->last.started_at < at && sf->last.finished_at >= at) {
                                 resent = true;
-                                if (signal_daemon(a, sf->daemon_pid, &at, &err) < 0)
+                                if (signal_daemon(sf->daemon_pid, &at, &err) < 0)
                                         return gp_ctl_verdict(EXIT_UNKNOWN, name, "%s", err);
                         }
                 }

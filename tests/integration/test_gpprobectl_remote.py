@@ -394,3 +394,11 @@ def test_local_run_refuses_a_pid_that_is_not_gpprobed(sdir):
     assert res.returncode == 2, res
     res = run_ctl("--status-dir", str(sdir / "nope"), "run", NAME)
     assert res.returncode == 2 and "No such file" in res.stdout, res
+
+
+def test_a_token_the_server_echoes_back_is_never_printed(sdir, api, remote):
+    put(sdir, status_doc(recent("pass")))
+    api.override = (500, json.dumps({"error": f"token {TOKEN} is not allowed here"}).encode())
+    res = remote("gate", NAME)
+    assert res.returncode == 2 and "HTTP 500" in res.stdout, res
+    assert TOKEN not in res.stdout + res.stderr and "token " + "*" * len(TOKEN) in res.stdout, res
