@@ -120,7 +120,7 @@ static int check_url(const char *url, bool plain_ok, char **ret_error) {
         return r;
 }
 
-static int transport_error(CURLcode c, const char *url, const char *detail, char **ret_error) {
+static int transport_error(CURLcode c, const char *url, const char *detail, const char *hint, char **ret_error) {
         const char *what = *detail ? detail : curl_easy_strerror(c);
 
         switch (c) {
@@ -128,7 +128,7 @@ static int transport_error(CURLcode c, const char *url, const char *detail, char
                 set_errorf(ret_error, "%s: cannot resolve the host: %s", url, what);
                 return -EHOSTUNREACH;
         case CURLE_COULDNT_CONNECT:
-                set_errorf(ret_error, "%s: unreachable: %s (is gpprobed running with the API on?)", url, what);
+                set_errorf(ret_error, "%s: unreachable: %s%s", url, what, hint);
                 return -ECONNREFUSED;
         case CURLE_OPERATION_TIMEDOUT:
                 set_errorf(ret_error, "%s: no answer in time: %s", url, what);
@@ -150,7 +150,7 @@ static int transport_error(CURLcode c, const char *url, const char *detail, char
 
 int gp_ctl_http(const gp_ctl_args *a, const char *base, const char *method, const char *path, size_t max,
                 gp_ctl_reply *ret, char **ret_error) {
-        _cleanup_free_ char *url = NULL;
+        _cleanup_free_ char *url = NULL, *shown = NULL;
         struct curl_slist *headers = NULL;
         char detail[CURL_ERROR_SIZE] = "";
         sink s = { .max = max };
@@ -163,7 +163,9 @@ int gp_ctl_http(const gp_ctl_args *a, const char *base, const char *method, cons
         while (n > 0 && base[n - 1] == '/')
                 n--;
         url = strdup_printf("%.*s%s", (int) n, base, path);
-        if (!url)
+        /* Messages name the URL without its query (Prometheus' is long, and says nothing new). */
+        shown = url ? strndup(url, strcspn(url, "?")) : NULL;
+        if (!shown)
                 return -ENOMEM;
         r = token_header(a, &headers, ret_error);
         if (r < 0)
@@ -207,12 +209,14 @@ int gp_ctl_http(const gp_ctl_args *a, const char *base, const char *method, cons
         slist_free_secret(headers);
         if (s.too_large) {
                 gp_buf_free(&s.buf);
-                set_errorf(ret_error, "%s: the reply is larger than %zu bytes", url, max);
+                set_errorf(ret_error, "%s: the reply is larger than %zu bytes", shown, max);
                 return -EFBIG;
         }
         if (c != CURLE_OK) {
                 gp_buf_free(&s.buf);
-                return transport_error(c, url, detail, ret_error);
+                return transport_error(c, shown, detail,
+                                       a->url && streq(base, a->url) ? " (is gpprobed running with its API on?)" : "",
+                                       ret_error);
         }
         if (gp_buf_append(&s.buf, "", 0) < 0) {  /* an empty body still gets its NUL */
                 gp_buf_free(&s.buf);
