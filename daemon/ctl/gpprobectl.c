@@ -306,6 +306,12 @@ static int parse_command_args(gp_ctl_args *a, int argc, char *argv[], unsigned a
 static int parse_argv(int argc, char *argv[], gp_ctl_args *a, const ctl_verb **ret_verb) {
         static const struct option options[] = {
                 { "status-dir", required_argument, NULL, 'd' },
+                /* The remote options before the command too, like --status-dir. */
+                { "url", required_argument, NULL, OPT_URL },
+                { "cacert", required_argument, NULL, OPT_CACERT },
+                { "cert", required_argument, NULL, OPT_CERT },
+                { "key", required_argument, NULL, OPT_KEY },
+                { "token-file", required_argument, NULL, OPT_TOKEN_FILE },
                 { "version", no_argument, NULL, 'V' },
                 { "help", no_argument, NULL, 'h' },
                 {0}
@@ -322,6 +328,16 @@ static int parse_argv(int argc, char *argv[], gp_ctl_args *a, const ctl_verb **r
                         if (isempty(optarg))
                                 return gp_ctl_usage_error(NULL, "--status-dir needs a directory");
                         a->status_dir = optarg;
+                        break;
+                case OPT_URL:
+                case OPT_CACERT:
+                case OPT_CERT:
+                case OPT_KEY:
+                case OPT_TOKEN_FILE:
+                        a->command = NULL;
+                        r = parse_command_option(a, c, argv);
+                        if (r >= 0)
+                                return r;
                         break;
                 case 'V':
                         printf("gpprobectl %s\n", GP_VERSION);

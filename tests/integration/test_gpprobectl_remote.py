@@ -402,3 +402,11 @@ def test_a_token_the_server_echoes_back_is_never_printed(sdir, api, remote):
     res = remote("gate", NAME)
     assert res.returncode == 2 and "HTTP 500" in res.stdout, res
     assert TOKEN not in res.stdout + res.stderr and "token " + "*" * len(TOKEN) in res.stdout, res
+
+
+def test_remote_options_may_come_before_the_command(sdir, api, certs, token_file):
+    put(sdir, status_doc(recent("pass")))
+    res = run_ctl("--url", api.url, "--cacert", str(certs / "ca.pem"), "--token-file", str(token_file), "gate", NAME)
+    assert res.returncode == 0 and res.stdout.startswith("open: staging: "), res
+    res = run_ctl("--url", api.url, "gate", NAME)  # the CA and the token are still needed
+    assert res.returncode == 2 and "TLS failure" in res.stdout, res
