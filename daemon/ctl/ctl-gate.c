@@ -24,16 +24,13 @@ static int gate_decide(const gp_ctl_args *a, const char *name, const gp_status_f
 
 int gp_ctl_gate(const gp_ctl_args *a) {
         _cleanup_status_file_ gp_status_file *sf = NULL;
-        _cleanup_free_ char *path = NULL, *err = NULL, *silence = NULL;
+        _cleanup_free_ char *err = NULL, *silence = NULL;
         usec_t now = now_usec(CLOCK_REALTIME);
         int code;
 
         if (a->n_names != 1)
                 return gp_ctl_usage_error("gate", "expects exactly one probe NAME");
-        path = gp_ctl_status_path(a, a->names[0]);
-        if (!path)
-                return EXIT_UNKNOWN;
-        if (gp_status_file_load(path, &sf, &err) < 0)
+        if (gp_ctl_load_status(a, a->names[0], &sf, &err) < 0)
                 return gp_ctl_verdict(EXIT_UNKNOWN, a->names[0], "%s", err ? err : "out of memory");
         /* A silence changes no answer (issue 13): it is only named, so that nobody wonders why a
          * closed gate paged nobody. */

@@ -6,16 +6,13 @@
 
 int gp_ctl_history(const gp_ctl_args *a) {
         _cleanup_status_file_ gp_status_file *sf = NULL;
-        _cleanup_free_ char *path = NULL, *err = NULL;
+        _cleanup_free_ char *err = NULL;
         json_t *array = NULL, *entries;
         size_t shown = 0;
 
         if (a->n_names != 1)
                 return gp_ctl_usage_error("history", "expects exactly one probe NAME");
-        path = gp_ctl_status_path(a, a->names[0]);
-        if (!path)
-                return EXIT_UNKNOWN;
-        if (gp_status_file_load(path, &sf, &err) < 0) {
+        if (gp_ctl_load_status(a, a->names[0], &sf, &err) < 0) {
                 fprintf(stderr, "gpprobectl history: %s\n", err ? err : "out of memory");
                 return EXIT_UNKNOWN;
         }

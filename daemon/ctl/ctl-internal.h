@@ -39,6 +39,15 @@ typedef struct gp_ctl_args {
         const char *state_dir;    /* silence, unsilence: where NAME.silence is */
         usec_t silence_for;       /* 0: not given */
         const char *reason;
+        /* Remote mode (ctl-remote.c): gpprobed's HTTPS API instead of the status directory. */
+        const char *url;          /* NULL: local */
+        const char *cacert, *cert, *key, *token_file;
+        bool wait_run;            /* run --wait */
+        /* gate --prometheus (ctl-prometheus.c) */
+        const char *prometheus;
+        unsigned min_hosts;       /* 0: not given */
+        double min_host_ratio;    /* < 0: not given */
+        usec_t lookback;          /* 0: the default */
 } gp_ctl_args;
 
 /* The commands (ctl-status.c, ctl-gate.c, ctl-wait.c, ctl-history.c). Each returns the exit code. */
@@ -49,6 +58,31 @@ int gp_ctl_history(const gp_ctl_args *a);
 int gp_ctl_silence(const gp_ctl_args *a);    /* ctl-silence.c */
 int gp_ctl_unsilence(const gp_ctl_args *a);
 int gp_ctl_transcript(const gp_ctl_args *a);  /* ctl-transcript.c */
+int gp_ctl_run(const gp_ctl_args *a);                 /* ctl-run.c */
+int gp_ctl_gate_prometheus(const gp_ctl_args *a);     /* ctl-prometheus.c */
+
+/* ctl-remote.c: the status source seam. The status of probe name, from DIR/NAME.json or, with
+ * --url, from GET /status (checked to be the probe named): the same reader either way, so a
+ * command decides the same on the same document. *ret_where names the source (path or URL).
+ * Errors as gp_status_file_load(), plus -EACCES (refused credentials), -ECONNREFUSED and the like
+ * (transport), -EPROTO (an HTTP status that is not 200); the reason names the source. */
+int gp_ctl_load_status(const gp_ctl_args *a, const char *name, gp_status_file **ret, char **ret_error);
+/* Errors a wait cannot outlast: wrong credentials, a TLS certificate not trusted, the wrong probe. */
+bool gp_ctl_error_is_permanent(int r);
+/* The source, for messages and `status --json` ("path"): the path or the URL; NULL on ENOMEM. */
+char *gp_ctl_source_name(const gp_ctl_args *a, const char *name);
+
+typedef struct gp_ctl_reply {
+        long status;              /* the HTTP status */
+        char *body;               /* NUL-terminated */
+        size_t len;
+} gp_ctl_reply;
+void gp_ctl_reply_done(gp_ctl_reply *r);
+/* One HTTP request (GET, or POST without a body) to base + path, with --cacert, --cert/--key
+ * and the bearer token of --token-file; bounded in size (max) and time. Any status is returned;
+ * a transport failure is a negative errno with a reason naming the URL. */
+int gp_ctl_http(const gp_ctl_args *a, const char *base, const char *method, const char *path, size_t max,
+                gp_ctl_reply *ret, char **ret_error);
 
 /* ctl-output.c */
 /* Prints "gpprobectl[ COMMAND]: ..." and the hint to stderr; returns EXIT_USAGE. */

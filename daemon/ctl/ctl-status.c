@@ -131,7 +131,20 @@ int gp_ctl_status(const gp_ctl_args *a) {
         json_t *array = NULL;
         bool bad = false;
 
-        if (n == 0) {
+        if (n == 0 && a->url) {
+                /* One server, one probe: its name is in the document. */
+                _cleanup_status_file_ gp_status_file *sf = NULL;
+                _cleanup_free_ char *err = NULL;
+
+                if (gp_ctl_load_status(a, NULL, &sf, &err) < 0) {
+                        fprintf(stderr, "gpprobectl: %s\n", err ? err : "out of memory");
+                        return EXIT_UNKNOWN;
+                }
+                if (strv_extend(&scanned, sf->name) < 0)
+                        return EXIT_UNKNOWN;
+                names = scanned;
+                n = 1;
+        } else if (n == 0) {
                 int e = 0;
 
                 scanned = list_probes(a->status_dir, &e);
@@ -150,13 +163,13 @@ int gp_ctl_status(const gp_ctl_args *a) {
                 return EXIT_UNKNOWN;
         for (size_t i = 0; i < n; i++) {
                 _cleanup_status_file_ gp_status_file *sf = NULL;
-                _cleanup_free_ char *path = gp_ctl_status_path(a, names[i]), *err = NULL;
+                _cleanup_free_ char *path = gp_ctl_source_name(a, names[i]), *err = NULL;
 
                 if (!path) {
                         json_decref(array);
                         return EXIT_UNKNOWN;
                 }
-                if (gp_status_file_load(path, &sf, &err) < 0)
+                if (gp_ctl_load_status(a, names[i], &sf, &err) < 0)
                         bad = true;
                 if (array)
                         json_array_append_new(array, status_json(names[i], path, sf, err, now));

@@ -13,6 +13,8 @@
 #define DEFAULT_WAIT_TIMEOUT (10 * 60 * USEC_PER_SEC)
 /* While the status directory does not exist (the daemon not started yet), look again this often. */
 #define DIR_RETRY_USEC (1 * USEC_PER_SEC)
+/* With --url there is nothing to watch: ask GET /status this often. */
+#define REMOTE_POLL_USEC (1 * USEC_PER_SEC)
 
 typedef struct waiter {
         const gp_ctl_args *args;
@@ -44,7 +46,7 @@ static void waiter_done(waiter *w) {
 }
 
 static void waiter_watch(waiter *w) {
-        if (w->wd >= 0)
+        if (w->wd >= 0 || w->inotify_fd < 0)
                 return;
         w->wd = inotify_add_watch(w->inotify_fd, w->args->status_dir,
                                   IN_MOVED_TO | IN_CLOSE_WRITE | IN_ONLYDIR | IN_DELETE_SELF | IN_MOVE_SELF);
@@ -57,8 +59,12 @@ static int waiter_check(waiter *w) {
         const gp_sf_entry *reset = NULL;
         unsigned passes, runs, n = w->args->passes;
         char when[32], every[64];
+        int r;
 
-        if (gp_status_file_load(w->path, &sf, &err) < 0) {
+        r = gp_ctl_load_status(w->args, w->name, &sf, &err);
+        if (w->args->url && gp_ctl_error_is_permanent(r))
+                return gp_ctl_verdict(EXIT_UNKNOWN, w->name, "%s", err ? err : "out of memory");
+        if (r < 0) {
                 if (!w->error || !streq_ptr(w->error, err))
                         fprintf(stderr, "gpprobectl wait: %s (still waiting)\n", err ? err : "out of memory");
                 free(w->error);
@@ -146,6 +152,11 @@ static int waiter_loop(waiter *w) {
                 if (now >= w->deadline)
                         return waiter_timeout(w);
                 left = w->deadline - now;
+                if (w->args->url) {
+                        (void) poll(NULL, 0, (int) (MIN(left, REMOTE_POLL_USEC) / USEC_PER_MSEC + 1));
+                        r = waiter_check(w);
+                        continue;
+                }
                 if (w->wd < 0)
                         left = MIN(left, DIR_RETRY_USEC);
                 n = poll(&p, 1, (int) MIN(left / USEC_PER_MSEC + 1, (usec_t) INT32_MAX));
@@ -184,8 +195,8 @@ int gp_ctl_wait(const gp_ctl_args *a) {
         w.deadline_rt = add_sat(now_usec(CLOCK_REALTIME), timeout);
         w.path = gp_ctl_status_path(a, w.name);
         w.file = strdup_printf("%s.json", w.name);
-        w.inotify_fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
-        if (!w.path || !w.file || w.inotify_fd < 0) {
+        w.inotify_fd = a->url ? -EBADF : inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+        if (!w.path || !w.file || (!a->url && w.inotify_fd < 0)) {
                 fprintf(stderr, "gpprobectl wait: %s\n", strerror(w.inotify_fd < 0 ? errno : ENOMEM));
                 waiter_done(&w);
                 return EXIT_UNKNOWN;

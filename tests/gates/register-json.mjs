@@ -1,0 +1,3 @@
+// node --import ./register-json.mjs: registers json-loader.mjs.
+import { register } from "node:module";
+register("./json-loader.mjs", import.meta.url);
