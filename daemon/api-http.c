@@ -65,6 +65,8 @@ struct lws_vhost *gp_api_http_tls_vhost(struct lws_context *ctx, const struct lw
         vi.ssl_cert_filepath = s->tls_certificate;
         vi.ssl_private_key_filepath = s->tls_key;
         vi.ssl_cipher_list = NULL;
+        /* HTTP/1.1 only: lws 4.1's HTTP/2 resets a POST without a body (curl's POST /run). */
+        vi.alpn = "http/1.1";
         vi.keepalive_timeout = 5;
         vi.timeout_secs = 5;
         vi.timeout_secs_ah_idle = 5;
@@ -129,7 +131,8 @@ bool gp_rate_allow(gp_rate_table *t, const char *peer, unsigned per_second, usec
 /* ---- authentication */
 
 static bool client_certificate(struct lws *wsi, const char **ret_error) {
-        SSL *ssl = lws_get_ssl(wsi);
+        /* Over HTTP/2 the request is a stream: the TLS session is its network connection's. */
+        SSL *ssl = lws_get_ssl(lws_get_network_wsi(wsi));
         X509 *peer;
         long v;
 

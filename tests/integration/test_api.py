@@ -579,3 +579,59 @@ def test_tls_that_cannot_be_set_up_leaves_the_port_closed_and_the_probe_running(
     d.signal(signal.SIGHUP)
     Api(port, pki).wait_serving(d)
     d.stop()
+
+
+# ---- gpprobectl --url against this server (issue 13: remote and local give the same verdicts) ----
+
+def ctl_remote(d, api, tmp_path, *args, cert=None, token=TOKEN, timeout=60):
+    argv = [gpprobectl_path(), *args, "--url", f"https://127.0.0.1:{api.port}", "--cacert", str(api.pki / "ca.pem")]
+    if token:
+        tf = tmp_path / "ctl-token"
+        tf.write_text(token + "\n")
+        tf.chmod(0o600)
+        argv += ["--token-file", str(tf)]
+    if cert:
+        argv += ["--cert", str(api.pki / f"{cert}.pem"), "--key", str(api.pki / f"{cert}.key")]
+    p = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+    return p.returncode, p.stdout.strip(), p.stderr.strip()
+
+
+def ctl_local(d, *args):
+    p = subprocess.run([gpprobectl_path(), "--status-dir", str(d.status_path.parent), *args],
+                       capture_output=True, text=True, timeout=60)
+    return p.returncode, p.stdout.strip()
+
+
+def same(remote, local):
+    """The same exit code and line, but for the age ("31ms ago"), which the clock moves between them."""
+    import re
+    norm = lambda s: re.sub(r"[0-9.]+(ms|s|min|h|d) ago", "N ago", s)
+    return remote[0] == local[0] and norm(remote[1]) == norm(local[1])
+
+
+def test_gpprobectl_url_against_the_real_api_answers_as_the_local_mode(sim, daemon, pki, tmp_path):
+    d, api = start(daemon, sim, pki, tmp_path)
+    wait_run_count(d, 1)
+    gate = ("gate", "sim", "--max-age", "1h", "--require-last-pass")
+    rc, out, err = ctl_remote(d, api, tmp_path, *gate)
+    assert same((rc, out), ctl_local(d, *gate)) and rc == 0, (rc, out, err, ctl_local(d, *gate))
+    rc, out, err = ctl_remote(d, api, tmp_path, *gate, token=None, cert="good")  # mTLS alone
+    assert rc == 0 and out.startswith("open: sim"), (rc, out, err)
+    # a failing run, started remotely: run --wait exits 1 with its verdict, the gates agree
+    sim.configure(fault="login_500")
+    rc, out, err = ctl_remote(d, api, tmp_path, "run", "sim", "--wait", "--timeout", "30s")
+    assert rc == 1, (rc, out, err)
+    rc, out, err = ctl_remote(d, api, tmp_path, *gate)
+    assert same((rc, out), ctl_local(d, *gate)) and rc == 1, (rc, out, err, ctl_local(d, *gate))
+    hist = ("history", "sim", "--json")
+    assert ctl_remote(d, api, tmp_path, *hist)[:2] == ctl_local(d, *hist)
+    # a passing run now: exit 0
+    sim.configure(fault=None)
+    rc, out, err = ctl_remote(d, api, tmp_path, "run", "sim", "--wait", "--timeout", "30s")
+    assert rc == 0, (rc, out, err)
+    # refused credentials fail closed (2), naming the refusal, never the token
+    rc, out, err = ctl_remote(d, api, tmp_path, *gate, token="wrong-token-123456")
+    assert rc == 2 and "401" in out + err and "wrong-token-123456" not in out + err, (rc, out, err)
+    rc, out, err = ctl_remote(d, api, tmp_path, *gate, token=None, cert="revoked")
+    assert rc == 2, (rc, out, err)
+    d.stop()
