@@ -198,6 +198,13 @@ TRANSCRIPT_RUNS = {
     "slo.first_event": (None, {}, lambda s, l: {"SLO": {"Login": "0", "Connect": "0", "FirstEvent": "1us"}}),
     "slo.total": (None, {}, lambda s, l: {"SLO": {"Login": "0", "Connect": "0", "FirstEvent": "0",
                                                   "Total": "1us"}}),
+    # streaming quality (issue 12): the agent hangs after thinking; an SLO on the stream
+    "events.stall": ("hang", {"after": "agent_thinking"},
+                     lambda s, l: {"Events": {"EventTimeout": "10s", "StallTimeout": "1s"}}),
+    "slo.silence": (None, {}, lambda s, l: {"SLO": {"Login": "0", "Connect": "0", "FirstEvent": "0", "Total": "0",
+                                                    "Silence": "1us"}}),
+    "slo.first_partial": (None, {}, lambda s, l: {"SLO": {"Login": "0", "Connect": "0", "FirstEvent": "0",
+                                                          "Total": "0", "FirstPartial": "1us"}}),
     # a template that fails at run time (a value that is not UTF-8 in a JSON body)
     "internal": (None, {}, lambda s, l: {"Login": {"User": "${env:GP_NOT_UTF8}"}}),
 }
