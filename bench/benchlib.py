@@ -47,7 +47,7 @@ class Sim:
     """A fresh simulator process (TLS unless tls=False); with workers=N, N of them on one port
     (gpsim --workers, tests/sim/sim_workers.py): the control calls below go to every worker."""
 
-    def __init__(self, tls=True, log_size=200000, workers=1, options=None):
+    def __init__(self, tls=True, log_size=200000, workers=1, options=None, delays=None):
         self.tls = tls
         self.workers = []  # (pid, control port) per worker when workers > 1
         self.dir = pathlib.Path(tempfile.mkdtemp(prefix="gpprobe-bench-"))
@@ -59,6 +59,8 @@ class Sim:
             argv += ["--workers", str(workers)]
         for k, v in (options or {}).items():  # the startup scenario: kept by reset()
             argv += ["--option", f"{k}={v}"]
+        for k, v in (delays or {}).items():
+            argv += ["--delay", f"{k}={v}"]
         if tls:
             argv += ["--tls-cert", str(self.certs / "server.pem"),
                      "--tls-key", str(self.certs / "server.key")]
