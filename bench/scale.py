@@ -2,8 +2,8 @@
 """Scale: Users= 1, 10, 100, 1000 over TLS, gpprobed beside the Python and Node.js peers
 (asyncio.gather / Promise.all of N sessions), each size against a fresh simulator.
 
-Per client and size: wall time of the run, user+sys CPU (total, per session, and per session
-relative to Users=10), peak RSS, PSS and USS, sessions passed, and the fidelity error of every
+Per client and size: wall time of the run, user+sys CPU (total; per session; marginal per
+session, without the start-up; both relative to Users=10), peak RSS, PSS and USS, sessions passed, and the fidelity error of every
 event (vs the sim's write start). gpprobed runs as `--once` (which writes its step-by-step trace
 to stderr, a line per event) and as a daemon for two runs (memory and fidelity without the
 trace). --baseline PATH adds another gpprobed binary (e.g. a build of an earlier commit) as a
@@ -154,7 +154,7 @@ def main(argv):
           f"simulator: {a.workers} worker(s), first event {a.first_delay} ms after the request, "
           f"each event up to {a.jitter} ms late at random; load average "
           f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}\n", flush=True)
-    rows, drows, per10 = [], [], {}
+    rows, drows, per10, cpu1, marg10 = [], [], {}, {}, {}
     for n in sizes:
         sim = B.Sim(tls=True, log_size=max(200000, n * 20), workers=a.workers,
                     options={"delay_jitter": a.jitter}, delays={"agent_started": a.first_delay})
@@ -167,10 +167,14 @@ def main(argv):
                 start = [x / 1000 for x in start]
                 late50, late99, simcpu = sim_figures(log, cpu)
                 per = m.cpu * 1000 / n
+                if n == 1:
+                    cpu1[c] = m.cpu * 1000
+                marg = (m.cpu * 1000 - cpu1[c]) / (n - 1) if c in cpu1 and n > 1 else float("nan")
                 if n == 10:
-                    per10[c] = per
+                    per10[c], marg10[c] = per, marg
                 rows.append([n, c, f"{passed}/{n}", B.f1(m.wall * 1000), B.f1(m.cpu * 1000),
-                             B.f3(per), B.f2(per / per10[c]) if c in per10 else "-",
+                             B.f3(per), B.f2(per / per10[c]) if c in per10 else "-", B.f3(marg),
+                             B.f2(marg / marg10[c]) if c in marg10 and marg == marg else "-",
                              mib(m.maxrss_kib), mib(m.pss_kib), mib(m.uss_kib),
                              B.f3(B.pct(start, 50)), B.f3(B.pct(start, 99)),
                              B.f3(max(start) if start else float("nan")),
@@ -190,14 +194,16 @@ def main(argv):
             sim.stop()
     print("\n## one run per process")
     B.table(["Users", "client", "passed", "wall ms", "CPU ms", "CPU ms/session", "x Users=10",
-             "peak RSS MiB", "PSS MiB", "USS MiB", "error p50 ms", "p99", "max",
+             "marginal ms/session", "x Users=10", "peak RSS MiB", "PSS MiB", "USS MiB", "error p50 ms", "p99", "max",
              "sim late p50 ms", "sim late p99", "sim CPU/s per worker"], rows)
     if drows:
         print("## gpprobed as a daemon, two runs at each size (fidelity: the second run)")
         B.table(["Users", "client", "passed", "peak RSS MiB", "peak PSS MiB", "peak USS MiB",
                  "CPU ms (start + 2 runs)", "error p50 ms", "p99", "max", "sim late p99 ms",
                  "sim CPU/s per worker"], drows)
-    print("wall = the client process from start to exit; error = the client's time of each "
+    print("marginal = (CPU at N - CPU at Users=1) / (N - 1): a session's cost without the "
+          "process's start-up, which CPU ms/session spreads over the sessions. "
+          "wall = the client process from start to exit; error = the client's time of each "
           "event - the sim's write start (bench/fidelity.py explains), over every event of "
           "every session. PSS and USS: peaks of /proc/PID/smaps_rollup sampled every 50 ms "
           "(USS = private clean + dirty). sim late = the sim's write start - the event's due "
