@@ -16,9 +16,12 @@
  * The context runs on a libev loop of ours (lws's libev event-lib plugin, a "foreign" loop):
  * lws 4.1's own loop poll()s every socket on every wakeup, O(connections) per frame at
  * Users=1000; libev's epoll backend wakes for the ready ones only. lws's timers (sul: its
- * timeouts, close handshakes) run from its libev idle and timer watchers on the same loop;
- * gp_ws_wake_at is a libev timer of ours; lws_cancel_service still wakes the loop through lws's
- * event pipe (an fd on the loop). */
+ * timeouts, close handshakes) run from its libev idle watcher, started after every fd event, and
+ * from its libev timer; but lws 4.1 re-arms that timer with ev_timer_start on a watcher already
+ * active, which libev ignores, so a timer lws arms earlier than the one pending would wait for it
+ * (checked: a 1 s lws_set_timeout fired after 5 s). lws_tick bounds that: while the loop runs it
+ * wakes lws every LWS_TICK through lws_cancel_service (its event pipe is an fd on the loop), and
+ * the idle pass that follows runs every timer due. gp_ws_wake_at is a libev timer of ours. */
 struct gp_ws {
         struct lws_context *ctx;
         struct lws_vhost *vhost;
@@ -28,6 +31,7 @@ struct gp_ws {
         bool vh_insecure;
         struct ev_loop *loop;
         ev_timer wake_timer;
+        ev_timer lws_tick;      /* repeats; fires only inside gp_ws_service (ev_run) */
         usec_t wake_when;       /* what wake_timer is armed for; USEC_INFINITY when not armed */
 };
 
@@ -305,6 +309,14 @@ void gp_ws_log_setup(void) {
         lws_set_log_level(LLL_ERR | LLL_WARN | LLL_INFO | (show_log ? LLL_NOTICE : 0), emit_log);
 }
 
+#define LWS_TICK 0.05  /* s: the most an lws timer is late when no fd event comes */
+
+static void lws_tick_cb(struct ev_loop *loop, ev_timer *w, int revents) {
+        gp_ws *ws = lws_container_of(w, gp_ws, lws_tick);
+
+        lws_cancel_service(ws->ctx);
+}
+
 static void wake_cb(struct ev_loop *loop, ev_timer *w, int revents) {
         gp_ws *ws = lws_container_of(w, gp_ws, wake_timer);
 
@@ -330,6 +342,7 @@ int gp_ws_new(gp_ws **ret, char **ret_error) {
                 return -EIO;
         }
         ev_init(&ws->wake_timer, wake_cb);
+        ev_timer_init(&ws->lws_tick, lws_tick_cb, LWS_TICK, LWS_TICK);
         foreign[0] = ws->loop;
         info.foreign_loops = foreign;
         /* RFC 6455 8.1: a text message that is not UTF-8 fails the connection. lws checks it only
@@ -348,6 +361,7 @@ int gp_ws_new(gp_ws **ret, char **ret_error) {
                                     "event-lib plugin installed? libwebsockets-evlib-ev)");
                 return -EIO;
         }
+        ev_timer_start(ws->loop, &ws->lws_tick);
         *ret = ws;
         return 0;
 }
@@ -366,6 +380,7 @@ gp_ws *gp_ws_free(gp_ws *ws) {
         if (!ws)
                 return NULL;
         ev_timer_stop(ws->loop, &ws->wake_timer);
+        ev_timer_stop(ws->loop, &ws->lws_tick);
         vhost_drop(ws);
         lws_context_destroy(ws->ctx);  /* a foreign loop: lws leaves it to us */
         ev_loop_destroy(ws->loop);
