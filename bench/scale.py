@@ -18,7 +18,7 @@ script prints the simulator's own figures: how late it wrote events against thei
 seconds per wall second (1.0 = a whole CPU). `--workers 1 --jitter 0 --first-delay 20` is the
 burst scenario of earlier versions of this script (every session's events due at once).
 
-Prints figures; asserts nothing. Default ~4 minutes; --quick (1, 10, 100) ~1 minute.
+Prints figures; asserts nothing. Default ~5 minutes; --quick (1, 10, 100) ~1.5 minutes.
 """
 import argparse
 import json
