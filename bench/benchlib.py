@@ -44,15 +44,23 @@ def certs():
 
 
 class Sim:
-    """A fresh simulator process (TLS unless tls=False)."""
+    """A fresh simulator process (TLS unless tls=False); with workers=N, N of them on one port
+    (gpsim --workers, tests/sim/sim_workers.py): the control calls below go to every worker."""
 
-    def __init__(self, tls=True, log_size=200000):
+    def __init__(self, tls=True, log_size=200000, workers=1, options=None, delays=None):
         self.tls = tls
+        self.workers = []  # (pid, control port) per worker when workers > 1
         self.dir = pathlib.Path(tempfile.mkdtemp(prefix="gpprobe-bench-"))
         self.certs = certs()
         port_file = self.dir / "port"
         argv = [PYTHON, str(SIM), "--port", "0", "--port-file", str(port_file),
                 "--event-log-size", str(log_size)]
+        if workers > 1:
+            argv += ["--workers", str(workers)]
+        for k, v in (options or {}).items():  # the startup scenario: kept by reset()
+            argv += ["--option", f"{k}={v}"]
+        for k, v in (delays or {}).items():
+            argv += ["--delay", f"{k}={v}"]
         if tls:
             argv += ["--tls-cert", str(self.certs / "server.pem"),
                      "--tls-key", str(self.certs / "server.key")]
@@ -64,6 +72,9 @@ class Sim:
                 sys.exit("simulator did not start: " + (self.dir / "sim.log").read_text())
             time.sleep(0.05)
         self.port = int(port_file.read_text())
+        if workers > 1:
+            self.workers = [tuple(map(int, line.split()))
+                            for line in (self.dir / "port.workers").read_text().splitlines()]
         self.ctx = ssl.create_default_context(cafile=str(self.ca)) if tls else None
 
     @property
@@ -78,26 +89,52 @@ class Sim:
     def ws(self):
         return f"{'wss' if self.tls else 'ws'}://localhost:{self.port}/ws"
 
-    def call(self, method, path, body=None):
+    def call(self, method, path, body=None, port=None):
         data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(self.base + path, data=data, method=method,
+        base = self.base if port is None else self.base.rsplit(":", 1)[0] + f":{port}"
+        req = urllib.request.Request(base + path, data=data, method=method,
                                      headers={"Content-Type": "application/json"})
         with urllib.request.urlopen(req, context=self.ctx, timeout=30) as r:
             return json.loads(r.read() or b"null")
 
+    def call_all(self, method, path, body=None):
+        """The answer of every worker (of the one process without workers)."""
+        if not self.workers:
+            return [self.call(method, path, body)]
+        return [self.call(method, path, body, port=cport) for _, cport in self.workers]
+
     def reset(self):
-        return self.call("POST", "/_sim/reset", {})
+        return self.call_all("POST", "/_sim/reset", {})[0]
 
     def events(self):
-        return self.call("GET", "/_sim/events")
+        """Every worker's event log, merged in write order."""
+        logs = self.call_all("GET", "/_sim/events")
+        return {"events": sorted((e for x in logs for e in x["events"]),
+                                 key=lambda e: e["t_write_start_ns"]),
+                "user_messages": sorted((e for x in logs for e in x["user_messages"]),
+                                        key=lambda e: e["t_mono_ns"]),
+                "dropped": sum(x["dropped"] for x in logs)}
 
     def stats(self):
-        return self.call("GET", "/_sim/stats")
+        out = {}
+        for st in self.call_all("GET", "/_sim/stats"):
+            for k, v in st.items():
+                if isinstance(v, int):
+                    out[k] = out.get(k, 0) + v
+        return out
 
-    def cpu_s(self):
-        with open(f"/proc/{self.proc.pid}/stat") as f:
+    @staticmethod
+    def _pid_cpu_s(pid):
+        with open(f"/proc/{pid}/stat") as f:
             fields = f.read().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def worker_cpu_s(self):
+        """CPU seconds (user+sys) of each process that serves: the workers, or the one."""
+        return [self._pid_cpu_s(pid) for pid, _ in self.workers] or [self._pid_cpu_s(self.proc.pid)]
+
+    def cpu_s(self):
+        return sum(self.worker_cpu_s())
 
     def stop(self):
         self.proc.send_signal(signal.SIGTERM)

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <ev.h>
 #include <libwebsockets.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
@@ -11,7 +12,17 @@
 
 /* One context for the process's whole life: creating a second one while a TLS handshake is in
  * flight breaks that handshake (a libwebsockets 4.1 global-state trap). Client TLS settings live
- * on a vhost, replaced between runs when they change. */
+ * on a vhost, replaced between runs when they change.
+ *
+ * The context runs on a libev loop of ours (lws's libev event-lib plugin, a "foreign" loop):
+ * lws 4.1's own loop poll()s every socket on every wakeup, O(connections) per frame at
+ * Users=1000; libev's epoll backend wakes for the ready ones only. lws's timers (sul: its
+ * timeouts, close handshakes) run from its libev idle watcher, started after every fd event, and
+ * from its libev timer; but lws 4.1 re-arms that timer with ev_timer_start on a watcher already
+ * active, which libev ignores, so a timer lws arms earlier than the one pending would wait for it
+ * (checked: a 1 s lws_set_timeout fired after 5 s). lws_tick bounds that: while the loop runs it
+ * wakes lws every LWS_TICK through lws_cancel_service (its event pipe is an fd on the loop), and
+ * the idle pass that follows runs every timer due. gp_ws_wake_at is a libev timer of ours. */
 struct gp_ws {
         struct lws_context *ctx;
         struct lws_vhost *vhost;
@@ -19,8 +30,10 @@ struct gp_ws {
         char *vh_cert;
         char *vh_key;
         bool vh_insecure;
-        lws_sorted_usec_list_t wake_sul;
-        usec_t wake_when;       /* what wake_sul is armed for; USEC_INFINITY when not armed */
+        struct ev_loop *loop;
+        ev_timer wake_timer;
+        ev_timer lws_tick;      /* repeats; fires only inside gp_ws_service (ev_run) */
+        usec_t wake_when;       /* what wake_timer is armed for; USEC_INFINITY when not armed */
 };
 
 struct gp_ws_conn {
@@ -353,8 +366,23 @@ void gp_ws_log_setup(void) {
         lws_set_log_level(LLL_ERR | LLL_WARN | LLL_INFO | (show_log ? LLL_NOTICE : 0), emit_log);
 }
 
+#define LWS_TICK 0.05  /* s: the most an lws timer is late when no fd event comes */
+
+static void lws_tick_cb(struct ev_loop *loop, ev_timer *w, int revents) {
+        gp_ws *ws = lws_container_of(w, gp_ws, lws_tick);
+
+        lws_cancel_service(ws->ctx);
+}
+
+static void wake_cb(struct ev_loop *loop, ev_timer *w, int revents) {
+        gp_ws *ws = lws_container_of(w, gp_ws, wake_timer);
+
+        ws->wake_when = USEC_INFINITY;  /* firing is all it does: gp_ws_service returns */
+}
+
 int gp_ws_new(gp_ws **ret, char **ret_error) {
         struct lws_context_creation_info info = {0};
+        void *foreign[1];
         gp_ws *ws;
 
         ws = calloc(1, sizeof(*ws));
@@ -365,19 +393,34 @@ int gp_ws_new(gp_ws **ret, char **ret_error) {
         if (hello_index < 0)
                 hello_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
         ws->wake_when = USEC_INFINITY;
+        /* epoll, and the process's signal mask left alone (the daemon's main thread owns signals). */
+        ws->loop = ev_loop_new(EVBACKEND_EPOLL | EVFLAG_NOSIGMASK | EVFLAG_NOENV);
+        if (!ws->loop) {
+                free(ws);
+                *ret_error = strdup("creating the event loop (libev, epoll) failed");
+                return -EIO;
+        }
+        ev_init(&ws->wake_timer, wake_cb);
+        ev_timer_init(&ws->lws_tick, lws_tick_cb, LWS_TICK, LWS_TICK);
+        foreign[0] = ws->loop;
+        info.foreign_loops = foreign;
         /* RFC 6455 8.1: a text message that is not UTF-8 fails the connection. lws checks it only
          * when asked, on the context ("utf8 error" in its log, then the drop: ws.protocol). */
         info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT | LWS_SERVER_OPTION_EXPLICIT_VHOSTS |
-                       LWS_SERVER_OPTION_VALIDATE_UTF8;
+                       LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_LIBEV;
         info.port = CONTEXT_PORT_NO_LISTEN;
         info.pt_serv_buf_size = 32768;       /* room for big tokens in handshake headers */
         info.max_http_header_data = 16384;
         ws->ctx = lws_create_context(&info);
         if (!ws->ctx) {
+                ev_loop_destroy(ws->loop);
                 free(ws);
-                *ret_error = strdup("creating the libwebsockets context failed");
+                /* Debian's lws loads its libev support as a plugin (libwebsockets-evlib-ev). */
+                *ret_error = strdup("creating the libwebsockets context failed (is lws's libev "
+                                    "event-lib plugin installed? libwebsockets-evlib-ev)");
                 return -EIO;
         }
+        ev_timer_start(ws->loop, &ws->lws_tick);
         *ret = ws;
         return 0;
 }
@@ -395,9 +438,11 @@ static void vhost_drop(gp_ws *ws) {
 gp_ws *gp_ws_free(gp_ws *ws) {
         if (!ws)
                 return NULL;
-        lws_sul_cancel(&ws->wake_sul);
+        ev_timer_stop(ws->loop, &ws->wake_timer);
+        ev_timer_stop(ws->loop, &ws->lws_tick);
         vhost_drop(ws);
-        lws_context_destroy(ws->ctx);
+        lws_context_destroy(ws->ctx);  /* a foreign loop: lws leaves it to us */
+        ev_loop_destroy(ws->loop);
         free(ws);
         return NULL;
 }
@@ -573,33 +618,27 @@ gp_ws_conn *gp_ws_conn_free(gp_ws_conn *c) {
 
 int gp_ws_service(gp_ws *ws) {
         rx_error[0] = '\0';
-        return lws_service(ws->ctx, 0) < 0 ? -EIO : 0;
-}
-
-static void wake_cb(lws_sorted_usec_list_t *sul) {
-        gp_ws *ws = lws_container_of(sul, gp_ws, wake_sul);
-
-        ws->wake_when = USEC_INFINITY;
-        /* Timer callbacks run before lws polls: without this the poll would sleep on. */
-        lws_cancel_service(ws->ctx);
+        /* One pass: waits for a ready fd or timer, runs its watchers (lws's, ours), returns.
+         * ev_run returns nonzero while watchers are active, so its result says nothing here. */
+        (void) ev_run(ws->loop, EVRUN_ONCE);
+        return 0;
 }
 
 void gp_ws_wake_at(gp_ws *ws, usec_t when) {
         usec_t now;
 
-        /* Rescheduling walks lws's sorted timer list, which holds timers of every connection:
-         * called after every wake, it would cost O(connections) per frame. */
         if (when == ws->wake_when)
                 return;
-        if (when == USEC_INFINITY) {
-                lws_sul_cancel(&ws->wake_sul);
-                ws->wake_when = USEC_INFINITY;
-                return;
-        }
-        now = now_usec(CLOCK_MONOTONIC);
+        ev_timer_stop(ws->loop, &ws->wake_timer);
         ws->wake_when = when;
-        lws_sul_schedule(ws->ctx, 0, &ws->wake_sul, wake_cb,
-                         (lws_usec_t) (when > now ? when - now : 1));
+        if (when == USEC_INFINITY)
+                return;
+        /* libev times timers from its cached loop time: refresh it, or a wake armed after a long
+         * pass of callbacks fires that much early. */
+        ev_now_update(ws->loop);
+        now = now_usec(CLOCK_MONOTONIC);
+        ev_timer_set(&ws->wake_timer, when > now ? (ev_tstamp) (when - now) / 1e6 : 0., 0.);
+        ev_timer_start(ws->loop, &ws->wake_timer);
 }
 
 void gp_ws_wake(gp_ws *ws) {

@@ -1,9 +1,12 @@
 """Users=N against the simulator: every session checked on its own, isolation faults caught and
 the sessions involved named, one slow user failing the run by its index, and the fd limit
 reported as the probe's own problem."""
+import json
+import os
 import re
 import resource
 import subprocess
+import time
 
 import pytest
 
@@ -155,3 +158,52 @@ def test_running_out_of_file_descriptors_is_the_probes_own_failure(sim, tmp_path
     res = clean(Result(proc, cfg))
     assert res.rc == 1 and res.json["code"] == "internal", res
     assert "out of file descriptors" in res.json["reason"] and "LimitNOFILE" in res.json["reason"]
+
+
+def epoll_watched_sockets(pid):
+    """The most sockets any one epoll set of process pid watches (its fdinfo's tfd lines)."""
+    best = 0
+    fd_dir = f"/proc/{pid}/fd"
+    try:
+        fds = os.listdir(fd_dir)
+        sockets = {fd for fd in fds if os.readlink(f"{fd_dir}/{fd}").startswith("socket:")}
+        for fd in fds:
+            if os.readlink(f"{fd_dir}/{fd}") != "anon_inode:[eventpoll]":
+                continue
+            with open(f"/proc/{pid}/fdinfo/{fd}") as f:
+                watched = {line.split()[1] for line in f if line.startswith("tfd:")}
+            best = max(best, len(watched & sockets))
+    except (FileNotFoundError, ProcessLookupError):
+        pass  # the process ended
+    return best
+
+
+def test_sessions_wait_in_one_epoll_set_not_a_poll_of_every_socket(sim, tmp_path):
+    """libwebsockets runs on a libev loop (epoll, probes/ws.c): while 50 sessions wait for their
+    events, one epoll set of the process watches every one of their sockets. lws 4.1's own loop
+    poll()s every socket on each wakeup and has no epoll set."""
+    n = 50
+    sim.configure(delays={"default": 400})  # five events: the sessions stay open ~2 s
+    pw = tmp_path / "password"
+    pw.write_text(SIM_PASSWORD + "\n")
+    pw.chmod(0o600)
+    cfg = tmp_path / "users.conf"
+    slo_off = {"Login": "0", "Connect": "0", "FirstEvent": "0", "Total": "0"}  # not timed here
+    cfg.write_text(render(users_config(sim, n, SLO=slo_off)).replace("@password", str(pw)))
+    cfg.chmod(0o600)
+    proc = subprocess.Popen([gpprobed_path(), "--config", str(cfg), "--once", "--json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    seen = 0
+    try:
+        deadline = time.monotonic() + 60
+        while proc.poll() is None and time.monotonic() < deadline and seen < n:
+            seen = max(seen, epoll_watched_sockets(proc.pid))
+            time.sleep(0.05)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err[-3000:]
+    assert json.loads(out)["result"] == "pass"
+    assert seen >= n, f"an epoll set watched at most {seen} sockets of {n} sessions"

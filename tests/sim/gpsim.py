@@ -24,6 +24,7 @@ from aiohttp import web
 
 import sim_netra
 import sim_trace
+import sim_workers
 from sim_faults import FAULTS, redirect_loop, unauthorized
 from sim_session import Session, SimWebSocketResponse
 from sim_state import (ConfigError, Scenario, Sim, login_request, parse_delays, parse_options,
@@ -53,7 +54,8 @@ async def login(request: web.Request) -> web.StreamResponse:
     if (not fnmatch.fnmatchcase(body["email"].lower(), "*@example.com")
             or body["password"] != sim.password):
         return unauthorized()
-    token = "tok." + secrets.token_hex(24)
+    issue = getattr(sim.tokens, "issue", None)  # --workers: signed tokens (sim_workers.py)
+    token = issue(body["email"]) if issue else "tok." + secrets.token_hex(24)
     sim.tokens.add(token, body["email"])
     sim.stats["logins_ok"] += 1
     return web.json_response({"access_token": token, "token_type": "bearer"})
@@ -230,7 +232,14 @@ def parse_args(argv: List[str]) -> argparse.Namespace:
     ap.add_argument("--event-log-size", type=int, default=100000)
     ap.add_argument("--require-traceparent", action="store_true",
                     help="refuse product requests without one well-formed W3C traceparent (400)")
+    ap.add_argument("--workers", type=int, default=1,
+                    help="N processes on one port (SO_REUSEPORT), for benchmarks: see sim_workers.py")
     args = ap.parse_args(argv)
+    if args.workers < 1:
+        ap.error("--workers wants 1 or more")
+    if args.workers > 1 and (not args.port_file or args.profile != "generic"
+                             or args.blackhole_port_file):
+        ap.error("--workers N > 1 needs --port-file, the generic profile and no blackhole")
     try:
         loopback = args.host == "localhost" or ipaddress.ip_address(args.host).is_loopback
     except ValueError:
@@ -269,7 +278,8 @@ def tls_context(args: argparse.Namespace) -> Optional[ssl.SSLContext]:
     return ctx
 
 
-async def serve(args: argparse.Namespace) -> None:
+async def serve(args: argparse.Namespace, worker=None) -> None:
+    """worker: (listening socket, token key, control port file) of a --workers child."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -280,6 +290,18 @@ async def serve(args: argparse.Namespace) -> None:
     ctx = tls_context(args)
     runner = web.AppRunner(build_app(sim, args.profile), access_log=None, handle_signals=False)
     await runner.setup()
+    if worker is not None:
+        sock, key, control_file = worker
+        sim.tokens = sim_workers.SignedTokens(key)
+        await web.SockSite(runner, sock, ssl_context=ctx, shutdown_timeout=1.0).start()
+        csock = sim_workers.control_socket(args.host)  # this worker's own: reset, events, stats
+        await web.SockSite(runner, csock, ssl_context=ctx, shutdown_timeout=1.0).start()
+        write_atomic(control_file, f"{os.getpid()} {csock.getsockname()[1]}\n")
+        await stop.wait()
+        sim.stopping.set()
+        await asyncio.gather(*(s.shutdown(grace=0.5) for s in list(sim.sessions)))
+        await runner.cleanup()
+        return
     # A deep accept queue: Users=1000 connects at once (the default 128 drops SYNs, costing 1 s).
     site = web.TCPSite(runner, args.host, args.port, ssl_context=ctx, shutdown_timeout=1.0,
                        backlog=4096)
@@ -308,6 +330,10 @@ async def serve(args: argparse.Namespace) -> None:
 def main(argv: List[str]) -> int:
     logging.basicConfig(level=logging.WARNING, format="gpsim: %(levelname)s %(message)s")
     args = parse_args(argv)
+    if args.workers > 1:
+        return sim_workers.run(args.workers, args.host, args.port, args.port_file, 4096,
+                               lambda sock, key, f: asyncio.run(serve(args, (sock, key, f))),
+                               write_atomic)
     asyncio.run(serve(args))
     return 0
 

@@ -10,6 +10,7 @@ import asyncio
 import base64
 import json
 import logging
+import random
 import secrets
 import socket
 import struct
@@ -75,6 +76,7 @@ class Session:
         self.peer_closed = asyncio.Event()
         self.finished = asyncio.Event()
         self.tasks: set = set()
+        self.due_ns: Optional[int] = None  # set while _play writes agent events
 
     # ---- writing -----------------------------------------------------------
 
@@ -92,7 +94,8 @@ class Session:
              t_done: Optional[int] = None) -> None:
         """Logs a frame written between monotonic times t_start and t_done (now)."""
         if entry is not None:
-            self.sim.log.wrote(self.id, entry[0], entry[1], t_start, t_done or mono_ns())
+            self.sim.log.wrote(self.id, entry[0], entry[1], t_start, t_done or mono_ns(),
+                               self.due_ns)
 
     async def send(self, messages: List[Message], *, one_write: bool = False) -> None:
         async with self.lock:
@@ -298,9 +301,16 @@ class Session:
             delay = first.delay_ms
             if isinstance(first, Event) and delay is None:
                 delay = self.scenario.delay_ms(first.type)
+            if isinstance(first, Event) and self.options["delay_jitter"]:
+                delay += random.uniform(0, self.options["delay_jitter"])
+            due = mono_ns() + int(delay * 1e6)
             await asyncio.sleep(delay / 1000)
             if isinstance(first, Event):
-                await self._send_events(group, one_write=coalesce > 1)
+                self.due_ns = due  # the log's t_due_ns: how late the sim itself wrote them
+                try:
+                    await self._send_events(group, one_write=coalesce > 1)
+                finally:
+                    self.due_ns = None
             elif isinstance(first, Text):
                 await self.send([self.text_message(first.payload, first.label)])
             elif isinstance(first, Raw):

@@ -93,6 +93,7 @@ OPTIONS: Dict[str, tuple] = {
     "id_location": (_choice("root", "data", "payload"), "root"),
     "thinking_repeats": (_count(1), 1),
     "response": (_text, "ready"),          # the final response text
+    "delay_jitter": (_count(0), 0),        # ms: each event's delay + uniform(0, N)
 }
 
 
@@ -246,14 +247,18 @@ class EventLog:
         self._seq = 0
 
     def wrote(self, session: str, run_id: Optional[str], type_: str, t_start: int,
-              t_done: int) -> None:
+              t_done: int, t_due: Optional[int] = None) -> None:
         """t_mono_ns: just after the frame was handed to the transport (a reader on
         this host may already have it, a few microseconds earlier);
-        t_write_start_ns: just before its first byte was."""
+        t_write_start_ns: just before its first byte was; t_due_ns (agent events): when the
+        scenario's delay meant it to be written (t_write_start_ns - t_due_ns: the sim's own
+        lateness)."""
         self._seq += 1
-        self._written.append({"seq": self._seq, "session": session, "run_id": run_id,
-                              "type": type_, "t_mono_ns": t_done,
-                              "t_write_start_ns": t_start})
+        e = {"seq": self._seq, "session": session, "run_id": run_id, "type": type_,
+             "t_mono_ns": t_done, "t_write_start_ns": t_start}
+        if t_due is not None:
+            e["t_due_ns"] = t_due
+        self._written.append(e)
 
     def received(self, session: str, run_id: str, t_ns: int,
                  traceparent: Optional[str] = None) -> None:
