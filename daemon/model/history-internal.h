@@ -48,6 +48,11 @@ static inline void gp_history_freep(gp_history **h) {
 bool gp_history_code_is_valid(const char *s);
 bool gp_history_run_id_is_valid(const char *s);
 
+/* history-render.c: the entry's status_json, from gp_history_entry_to_json (-ENOMEM), and what an
+ * entry owns, freed. */
+int gp_history_entry_render(gp_history_entry *e);
+void gp_history_entry_done(gp_history_entry *e);
+
 /* Both arrays with room for n (at least 1) entries. -ENOMEM. */
 int gp_history_window_alloc(size_t n, gp_history_entry **ret_entries, usec_t **ret_sorted);
 /* Fills sorted from a linear window (head == 0). */

@@ -242,10 +242,16 @@ static int read_entries(reader *rd, json_t *root, gp_history *h) {
                 if (r < 0)
                         return r;
                 counts[e.verdict]++;
-                if (i < n - keep)
+                if (i < n - keep) {
                         free(e.code);
-                else
-                        h->entries[h->n++] = e;
+                        continue;
+                }
+                r = gp_history_entry_render(&e);
+                if (r < 0) {
+                        gp_history_entry_done(&e);
+                        return r;
+                }
+                h->entries[h->n++] = e;
         }
         gp_history_sort_durations(h);
 

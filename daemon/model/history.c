@@ -57,7 +57,7 @@ gp_history *gp_history_free(gp_history *h) {
         if (!h)
                 return NULL;
         for (size_t i = 0; i < h->n; i++)
-                free(gp_history_entry_at(h, i)->code);
+                gp_history_entry_done(gp_history_entry_at(h, i));
         free(h->entries);
         free(h->sorted);
         gp_history_totals_free(h);
@@ -142,7 +142,7 @@ int gp_history_set_capacity(gp_history *h, unsigned capacity) {
         if (r < 0)
                 return r;
         for (size_t i = 0; i < drop; i++)
-                free(gp_history_entry_at(h, i)->code);
+                gp_history_entry_done(gp_history_entry_at(h, i));
         for (size_t i = 0; i < keep; i++)
                 entries[i] = *gp_history_entry_at(h, drop + i);
         window_set(h, entries, sorted, keep);
@@ -176,7 +176,7 @@ static void window_push(gp_history *h, gp_history_entry *e) {
                 gp_history_entry *oldest = gp_history_entry_at(h, 0);
 
                 sorted_remove(h, oldest->duration);
-                free(oldest->code);
+                gp_history_entry_done(oldest);
                 h->head = (h->head + 1) % h->capacity;
                 h->n--;
         }
@@ -213,15 +213,17 @@ int gp_history_record(gp_history *h, const gp_result *r, unsigned alert_after, u
                 if (!e.code)
                         return -ENOMEM;
         }
-        k = gp_history_totals_prepare(h, r->verdict, r->code);
-        if (k < 0) {
-                free(e.code);
-                return k;
-        }
         memcpy(e.run_id, r->run_id, strlen(r->run_id));
         e.started_at = r->started_at;
         e.verdict = r->verdict;
         e.duration = r->duration;
+        k = gp_history_entry_render(&e);
+        if (k >= 0)
+                k = gp_history_totals_prepare(h, r->verdict, r->code);
+        if (k < 0) {
+                gp_history_entry_done(&e);
+                return k;
+        }
         window_push(h, &e);
 
         /* The time a run's outcome became known; a run without finished_at falls back to its
@@ -317,23 +319,12 @@ void gp_history_stats(const gp_history *h, gp_window_stats *ret) {
 
 json_t *gp_history_to_json(const gp_history *h) {
         json_auto_t *a = json_array();
-        char buf[32];
 
         if (!a)
                 return NULL;
-        for (size_t i = 0; i < h->n; i++) {
-                const gp_history_entry *e = gp_history_entry_at(h, i);
-                json_t *o = json_object();
-
-                if (!o || json_array_append_new(a, o) < 0 ||
-                    gp_json_set_new(o, "run_id", json_string(e->run_id)) < 0 ||
-                    gp_json_set_new(o, "started_at",
-                                    json_string(format_rfc3339(buf, sizeof(buf), e->started_at))) < 0 ||
-                    gp_json_set_new(o, "result", json_string(gp_verdict_to_string(e->verdict))) < 0 ||
-                    gp_json_set_new(o, "code", gp_json_string_or_null(e->code)) < 0 ||
-                    gp_json_set_new(o, "duration_ms", gp_json_ms(e->duration)) < 0)
+        for (size_t i = 0; i < h->n; i++)
+                if (json_array_append_new(a, gp_history_entry_to_json(gp_history_entry_at(h, i))) < 0)
                         return NULL;
-        }
         return TAKE_PTR(a);
 }
 
