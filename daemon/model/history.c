@@ -185,11 +185,42 @@ static void window_push(gp_history *h, gp_history_entry *e) {
         h->n++;
 }
 
+int gp_history_push(gp_history *h, gp_history_entry *e, usec_t at) {
+        gp_verdict v = e->verdict;
+        int k;
+
+        k = window_reserve(h);
+        if (k >= 0)
+                k = gp_history_entry_render(e);
+        if (k >= 0)
+                k = gp_history_totals_prepare(h, v, e->code);
+        if (k < 0) {
+                gp_history_entry_done(e);
+                return k;
+        }
+        window_push(h, e);
+        e = gp_history_entry_at(h, h->n - 1);
+
+        /* A degraded run passed (only an SLO was exceeded): it counts as a pass here, as it does
+         * for the streaks and success_ratio. */
+        h->totals[v] = inc_sat(h->totals[v]);
+        gp_history_totals_count(h, v, e->code, e->duration);
+        if (v == GP_VERDICT_FAIL) {
+                h->consecutive_failures = inc_sat(h->consecutive_failures);
+                h->consecutive_passes = 0;
+                h->last_failure_at = at;
+        } else {
+                h->consecutive_passes = inc_sat(h->consecutive_passes);
+                h->consecutive_failures = 0;
+                h->last_pass_at = at;
+        }
+        return 0;
+}
+
 int gp_history_record(gp_history *h, const gp_result *r, unsigned alert_after, unsigned recover_after,
                       gp_transition *ret) {
         gp_history_entry e = {0};
         gp_transition t = GP_TRANSITION_NONE;
-        usec_t at;
         int k;
 
         if (!h || !r || alert_after < 1 || recover_after < 1 || !verdict_is_recordable(r->verdict))
@@ -205,9 +236,6 @@ int gp_history_record(gp_history *h, const gp_result *r, unsigned alert_after, u
         if (r->started_at >= GP_REALTIME_MAX || r->finished_at >= GP_REALTIME_MAX || r->duration > INT64_MAX)
                 return -EINVAL;
 
-        k = window_reserve(h);
-        if (k < 0)
-                return k;
         if (r->verdict != GP_VERDICT_PASS && r->code) {
                 e.code = strdup(r->code);
                 if (!e.code)
@@ -217,37 +245,19 @@ int gp_history_record(gp_history *h, const gp_result *r, unsigned alert_after, u
         e.started_at = r->started_at;
         e.verdict = r->verdict;
         e.duration = r->duration;
-        k = gp_history_entry_render(&e);
-        if (k >= 0)
-                k = gp_history_totals_prepare(h, r->verdict, r->code);
-        if (k < 0) {
-                gp_history_entry_done(&e);
-                return k;
-        }
-        window_push(h, &e);
-
         /* The time a run's outcome became known; a run without finished_at falls back to its
-         * start. A degraded run passed (only an SLO was exceeded): it counts as a pass here, as
-         * it does for the streaks and success_ratio. */
-        at = r->finished_at ? r->finished_at : r->started_at;
-        h->totals[r->verdict] = inc_sat(h->totals[r->verdict]);
-        gp_history_totals_count(h, r->verdict, r->code, r->duration);
+         * start. */
+        k = gp_history_push(h, &e, r->finished_at ? r->finished_at : r->started_at);
+        if (k < 0)
+                return k;
         if (r->verdict == GP_VERDICT_FAIL) {
-                h->consecutive_failures = inc_sat(h->consecutive_failures);
-                h->consecutive_passes = 0;
-                h->last_failure_at = at;
                 if (!h->alerting && h->consecutive_failures >= alert_after) {
                         h->alerting = true;
                         t = GP_TRANSITION_ALERT_RAISED;
                 }
-        } else {
-                h->consecutive_passes = inc_sat(h->consecutive_passes);
-                h->consecutive_failures = 0;
-                h->last_pass_at = at;
-                if (h->alerting && h->consecutive_passes >= recover_after) {
-                        h->alerting = false;
-                        t = GP_TRANSITION_RECOVERED;
-                }
+        } else if (h->alerting && h->consecutive_passes >= recover_after) {
+                h->alerting = false;
+                t = GP_TRANSITION_RECOVERED;
         }
         if (ret)
                 *ret = t;

@@ -101,4 +101,9 @@ json_t *gp_window_to_json(const gp_history *h);
  * atomically (gp_write_atomic, mode 0600). Load validates everything and fails with -EINVAL and
  * a message (never a crash) on a corrupt, truncated or future-schema file; -ENOENT if absent. */
 int gp_history_save(const gp_history *h, const char *path, char **ret_error);
+/* The newest run appended to a StateFile= that gp_history_save wrote (never created here): one
+ * line ({"run": ...}, the entry, finished_at and the alert state after it), fdatasync. O(1)
+ * where a save is O(History=); load replays the lines. A crash mid-append leaves a last line
+ * without its "\n", which load ignores. Negative errno, with a message naming the path. */
+int gp_history_append(const gp_history *h, const char *path, char **ret_error);
 int gp_history_load(gp_history *h, const char *path, char **ret_error);
