@@ -97,9 +97,11 @@ json_t *gp_history_entry_to_json(const gp_history_entry *e);
 int gp_history_status_array(const gp_history *h, gp_buf *b);
 json_t *gp_window_to_json(const gp_history *h);
 
-/* StateFile=: a JSON document {"schema":1, "consecutive_failures", ..., "entries":[...]}, written
- * atomically (gp_write_atomic, mode 0600). Load validates everything and fails with -EINVAL and
- * a message (never a crash) on a corrupt, truncated or future-schema file; -ENOENT if absent. */
+/* StateFile=: a JSON document {"schema":1, "consecutive_failures", ..., "entries":[...]} on one
+ * line, written atomically (gp_write_atomic, mode 0600), then the runs gp_history_append added,
+ * one per line. Load validates everything (the document, then each appended run, replayed) and
+ * fails with -EINVAL and a message (never a crash) on a corrupt, truncated or future-schema
+ * file; -ENOENT if absent. */
 int gp_history_save(const gp_history *h, const char *path, char **ret_error);
 /* The newest run appended to a StateFile= that gp_history_save wrote (never created here): one
  * line ({"run": ...}, the entry, finished_at and the alert state after it), fdatasync. O(1)
