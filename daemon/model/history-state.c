@@ -82,7 +82,10 @@ int gp_history_save(const gp_history *h, const char *path, char **ret_error) {
 }
 
 /* One appended run: its entry as in "entries", when its outcome became known and the alert state
- * after it, all that replaying it on load needs (gp_history_push, then the alert state). */
+ * after it, all that replaying it on load needs (gp_history_push, then the alert state). A
+ * persisted figure that cannot be derived from the entry (verdict, code, duration) must go in the
+ * line too, as its value after the run, and replay must take it from the last line: otherwise a
+ * restart loses it for the runs appended since the last full save. */
 #define APPEND_KEY "{\"run\":"
 
 int gp_history_append(const gp_history *h, const char *path, char **ret_error) {
