@@ -210,21 +210,24 @@ def floor_tls_argv(sim, runs=1, interval=0.0):
 
 
 def empty_linked_memory():
-    """RSS, PSS and USS (KiB) of an empty program linking gpprobed's libraries."""
+    """RSS, PSS, USS and private dirty (KiB) of an empty program linking gpprobed's libraries."""
     exe = _build_c("empty-linked", ["-lcurl", "-lwebsockets", "-ljansson", "-lsystemd", "-lssl", "-lcrypto"])
     proc = subprocess.Popen([exe])
     try:
         time.sleep(0.3)
-        return _proc_status(proc.pid, "VmRSS"), *_smaps_rollup(proc.pid)
+        return _proc_status(proc.pid, "VmRSS"), *_smaps_rollup(proc.pid, dirty=True)
     finally:
         proc.kill()
         proc.wait()
 
 
-def _smaps_rollup(pid):
-    """(PSS, USS) in KiB: USS is the private pages, clean and dirty (what the process alone
-    costs); PSS shares each shared page among the processes mapping it."""
-    pss = uss = 0
+def _smaps_rollup(pid, dirty=False):
+    """(PSS, USS) in KiB, and with dirty=True the private dirty pages too: USS is the private
+    pages, clean and dirty; PSS shares each shared page among the processes mapping it. Private
+    clean pages are library pages no other process maps at the moment (USS depends on what else
+    runs); private dirty ones (heap, stacks, the libraries' relocated data) are the process's
+    own whatever else runs."""
+    pss = uss = priv_dirty = 0
     try:
         with open(f"/proc/{pid}/smaps_rollup") as f:
             for line in f:
@@ -233,9 +236,46 @@ def _smaps_rollup(pid):
                     pss = int(rest.split()[0])
                 elif k in ("Private_Clean", "Private_Dirty"):
                     uss += int(rest.split()[0])
+                    if k == "Private_Dirty":
+                        priv_dirty = int(rest.split()[0])
     except (OSError, ValueError):
-        return None, None
-    return pss, uss
+        return (None, None, None) if dirty else (None, None)
+    return (pss, uss, priv_dirty) if dirty else (pss, uss)
+
+
+def smaps_by_mapping(pid):
+    """{mapping: Counter(Rss, Pss, Private_Clean, Private_Dirty)} in KiB, by file name ([heap],
+    [anon], [stack], the libraries)."""
+    import collections
+    out = collections.defaultdict(collections.Counter)
+    cur = None
+    try:
+        with open(f"/proc/{pid}/smaps") as f:
+            for line in f:
+                parts = line.split()
+                if parts and "-" in parts[0] and not parts[0].endswith(":"):
+                    cur = parts[5].rsplit("/", 1)[-1] if len(parts) > 5 else "[anon]"
+                    continue
+                k = parts[0].rstrip(":") if parts else ""
+                if k in ("Rss", "Pss", "Private_Clean", "Private_Dirty"):
+                    out[cur][k] += int(parts[1])
+    except (OSError, ValueError, IndexError):
+        return {}
+    return dict(out)
+
+
+def tmpfs_dir():
+    """A directory on tmpfs for the status file, as in production (/run/gpprobe): /run when it
+    is tmpfs, else /dev/shm; None when neither is."""
+    mounts = {}
+    with open("/proc/self/mounts") as f:
+        for line in f:
+            dev, mnt, fstype = line.split()[:3]
+            mounts[mnt] = fstype
+    for d in ("/run", "/dev/shm"):
+        if mounts.get(d) == "tmpfs" and os.access(d, os.W_OK):
+            return pathlib.Path(tempfile.mkdtemp(prefix="gpprobe-bench-", dir=d))
+    return None
 
 
 class Measured:
@@ -245,6 +285,8 @@ class Measured:
         self.cpu, self.maxrss_kib, self.wall = cpu, maxrss_kib, wall
         self.rss_anon_kib = rss_anon_kib
         self.pss_kib, self.uss_kib = pss_kib, uss_kib  # peaks seen by polling smaps_rollup
+        self.dirty_kib = None  # peak private dirty pages (polled)
+        self.mappings = {}     # smaps_by_mapping() just before the stop (stop_when)
         self.threads = threads or {}  # "main" / "others": CPU seconds just before the stop
 
     def results(self):
@@ -305,7 +347,7 @@ def measure(argv, env=None, timeout=600, stop_when=None, poll=0.05):
     t = time.monotonic()
     proc = subprocess.Popen([_rusage_tool(), str(report)] + list(argv), stdout=out, stderr=err,
                             env=e)
-    anon, pid, threads, pss, uss = 0, None, {}, 0, 0
+    anon, pid, threads, pss, uss, dirty, mappings = 0, None, {}, 0, 0, 0, {}
     deadline = t + timeout
     while proc.poll() is None:
         if pid is None:
@@ -313,10 +355,11 @@ def measure(argv, env=None, timeout=600, stop_when=None, poll=0.05):
             pid = int(first.split()[1]) if first.startswith("pid ") else None
         if pid is not None:
             anon = max(anon, _proc_status(pid, "RssAnon") or 0)
-            p, u = _smaps_rollup(pid)
-            pss, uss = max(pss, p or 0), max(uss, u or 0)
+            p, u, d = _smaps_rollup(pid, dirty=True)
+            pss, uss, dirty = max(pss, p or 0), max(uss, u or 0), max(dirty, d or 0)
             if stop_when is not None and stop_when():
                 threads = _thread_cpu(pid)
+                mappings = smaps_by_mapping(pid)
                 proc.send_signal(signal.SIGTERM)
                 stop_when = None
         if time.monotonic() > deadline:
@@ -332,8 +375,10 @@ def measure(argv, env=None, timeout=600, stop_when=None, poll=0.05):
                         float("nan"), wall)
     i = last.index("exit")
     rc, utime, stime, maxrss, wall_us = (int(x) for x in last[i + 1:i + 6])
-    return Measured(rc, out.read().decode(), err.read().decode(), (utime + stime) / 1e6, maxrss,
-                    wall_us / 1e6, anon or None, threads, pss or None, uss or None)
+    m = Measured(rc, out.read().decode(), err.read().decode(), (utime + stime) / 1e6, maxrss,
+                 wall_us / 1e6, anon or None, threads, pss or None, uss or None)
+    m.dirty_kib, m.mappings = dirty or None, mappings
+    return m
 
 
 def sessions_of(res):

@@ -11,6 +11,7 @@ peers, against the same simulator, in the same run.
 Prints figures; asserts nothing. Default ~2 minutes; --quick ~30 s.
 """
 import argparse
+import os
 import pathlib
 import sys
 import tempfile
@@ -50,9 +51,11 @@ def mib(kib):
     return B.f1(kib / 1024) if kib else "-"  # "-": the process ended before a sample
 
 
-def daemon(sim, runs, interval):
+def daemon(sim, runs, interval, where):
     work = pathlib.Path(tempfile.mkdtemp(prefix="gpprobe-bench-daemon-"))
-    status = work / "status.json"
+    # where production keeps them: the status file on tmpfs (/run/gpprobe), the state file on
+    # the disk (/var/lib/gpprobe; here the temporary directory's file system)
+    status = (B.tmpfs_dir() or work) / "status.json"
     cfg = B.gpprobe_config(sim, workdir=work,
                            Probe={"Interval": f"{int(interval * 1000)}ms", "Jitter": "0"},
                            Output={"StatusFile": str(status), "StateFile": str(work / "state"),
@@ -61,6 +64,7 @@ def daemon(sim, runs, interval):
     m = B.measure([B.gpprobed_path(), "--config", str(cfg)],
                   stop_when=lambda: sim.stats()["runs"] >= runs, poll=0.1, timeout=runs * 10 + 60)
     done = sim.stats()["runs"]
+    where[:] = [status.parent, work]
     return m, done
 
 
@@ -83,7 +87,8 @@ def main(argv):
     reps = a.reps or (5 if a.quick else 15)
     runs = a.runs or (20 if a.quick else 100)
     B.ensure_node_peer()
-    print(f"# cost of one golden-path run over TLS\n{B.machine()}\n", flush=True)
+    print(f"# cost of one golden-path run over TLS\n{B.machine()}\n"
+          f"load average at the start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}\n", flush=True)
     sim = B.Sim(tls=True)
     try:
         got = once(sim, reps)
@@ -96,40 +101,62 @@ def main(argv):
                          mib(B.median([m.maxrss_kib for m in got[c]])),
                          mib(B.median([m.pss_kib or 0 for m in got[c]])),
                          mib(B.median([m.uss_kib or 0 for m in got[c]])),
+                         mib(B.median([m.dirty_kib or 0 for m in got[c]])),
                          B.f1(B.median([m.wall for m in got[c]]) * 1000)])
         print(f"## A. one run per fresh process (median of {reps})")
         B.table(["client", "CPU ms", "x gpprobed", "x floor", "peak RSS MiB", "PSS MiB (sampled)",
-                 "USS MiB (sampled)", "wall ms"], rows)
+                 "USS MiB (sampled)", "private dirty MiB (sampled)", "wall ms"], rows)
 
-        rows = []
-        fm, fdone = looped_floor(sim, runs, a.interval)
-        fper = fm.cpu / max(fdone, 1) * 1000
-        m, done = daemon(sim, runs, a.interval)
-        per = m.cpu / max(done, 1) * 1000
-        rows.append(["gpprobed (daemon)", done, B.f1(m.cpu * 1000), B.f3(per), "1.0", B.f2(per / fper),
-                     mib(m.maxrss_kib), mib(m.pss_kib), mib(m.uss_kib)])
-        for c in ("python", "node"):
-            pm, pdone = looped(sim, c, runs, a.interval)
-            pper = pm.cpu / max(pdone, 1) * 1000
-            rows.append([f"{c} (loop)", pdone, B.f1(pm.cpu * 1000), B.f3(pper), B.f1(pper / per),
-                         B.f2(pper / fper), mib(pm.maxrss_kib), mib(pm.pss_kib), mib(pm.uss_kib)])
-        rows.append([f"{FLOOR} (loop)", fdone, B.f1(fm.cpu * 1000), B.f3(fper), B.f2(fper / per), "1.00",
-                     mib(fm.maxrss_kib), mib(fm.pss_kib), mib(fm.uss_kib)])
+        # Each client's M-run process, and the median CPU of 3 one-run processes of the same
+        # kind: (M-run CPU - one-run CPU) / (M - 1) is the steady cost of a run, start-up and
+        # exit taken out (gpprobed's start-up is ~10 ms more than the floor's).
+        where = []
+        runners = {
+            "gpprobed (daemon)": lambda n: daemon(sim, n, a.interval, where),
+            "python (loop)": lambda n: looped(sim, "python", n, a.interval),
+            "node (loop)": lambda n: looped(sim, "node", n, a.interval),
+            f"{FLOOR} (loop)": lambda n: looped_floor(sim, n, a.interval),
+        }
+        got = {}
+        for c, run in runners.items():
+            one = B.median([run(1)[0].cpu for _ in range(3)])
+            mm, n = run(runs)
+            got[c] = (mm, n, mm.cpu / max(n, 1) * 1000, (mm.cpu - one) / max(n - 1, 1) * 1000)
+        m, done, _, per = got["gpprobed (daemon)"]
+        fper = got[f"{FLOOR} (loop)"][3]
+        rows = [[c, n, B.f1(mm.cpu * 1000), B.f3(amortized), B.f3(steady), B.f2(steady / per),
+                 B.f2(steady / fper), mib(mm.maxrss_kib), mib(mm.pss_kib), mib(mm.uss_kib), mib(mm.dirty_kib)]
+                for c, (mm, n, amortized, steady) in got.items()]
         print(f"## B. {runs} runs in one long-running process, one every {a.interval}s")
-        B.table(["client", "runs", "CPU ms total", "CPU ms per run", "x gpprobed", "x floor",
-                 "peak RSS MiB", "peak PSS MiB (sampled)", "peak USS MiB (sampled)"], rows)
-        rss, pss, uss = B.empty_linked_memory()
+        B.table(["client", "runs", "CPU ms total", "CPU ms per run (start-up amortized)",
+                 "steady CPU ms per run", "x gpprobed", "x floor",
+                 "peak RSS MiB", "peak PSS MiB (sampled)", "peak USS MiB (sampled)",
+                 "peak private dirty MiB (sampled)"], rows)
+        rss, pss, uss, dirty = B.empty_linked_memory()
         print(f"An empty program linking gpprobed's libraries (bench/empty-linked.c): RSS {mib(rss)} MiB, "
-              f"PSS {mib(pss)} MiB, USS {mib(uss)} MiB: the shared-library floor under any RSS above.\n")
+              f"PSS {mib(pss)} MiB, USS {mib(uss)} MiB, private dirty {mib(dirty)} MiB: the "
+              "shared-library floor under any figure above.\n")
+        print(f"gpprobed's status file in {where[0]}, state file in {where[1]}.\n")
+        if m.mappings:
+            print("gpprobed (daemon) by mapping, KiB, just before the stop (private = USS):")
+            top = sorted(m.mappings.items(), key=lambda kv: -(kv[1]["Private_Clean"] + kv[1]["Private_Dirty"]))
+            B.table(["mapping", "RSS", "PSS", "private clean", "private dirty"],
+                    [[k, v["Rss"], v["Pss"], v["Private_Clean"], v["Private_Dirty"]] for k, v in top[:12]]
+                    + [["all " + str(len(top)), *(sum(v[f] for _, v in top) for f in
+                                                   ("Rss", "Pss", "Private_Clean", "Private_Dirty"))]])
         if m.threads:
             print(f"gpprobed's threads: network thread (the golden path) "
                   f"{m.threads['others'] / max(done, 1) * 1000:.3f} ms per run, main thread "
                   f"(scheduling, status and state files) {m.threads['main'] / max(done, 1) * 1000:.3f}"
                   " ms per run (10 ms clock ticks, read just before the stop).\n")
-        print("CPU = user+sys from wait4, startup included (amortized over the runs); peak RSS "
+        print("CPU = user+sys from wait4; steady = (CPU of the M-run process - median CPU of three one-run "
+              "processes of the same kind) / (M - 1), which the x columns compare; peak RSS "
               "= ru_maxrss (file-backed library pages included); PSS and USS (private pages) from "
-              "/proc/PID/smaps_rollup, sampled every 50-100 ms; the floor is bench/floor-tls.c, "
+              "/proc/PID/smaps_rollup, sampled every 50-100 ms (private dirty: heap, stacks and the libraries' "
+              "relocated data, the process's own whatever else runs; private clean: library pages no other "
+              "process maps at that moment); the floor is bench/floor-tls.c, "
               "the two verified TLS handshakes of a run with one reused SSL_CTX.")
+        print(f"\nload average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     finally:
         sim.stop()
     return 0

@@ -43,6 +43,8 @@ struct gp_manager {
         usec_t run_started;         /* CLOCK_MONOTONIC */
         unsigned skipped;
         gp_cert_warn_state cert_warn;  /* CertExpiryWarn=: when each endpoint was last warned about */
+        unsigned state_appends;     /* runs appended to the state file since its last full save */
+        char *state_saved_to;       /* where that save went; NULL: none yet, or it failed */
         bool stopping;
         int exit_code;
 };
@@ -67,11 +69,27 @@ static void status_write(gp_manager *m, const gp_report *rep) {
                 gp_log(NULL, LOG_ERR, NULL, "%s: cannot write the status file: %s", m->cfg->name, strempty(err));
 }
 
+/* The run just recorded, appended to the state file (history.h); the whole state rewritten
+ * instead at the first save, after History= appends (so O(1) per run, amortised), after a
+ * failed write and when StateFile= changed. Either way it is on disk before the next run. */
 static void state_save(gp_manager *m) {
         _cleanup_free_ char *err = NULL;
 
-        if (m->cfg->state_file && gp_history_save(m->history, m->cfg->state_file, &err) < 0)
+        if (!m->cfg->state_file)
+                return;
+        if (m->state_saved_to && streq(m->state_saved_to, m->cfg->state_file) &&
+            m->state_appends < MAX(m->cfg->history, 16u) &&
+            gp_history_append(m->history, m->cfg->state_file, NULL) >= 0) {
+                m->state_appends++;
+                return;
+        }
+        free(m->state_saved_to);
+        m->state_saved_to = NULL;
+        m->state_appends = 0;
+        if (gp_history_save(m->history, m->cfg->state_file, &err) < 0)
                 gp_log(NULL, LOG_ERR, NULL, "%s: cannot write the state file: %s", m->cfg->name, strempty(err));
+        else
+                m->state_saved_to = strdup(m->cfg->state_file);  /* NULL: the next save is whole */
 }
 
 /* Metrics (MetricsListen=, MetricsFile=) and /status: at start, after each run and reload;
@@ -535,6 +553,7 @@ gp_manager *gp_manager_free(gp_manager *m) {
         gp_result_free(m->last);
         gp_config_unref(m->cfg);
         free(m->config_path);
+        free(m->state_saved_to);
         free(m);
         return NULL;
 }

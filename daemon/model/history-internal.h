@@ -50,6 +50,16 @@ static inline void gp_history_freep(gp_history **h) {
 bool gp_history_code_is_valid(const char *s);
 bool gp_history_run_id_is_valid(const char *s);
 
+/* history-render.c: the entry's status_json, from gp_history_entry_to_json (-ENOMEM), and what an
+ * entry owns, freed. */
+int gp_history_entry_render(gp_history_entry *e);
+void gp_history_entry_done(gp_history_entry *e);
+
+/* Adds a checked entry (its code taken over, freed on error) to the window and counts it (totals,
+ * histograms, streaks, last_*_at = at), leaving the alert state to the caller: what recording a
+ * run and replaying an appended one share. -ENOMEM, changing nothing. */
+int gp_history_push(gp_history *h, gp_history_entry *e, usec_t at);
+
 /* Both arrays with room for n (at least 1) entries. -ENOMEM. */
 int gp_history_window_alloc(size_t n, gp_history_entry **ret_entries, usec_t **ret_sorted);
 /* Fills sorted from a linear window (head == 0). */

@@ -3,6 +3,8 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdint.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 
 #include "fileio.h"
 #include "history-internal.h"
@@ -80,6 +82,66 @@ int gp_history_save(const gp_history *h, const char *path, char **ret_error) {
         return gp_write_atomic(path, s, len, 0600, ret_error);
 }
 
+/* One appended run: its entry as in "entries", when its outcome became known and the alert state
+ * after it, all that replaying it on load needs (gp_history_push, then the alert state). A
+ * persisted figure that cannot be derived from the entry (verdict, code, duration) must go in the
+ * line too, as its value after the run, and replay must take it from the last line: otherwise a
+ * restart loses it for the runs appended since the last full save. */
+#define APPEND_KEY "{\"run\":"
+
+int gp_history_append(const gp_history *h, const char *path, char **ret_error) {
+        const gp_history_entry *e = h && h->n > 0 ? gp_history_entry_at(h, h->n - 1) : NULL;
+        usec_t at;
+        json_auto_t *o = json_object(), *run = NULL;
+        _cleanup_free_ char *line = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        struct stat st;
+        size_t len = 0;
+
+        if (!e || !path)
+                return -EINVAL;
+        at = e->verdict == GP_VERDICT_FAIL ? h->last_failure_at : h->last_pass_at;
+        run = state_entry_to_json(e);
+        if (!o || !run || gp_json_set_new(run, "finished_at", state_start_time(at)) < 0 ||
+            gp_json_set_new(run, "alerting", json_boolean(h->alerting)) < 0 ||
+            gp_json_set_new(o, "run", json_incref(run)) < 0 ||
+            /* the stream histograms after the run (issue 12): not derivable from the entry */
+            gp_json_set_new(o, "stream", gp_stream_totals_to_json(&h->stream)) < 0 ||
+            !(line = gp_json_dump_line(o, JSON_COMPACT, &len))) {
+                set_errorf(ret_error, "%s: out of memory", path);
+                return -ENOMEM;
+        }
+        /* Never created here: the file gp_history_save wrote, or nothing. */
+        fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
+        if (fd < 0 || fstat(fd, &st) < 0) {
+                set_errorf(ret_error, "%s: cannot append to the state file: %s", path, strerror(errno));
+                return -errno;
+        }
+        if (!S_ISREG(st.st_mode)) {
+                set_errorf(ret_error, "%s: cannot append to the state file: not a regular file", path);
+                return -EBADFD;
+        }
+        for (const char *p = line; len > 0;) {
+                ssize_t n = write(fd, p, len);
+
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0) {
+                        int k = n < 0 ? -errno : -EIO;
+
+                        set_errorf(ret_error, "%s: cannot append to the state file: %s", path, strerror(-k));
+                        return k;
+                }
+                p += n;
+                len -= (size_t) n;
+        }
+        if (fdatasync(fd) < 0) {
+                set_errorf(ret_error, "%s: cannot fdatasync the state file: %s", path, strerror(errno));
+                return -errno;
+        }
+        return 0;
+}
+
 typedef struct reader {
         char error[256];
 } reader;
@@ -136,16 +198,15 @@ static int read_time(reader *rd, json_t *o, const char *where, const char *key, 
         return 0;
 }
 
-static int read_entry(reader *rd, json_t *o, size_t i, gp_history_entry *ret) {
+/* where: "entries[3]." or "line 2: run." */
+static int read_entry(reader *rd, json_t *o, const char *where, gp_history_entry *ret) {
         gp_history_entry e = {0};
         const char *s;
-        char where[48];
         json_t *v = NULL;
         int r;
 
-        snprintf(where, sizeof(where), "entries[%zu].", i);
         if (!json_is_object(o))
-                return fail(rd, "entries[%zu]: expected an object", i);
+                return fail(rd, "%.*s: expected an object", (int) strlen(where) - 1, where);
 
         r = read_member(rd, o, where, "run_id", &v);
         if (r < 0)
@@ -238,15 +299,23 @@ static int read_entries(reader *rd, json_t *root, gp_history *h) {
         h->allocated = keep;
         for (size_t i = 0; i < n; i++) {
                 gp_history_entry e;
+                char where[48];
 
-                r = read_entry(rd, json_array_get(a, i), i, &e);
+                snprintf(where, sizeof(where), "entries[%zu].", i);
+                r = read_entry(rd, json_array_get(a, i), where, &e);
                 if (r < 0)
                         return r;
                 counts[e.verdict]++;
-                if (i < n - keep)
+                if (i < n - keep) {
                         free(e.code);
-                else
-                        h->entries[h->n++] = e;
+                        continue;
+                }
+                r = gp_history_entry_render(&e);
+                if (r < 0) {
+                        gp_history_entry_done(&e);
+                        return r;
+                }
+                h->entries[h->n++] = e;
         }
         gp_history_sort_durations(h);
 
@@ -299,6 +368,76 @@ static int state_from_json(reader *rd, json_t *root, gp_history *h) {
                                           sizeof(rd->error));
 }
 
+static int replay_line(reader *rd, gp_history *h, const char *line, size_t len, unsigned lineno) {
+        json_auto_t *o = NULL;
+        json_t *run = NULL, *v = NULL;
+        gp_history_entry e;
+        json_error_t jerr;
+        char where[48];
+        usec_t at;
+        int r;
+
+        o = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
+        if (!json_is_object(o))
+                return fail(rd, "line %u: expected an appended run", lineno);
+        snprintf(where, sizeof(where), "line %u: ", lineno);
+        r = read_member(rd, o, where, "run", &run);
+        if (r < 0)
+                return r;
+        snprintf(where, sizeof(where), "line %u: run.", lineno);
+        if ((r = read_entry(rd, run, where, &e)) < 0)
+                return r;
+        if ((r = read_time(rd, run, where, "finished_at", false, &at)) < 0 ||
+            (r = read_member(rd, run, where, "alerting", &v)) < 0 ||
+            (!json_is_boolean(v) && (r = fail(rd, "%salerting: expected true or false", where)) < 0)) {
+                free(e.code);
+                return r;
+        }
+        r = gp_history_push(h, &e, at);
+        if (r < 0)
+                return r;
+        h->alerting = json_is_true(v);
+        /* The stream histograms as they were after this run; a line without them (written before
+         * they existed) leaves the document's. */
+        if (json_object_get(o, "stream")) {
+                r = gp_stream_totals_from_json(&h->stream, json_object_get(o, "stream"), rd->error,
+                                               sizeof(rd->error));
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* What follows the document: nothing but white space (a file from gp_history_save), or "\n" and
+ * one appended run per line (gp_history_append). A last line without its "\n" is an append cut
+ * short by a crash, not yet part of the state: ignored. */
+static int replay(reader *rd, gp_history *h, const char *p, const char *end) {
+        unsigned lineno = 1;
+
+        if (strspn(p, " \t\r\n") == (size_t) (end - p))
+                return 0;
+        if (*p != '\n')
+                return fail(rd, "unexpected data after the document");
+        for (p++; p < end; lineno++) {
+                const char *nl = memchr(p, '\n', (size_t) (end - p));
+                int r;
+
+                if (!nl) {
+                        size_t n = (size_t) (end - p);
+
+                        /* cut short: a prefix of an appended run, nothing else */
+                        if (strncmp(p, APPEND_KEY, MIN(n, strlen(APPEND_KEY))) != 0)
+                                return fail(rd, "line %u: expected an appended run", lineno + 1);
+                        return 0;
+                }
+                r = replay_line(rd, h, p, (size_t) (nl - p), lineno + 1);
+                if (r < 0)
+                        return r;
+                p = nl + 1;
+        }
+        return 0;
+}
+
 /* jansson quotes the offending input in its messages: keep the message on one printable line. */
 static void sanitize(char *s) {
         for (; *s; s++)
@@ -336,7 +475,7 @@ int gp_history_load(gp_history *h, const char *path, char **ret_error) {
                 set_errorf(ret_error, "%s: invalid state file: empty", path);
                 return -EINVAL;
         }
-        root = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
+        root = json_loadb(data, len, JSON_REJECT_DUPLICATES | JSON_DISABLE_EOF_CHECK, &jerr);
         if (!root) {
                 sanitize(jerr.text);
                 set_errorf(ret_error, "%s: invalid state file: not JSON (line %d, column %d: %s)", path,
@@ -350,6 +489,8 @@ int gp_history_load(gp_history *h, const char *path, char **ret_error) {
                 return -ENOMEM;
         }
         r = state_from_json(&rd, root, tmp);
+        if (r >= 0)
+                r = replay(&rd, tmp, data + jerr.position, data + len);
         if (r == -ENOMEM) {
                 set_errorf(ret_error, "%s: out of memory", path);
                 return r;

@@ -57,7 +57,7 @@ gp_history *gp_history_free(gp_history *h) {
         if (!h)
                 return NULL;
         for (size_t i = 0; i < h->n; i++)
-                free(gp_history_entry_at(h, i)->code);
+                gp_history_entry_done(gp_history_entry_at(h, i));
         free(h->entries);
         free(h->sorted);
         gp_history_totals_free(h);
@@ -142,7 +142,7 @@ int gp_history_set_capacity(gp_history *h, unsigned capacity) {
         if (r < 0)
                 return r;
         for (size_t i = 0; i < drop; i++)
-                free(gp_history_entry_at(h, i)->code);
+                gp_history_entry_done(gp_history_entry_at(h, i));
         for (size_t i = 0; i < keep; i++)
                 entries[i] = *gp_history_entry_at(h, drop + i);
         window_set(h, entries, sorted, keep);
@@ -176,7 +176,7 @@ static void window_push(gp_history *h, gp_history_entry *e) {
                 gp_history_entry *oldest = gp_history_entry_at(h, 0);
 
                 sorted_remove(h, oldest->duration);
-                free(oldest->code);
+                gp_history_entry_done(oldest);
                 h->head = (h->head + 1) % h->capacity;
                 h->n--;
         }
@@ -185,11 +185,42 @@ static void window_push(gp_history *h, gp_history_entry *e) {
         h->n++;
 }
 
+int gp_history_push(gp_history *h, gp_history_entry *e, usec_t at) {
+        gp_verdict v = e->verdict;
+        int k;
+
+        k = window_reserve(h);
+        if (k >= 0)
+                k = gp_history_entry_render(e);
+        if (k >= 0)
+                k = gp_history_totals_prepare(h, v, e->code);
+        if (k < 0) {
+                gp_history_entry_done(e);
+                return k;
+        }
+        window_push(h, e);
+        e = gp_history_entry_at(h, h->n - 1);
+
+        /* A degraded run passed (only an SLO was exceeded): it counts as a pass here, as it does
+         * for the streaks and success_ratio. */
+        h->totals[v] = inc_sat(h->totals[v]);
+        gp_history_totals_count(h, v, e->code, e->duration);
+        if (v == GP_VERDICT_FAIL) {
+                h->consecutive_failures = inc_sat(h->consecutive_failures);
+                h->consecutive_passes = 0;
+                h->last_failure_at = at;
+        } else {
+                h->consecutive_passes = inc_sat(h->consecutive_passes);
+                h->consecutive_failures = 0;
+                h->last_pass_at = at;
+        }
+        return 0;
+}
+
 int gp_history_record(gp_history *h, const gp_result *r, unsigned alert_after, unsigned recover_after,
                       gp_transition *ret) {
         gp_history_entry e = {0};
         gp_transition t = GP_TRANSITION_NONE;
-        usec_t at;
         int k;
 
         if (!h || !r || alert_after < 1 || recover_after < 1 || !verdict_is_recordable(r->verdict))
@@ -205,48 +236,29 @@ int gp_history_record(gp_history *h, const gp_result *r, unsigned alert_after, u
         if (r->started_at >= GP_REALTIME_MAX || r->finished_at >= GP_REALTIME_MAX || r->duration > INT64_MAX)
                 return -EINVAL;
 
-        k = window_reserve(h);
-        if (k < 0)
-                return k;
         if (r->verdict != GP_VERDICT_PASS && r->code) {
                 e.code = strdup(r->code);
                 if (!e.code)
                         return -ENOMEM;
         }
-        k = gp_history_totals_prepare(h, r->verdict, r->code);
-        if (k < 0) {
-                free(e.code);
-                return k;
-        }
         memcpy(e.run_id, r->run_id, strlen(r->run_id));
         e.started_at = r->started_at;
         e.verdict = r->verdict;
         e.duration = r->duration;
-        window_push(h, &e);
-
         /* The time a run's outcome became known; a run without finished_at falls back to its
-         * start. A degraded run passed (only an SLO was exceeded): it counts as a pass here, as
-         * it does for the streaks and success_ratio. */
-        at = r->finished_at ? r->finished_at : r->started_at;
-        h->totals[r->verdict] = inc_sat(h->totals[r->verdict]);
-        gp_history_totals_count(h, r->verdict, r->code, r->duration);
+         * start. */
+        k = gp_history_push(h, &e, r->finished_at ? r->finished_at : r->started_at);
+        if (k < 0)
+                return k;
         gp_stream_totals_count(&h->stream, r);
         if (r->verdict == GP_VERDICT_FAIL) {
-                h->consecutive_failures = inc_sat(h->consecutive_failures);
-                h->consecutive_passes = 0;
-                h->last_failure_at = at;
                 if (!h->alerting && h->consecutive_failures >= alert_after) {
                         h->alerting = true;
                         t = GP_TRANSITION_ALERT_RAISED;
                 }
-        } else {
-                h->consecutive_passes = inc_sat(h->consecutive_passes);
-                h->consecutive_failures = 0;
-                h->last_pass_at = at;
-                if (h->alerting && h->consecutive_passes >= recover_after) {
-                        h->alerting = false;
-                        t = GP_TRANSITION_RECOVERED;
-                }
+        } else if (h->alerting && h->consecutive_passes >= recover_after) {
+                h->alerting = false;
+                t = GP_TRANSITION_RECOVERED;
         }
         if (ret)
                 *ret = t;
@@ -322,23 +334,12 @@ void gp_history_stats(const gp_history *h, gp_window_stats *ret) {
 
 json_t *gp_history_to_json(const gp_history *h) {
         json_auto_t *a = json_array();
-        char buf[32];
 
         if (!a)
                 return NULL;
-        for (size_t i = 0; i < h->n; i++) {
-                const gp_history_entry *e = gp_history_entry_at(h, i);
-                json_t *o = json_object();
-
-                if (!o || json_array_append_new(a, o) < 0 ||
-                    gp_json_set_new(o, "run_id", json_string(e->run_id)) < 0 ||
-                    gp_json_set_new(o, "started_at",
-                                    json_string(format_rfc3339(buf, sizeof(buf), e->started_at))) < 0 ||
-                    gp_json_set_new(o, "result", json_string(gp_verdict_to_string(e->verdict))) < 0 ||
-                    gp_json_set_new(o, "code", gp_json_string_or_null(e->code)) < 0 ||
-                    gp_json_set_new(o, "duration_ms", gp_json_ms(e->duration)) < 0)
+        for (size_t i = 0; i < h->n; i++)
+                if (json_array_append_new(a, gp_history_entry_to_json(gp_history_entry_at(h, i))) < 0)
                         return NULL;
-        }
         return TAKE_PTR(a);
 }
 

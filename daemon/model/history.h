@@ -12,6 +12,7 @@
 
 #include "result.h"
 #include "time-util.h"
+#include "util.h"
 
 typedef struct gp_history_entry {
         char run_id[37];
@@ -19,6 +20,11 @@ typedef struct gp_history_entry {
         gp_verdict verdict;      /* PASS, DEGRADED or FAIL */
         char *code;              /* NULL on pass */
         usec_t duration;
+        /* The entry as the status file's "history" array holds it, made once when the entry is
+         * recorded or loaded (history-render.c), so that a status document costs no more than
+         * copying the window's entries. */
+        char *status_json;
+        size_t status_json_len;
 } gp_history_entry;
 
 typedef enum gp_transition {
@@ -82,10 +88,24 @@ void gp_history_stats(const gp_history *h, gp_window_stats *ret);
 
 /* The SPEC section 5 "history" array (oldest first) and "window" object. NULL on ENOMEM. */
 json_t *gp_history_to_json(const gp_history *h);
+/* One element of that array; NULL on ENOMEM. */
+json_t *gp_history_entry_to_json(const gp_history_entry *e);
+/* How the status document is dumped (status.c says why); each entry's status_json with them. */
+#define GP_STATUS_DUMP_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(15))
+/* The "history" array as gp_history_to_json dumped with GP_STATUS_DUMP_FLAGS would write it,
+ * byte for byte, from the entries' status_json: appended to b. -ENOMEM. */
+int gp_history_status_array(const gp_history *h, gp_buf *b);
 json_t *gp_window_to_json(const gp_history *h);
 
-/* StateFile=: a JSON document {"schema":1, "consecutive_failures", ..., "entries":[...]}, written
- * atomically (gp_write_atomic, mode 0600). Load validates everything and fails with -EINVAL and
- * a message (never a crash) on a corrupt, truncated or future-schema file; -ENOENT if absent. */
+/* StateFile=: a JSON document {"schema":1, "consecutive_failures", ..., "entries":[...]} on one
+ * line, written atomically (gp_write_atomic, mode 0600), then the runs gp_history_append added,
+ * one per line. Load validates everything (the document, then each appended run, replayed) and
+ * fails with -EINVAL and a message (never a crash) on a corrupt, truncated or future-schema
+ * file; -ENOENT if absent. */
 int gp_history_save(const gp_history *h, const char *path, char **ret_error);
+/* The newest run appended to a StateFile= that gp_history_save wrote (never created here): one
+ * line ({"run": ...}, the entry, finished_at and the alert state after it), fdatasync. O(1)
+ * where a save is O(History=); load replays the lines. A crash mid-append leaves a last line
+ * without its "\n", which load ignores. Negative errno, with a message naming the path. */
+int gp_history_append(const gp_history *h, const char *path, char **ret_error);
 int gp_history_load(gp_history *h, const char *path, char **ret_error);

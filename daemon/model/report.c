@@ -7,7 +7,6 @@
 int gp_report_new(const gp_config *cfg, const gp_daemon_info *d, const gp_history *h, const gp_result *last,
                   usec_t updated_at, gp_report **ret) {
         _cleanup_report_ gp_report *r = NULL;
-        json_auto_t *doc = NULL;
         _cleanup_free_ char *line = NULL;
         size_t len = 0;
 
@@ -26,8 +25,7 @@ int gp_report_new(const gp_config *cfg, const gp_daemon_info *d, const gp_histor
                 .consecutive_passes = gp_history_consecutive_passes(h),
                 .alerting = gp_history_alerting(h),
         };
-        doc = gp_status_build(cfg, d, h, last, updated_at);
-        line = gp_status_serialize(doc, &len);
+        line = gp_status_render(cfg, d, h, last, updated_at, &len);
         r->status = line ? gp_blob_new(line, len) : NULL;
         if (!r->status)
                 return -ENOMEM;

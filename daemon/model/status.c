@@ -13,7 +13,7 @@
 /* 15 significant digits: 1210.4 stays "1210.4" (the default 17 writes 1210.4000000000001). Every
  * number in the document has at most 15 (gp_json_ms rounds to 0.1 ms; the window rounds its
  * ratio), so the file still parses back to exactly the document built. */
-#define STATUS_DUMP_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(15))
+#define STATUS_DUMP_FLAGS GP_STATUS_DUMP_FLAGS
 
 gp_daemon_info gp_daemon_info_self(usec_t started_at, usec_t interval) {
         return (gp_daemon_info) {
@@ -54,8 +54,13 @@ static int transcripts_to_json(json_t *o, const gp_config *cfg) {
         return dir ? gp_json_set_new(o, "transcripts", json_string(dir)) : 0;
 }
 
-json_t *gp_status_build(const gp_config *cfg, const gp_daemon_info *d, const gp_history *h,
-                        const gp_result *last, usec_t updated_at) {
+/* What gp_status_render puts in place of the "history" array, then replaces: a string no
+ * document holds ("\u0001" escaped in it). */
+#define HISTORY_SPLICE "\001gpprobe-history\001"
+#define HISTORY_SPLICE_DUMPED "\"history\":\"\\u0001gpprobe-history\\u0001\""
+
+static json_t *status_build(const gp_config *cfg, const gp_daemon_info *d, const gp_history *h,
+                            const gp_result *last, usec_t updated_at, bool history) {
         json_auto_t *o = NULL;
         char buf[32];
 
@@ -76,13 +81,52 @@ json_t *gp_status_build(const gp_config *cfg, const gp_daemon_info *d, const gp_
             gp_json_set_new(o, "last_pass_at", time_or_null(gp_history_last_pass_at(h))) < 0 ||
             gp_json_set_new(o, "last_failure_at", time_or_null(gp_history_last_failure_at(h))) < 0 ||
             gp_json_set_new(o, "window", gp_window_to_json(h)) < 0 ||
-            gp_json_set_new(o, "history", gp_history_to_json(h)) < 0 ||
+            gp_json_set_new(o, "history", history ? gp_history_to_json(h) : json_string(HISTORY_SPLICE)) < 0 ||
             gp_json_set_new(o, "silence", d->silence ? gp_silence_to_json(d->silence) : json_null()) < 0 ||
             transcripts_to_json(o, cfg) < 0) {
                 errno = ENOMEM;
                 return NULL;
         }
         return TAKE_PTR(o);
+}
+
+json_t *gp_status_build(const gp_config *cfg, const gp_daemon_info *d, const gp_history *h,
+                        const gp_result *last, usec_t updated_at) {
+        return status_build(cfg, d, h, last, updated_at, true);
+}
+
+char *gp_status_render(const gp_config *cfg, const gp_daemon_info *d, const gp_history *h,
+                       const gp_result *last, usec_t updated_at, size_t *ret_len) {
+        json_auto_t *doc = NULL;
+        _cleanup_free_ char *skeleton = NULL;
+        gp_buf b = {0};
+        const char *at;
+        size_t len = 0, key = strlen("\"history\":");
+
+        if (!cfg || !d || !h) {
+                errno = EINVAL;
+                return NULL;
+        }
+        doc = status_build(cfg, d, h, last, updated_at, false);
+        skeleton = doc ? gp_status_serialize(doc, &len) : NULL;
+        if (!skeleton)
+                return NULL;
+        at = strstr(skeleton, HISTORY_SPLICE_DUMPED);
+        if (!at || strstr(at + 1, HISTORY_SPLICE_DUMPED)) {
+                errno = EINVAL;  /* cannot happen: the marker is written once, escaped as above */
+                return NULL;
+        }
+        at += key;
+        if (gp_buf_append(&b, skeleton, (size_t) (at - skeleton)) < 0 || gp_history_status_array(h, &b) < 0 ||
+            gp_buf_append(&b, at + strlen(HISTORY_SPLICE_DUMPED) - key,
+                          len - (size_t) (at - skeleton) - (strlen(HISTORY_SPLICE_DUMPED) - key)) < 0) {
+                gp_buf_free(&b);
+                errno = ENOMEM;
+                return NULL;
+        }
+        if (ret_len)
+                *ret_len = b.len;
+        return b.data;
 }
 
 static int write_all(int fd, const void *data, size_t len) {

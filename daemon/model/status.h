@@ -30,6 +30,12 @@ gp_daemon_info gp_daemon_info_self(usec_t started_at, usec_t interval);
 json_t *gp_status_build(const gp_config *cfg, const gp_daemon_info *d, const gp_history *h,
                         const gp_result *last, usec_t updated_at);
 
+/* gp_status_serialize(gp_status_build(...)), byte for byte, but the "history" array made of the
+ * entries' serialisations kept in the history (history.h) rather than re-serialised: what the
+ * daemon writes after every run. NULL with errno (ENOMEM, EINVAL). */
+char *gp_status_render(const gp_config *cfg, const gp_daemon_info *d, const gp_history *h,
+                       const gp_result *last, usec_t updated_at, size_t *ret_len);
+
 /* The document as the status file and /status carry it: compact, one line and "\n" (*ret_len
  * without the NUL). NULL on ENOMEM or when doc is NULL. */
 char *gp_status_serialize(const json_t *doc, size_t *ret_len);

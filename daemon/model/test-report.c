@@ -105,6 +105,60 @@ static void test_the_status_file_holds_the_report_s_bytes(void **state) {
         assert_int_equal(rmdir(dir), 0);
 }
 
+static void assert_render_equals_build(fixture *f, const gp_history *h, const gp_result *last, usec_t at) {
+        json_auto_t *doc = gp_status_build(&f->cfg, &f->daemon, h, last, at);
+        size_t len = 0, rlen = 0;
+        _cleanup_free_ char *built = gp_status_serialize(doc, &len);
+        _cleanup_free_ char *rendered = gp_status_render(&f->cfg, &f->daemon, h, last, at, &rlen);
+
+        assert_non_null(built);
+        assert_non_null(rendered);
+        if (len != rlen || memcmp(built, rendered, len) != 0)
+                fail_msg("rendered:\n%s\nbuilt:\n%s", rendered, built);
+}
+
+/* The daemon's status file splices the entries' cached serialisations into the document: the
+ * same bytes as serialising the whole document, empty, filling, full and turning, after a
+ * shrink and after a load. */
+static void test_the_rendered_document_is_the_built_one_byte_for_byte(void **state) {
+        fixture *f = *state;
+        gp_history *h = gp_history_new(3);
+        char dir[] = "/tmp/test-report.XXXXXX";
+        _cleanup_free_ char *path = NULL;
+
+        assert_non_null(h);
+        assert_render_equals_build(f, h, NULL, T0);
+        for (unsigned i = 0; i < 8; i++) {
+                gp_result *r = gp_result_new(1);
+
+                assert_non_null(r);
+                snprintf(r->run_id, sizeof(r->run_id), "run-\"%u\\", i);
+                r->verdict = i % 3 == 0 ? GP_VERDICT_PASS : i % 3 == 1 ? GP_VERDICT_DEGRADED : GP_VERDICT_FAIL;
+                if (r->verdict != GP_VERDICT_PASS)
+                        assert_non_null(r->code = strdup(i % 3 == 1 ? "slo.total" : "ws.closed"));
+                r->started_at = T0 + i * 1234567;
+                r->finished_at = r->started_at + 1000;
+                r->duration = 1000 + i * 333333;
+                assert_int_equal(gp_history_record(h, r, 2, 1, NULL), 0);
+                assert_render_equals_build(f, h, r, T0 + i);
+                gp_result_free(r);
+        }
+        assert_int_equal(gp_history_set_capacity(h, 2), 0);
+        assert_render_equals_build(f, h, f->last, T0);
+        assert_non_null(mkdtemp(dir));
+        path = strdup_printf("%s/staging.state", dir);
+        assert_int_equal(gp_history_save(h, path, NULL), 0);
+        gp_history_free(h);
+        h = gp_history_new(5);
+        assert_non_null(h);
+        assert_int_equal(gp_history_load(h, path, NULL), 0);
+        assert_int_equal(gp_history_size(h), 2);
+        assert_render_equals_build(f, h, f->last, T0);
+        gp_history_free(h);
+        assert_int_equal(unlink(path), 0);
+        assert_int_equal(rmdir(dir), 0);
+}
+
 static void test_missing_inputs_are_einval(void **state) {
         fixture *f = *state;
         gp_report *r = NULL;
@@ -122,6 +176,8 @@ int main(void) {
                                                 setup, teardown),
                 cmocka_unit_test_setup_teardown(test_the_figures_are_the_history_s_at_the_time, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_the_status_file_holds_the_report_s_bytes, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_the_rendered_document_is_the_built_one_byte_for_byte,
+                                                setup, teardown),
                 cmocka_unit_test_setup_teardown(test_missing_inputs_are_einval, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -84,8 +84,11 @@ def status(root, name):
 
 
 def state_passes(root):
-    """The passing runs counted in the state file since it began (StateFile=, runs_total)."""
-    return json.loads(root.read("/var/lib/gpprobe/sim.state"))["runs_total"]["pass"]
+    """The passing runs counted in the state file since it began: runs_total in its first line,
+    plus the passing runs appended after it (StateFile=, docs/architecture.md)."""
+    lines = root.read("/var/lib/gpprobe/sim.state").split("\n")
+    appended = [json.loads(x)["run"] for x in lines[1:-1]]  # whole lines: one may be being written
+    return json.loads(lines[0])["runs_total"]["pass"] + sum(r["result"] == "pass" for r in appended)
 
 
 def catalog(root):
