@@ -187,3 +187,11 @@ def probe(tmp_path):
 # `daemon` (a gpprobed factory). Imported here so every test module can use them.
 from journal import journal  # noqa: E402,F401
 from harness import daemon, notify  # noqa: E402,F401
+
+
+@pytest.fixture
+def sdir(tmp_path):
+    """An empty status directory (gpprobectl's --status-dir)."""
+    d = tmp_path / "status"
+    d.mkdir()
+    return d

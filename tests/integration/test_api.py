@@ -8,14 +8,11 @@ import asyncio
 import http.client
 import json
 import os
-import pathlib
 import resource
-import select
 import signal
 import socket
 import ssl
 import subprocess
-import threading
 import time
 
 import pytest

@@ -3,48 +3,23 @@ three real gpprobed instances on loopback (two against a healthy simulator, one 
 one), labelled by instance and region. Each host is judged by the single-host gate's rules; then
 --min-hosts / --min-ratio (all hosts by default). Fails closed: a host that stops reporting, data
 older than --max-age, too few hosts, an unreachable or foreign Prometheus."""
-import json
 import subprocess
 import time
-import urllib.request
 
 import pytest
 import yaml
 
 from conftest import ROOT, Sim
 from test_gpprobectl import gpprobectl_path
-from test_metrics import PROMETHEUS, Prometheus, cfg, free_port, wait_serving
+from test_metrics import Prometheus, cfg, free_port, wait_serving
 
 
 class RegionPrometheus(Prometheus):
     """test_metrics' Prometheus, with one target group per region (a `region` label)."""
 
     def __init__(self, dir, regions, interval="1s"):
-        self.dir = dir
-        self.dir.mkdir()
-        self.port = free_port()
-        conf = self.dir / "prometheus.yml"
-        conf.write_text(json.dumps({  # YAML is a superset of JSON
-            "global": {"scrape_interval": interval, "scrape_timeout": interval},
-            "scrape_configs": [{"job_name": "gpprobe", "static_configs": [
-                {"targets": t, "labels": {"region": r}} for r, t in regions.items()]}],
-        }))
-        self.log = open(self.dir / "prometheus.log", "w")
-        self.proc = subprocess.Popen(
-            [PROMETHEUS, f"--config.file={conf}", f"--storage.tsdb.path={self.dir / 'data'}",
-             f"--web.listen-address=127.0.0.1:{self.port}", "--log.level=warn"],
-            stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/-/ready", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("prometheus did not start: " + (self.dir / "prometheus.log").read_text())
-            time.sleep(0.1)
+        super().__init__(dir.parent, None, interval, dirname=dir.name,
+                         static_configs=[{"targets": t, "labels": {"region": r}} for r, t in regions.items()])
 
 
 def template_queries():

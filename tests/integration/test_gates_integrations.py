@@ -5,7 +5,6 @@ shown to catch a broken copy; Flagger's, whose schema no npm package carries, ch
 fields it needs; and the commands inside the CI jobs run against the API stand-in, where a probe
 host that is down, or a failing run, must fail the job (the gate never opens)."""
 import hashlib
-import json
 import os
 import pathlib
 import re
@@ -125,13 +124,6 @@ def github_script():
 def gitlab_script():
     doc = load("gitlab-ci.yml")
     return "set -e\n" + "\n".join(doc["gpprobe-gate"]["script"]), doc["variables"]
-
-
-@pytest.fixture
-def sdir(tmp_path):
-    d = tmp_path / "status"
-    d.mkdir()
-    return d
 
 
 @pytest.fixture

@@ -100,13 +100,6 @@ def write_atomic(path, data):
 
 
 @pytest.fixture
-def sdir(tmp_path):
-    d = tmp_path / "status"
-    d.mkdir()
-    return d
-
-
-@pytest.fixture
 def ctl(sdir):
     binary = gpprobectl_path()
 

@@ -19,13 +19,6 @@ TOKEN = "s3cret-token-Zq9"
 
 
 @pytest.fixture
-def sdir(tmp_path):
-    d = tmp_path / "status"
-    d.mkdir()
-    return d
-
-
-@pytest.fixture
 def token_file(tmp_path):
     p = tmp_path / "token"
     p.write_text(TOKEN + "\n")

@@ -128,8 +128,9 @@ def run_now(d, n_before):
 class Prometheus:
     """Scrapes targets every interval and evaluates docs/prometheus/alerts.yml."""
 
-    def __init__(self, tmp, targets, interval="1s"):
-        self.dir = tmp / "prometheus"
+    def __init__(self, tmp, targets, interval="1s", static_configs=None, dirname="prometheus"):
+        """targets: one group of host:port; or static_configs, Prometheus' own groups (labels)."""
+        self.dir = tmp / dirname
         self.dir.mkdir()
         self.port = free_port()
         conf = self.dir / "prometheus.yml"
@@ -137,7 +138,8 @@ class Prometheus:
         conf.write_text(json.dumps({  # YAML is a superset of JSON
             "global": {"scrape_interval": interval, "scrape_timeout": interval, "evaluation_interval": interval},
             "rule_files": ["alerts.yml"],
-            "scrape_configs": [{"job_name": "gpprobe", "static_configs": [{"targets": targets}]}],
+            "scrape_configs": [{"job_name": "gpprobe",
+                                "static_configs": static_configs or [{"targets": targets}]}],
         }))
         self.log = open(self.dir / "prometheus.log", "w")
         self.proc = subprocess.Popen(

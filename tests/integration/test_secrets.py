@@ -7,7 +7,6 @@ daemon's /proc/PID/cmdline and /proc/PID/environ."""
 import base64
 import http.server
 import json
-import os
 import pathlib
 import re
 import signal

@@ -80,7 +80,7 @@ def test_silenced_failures_are_recorded_and_named_but_raise_no_alert_until_unsil
     # Silenced before the first run finished (Interval= 300ms; the first run takes a moment).
     r = ctl(d, "silence", "sim", "--for", "1h", "--reason", REASON, env={"SUDO_USER": "alice"})
     assert r.returncode == 0, r.stderr
-    assert f"sim: silenced until" in r.stdout and f"by alice: {REASON}" in r.stdout, r.stdout
+    assert "sim: silenced until" in r.stdout and f"by alice: {REASON}" in r.stdout, r.stdout
     doc = d.wait_status(lambda s: (s.get("silence") or {}).get("reason") == REASON and s["alerting"]
                         and d.runs_in(s) >= 4, timeout=20, what="4 silenced failures")
     sil = doc["silence"]

@@ -3,7 +3,6 @@ TLS certificates' expiry (result, status file, journal, metrics), against the si
 records every traceparent it receives (GET /_sim/traces) and can refuse requests without one
 (--require-traceparent)."""
 import datetime
-import json
 import re
 import time
 
