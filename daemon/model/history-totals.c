@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <limits.h>
 
+#include "histogram.h"
 #include "history-internal.h"
 
 const usec_t gp_duration_bounds[GP_DURATION_BUCKETS] = {
@@ -82,17 +83,12 @@ int gp_history_totals_prepare(gp_history *h, gp_verdict v, const char *code) {
 
 void gp_history_totals_count(gp_history *h, gp_verdict v, const char *code, usec_t duration) {
         gp_duration_histogram *d;
-        size_t b = 0;
         bool found;
 
         if (v > GP_VERDICT_FAIL)
                 return;
         d = &h->durations[v];
-        while (b < GP_DURATION_BUCKETS && duration > gp_duration_bounds[b])
-                b++;
-        if (d->buckets[b] < INT64_MAX)
-                d->buckets[b]++;
-        d->sum = duration > INT64_MAX - d->sum ? INT64_MAX : d->sum + duration;
+        gp_histogram_observe(d->buckets, &d->sum, gp_duration_bounds, GP_DURATION_BUCKETS, duration);
 
         if (counted_by_code(v)) {
                 size_t i = code_find(h, v, code_key(code), &found);
@@ -142,28 +138,16 @@ static json_t *codes_to_json(const gp_history *h, gp_verdict v) {
         return TAKE_PTR(o);
 }
 
-static json_t *histogram_to_json(const gp_duration_histogram *d) {
-        json_auto_t *o = json_object(), *a = json_array();
-
-        if (!o || !a || gp_json_set_new(o, "buckets", json_incref(a)) < 0 ||
-            gp_json_set_new(o, "sum_us", json_integer((json_int_t) d->sum)) < 0)
-                return NULL;
-        for (size_t b = 0; b <= GP_DURATION_BUCKETS; b++)
-                if (json_array_append_new(a, json_integer((json_int_t) d->buckets[b])) < 0)
-                        return NULL;
-        return TAKE_PTR(o);
-}
-
 static json_t *durations_to_json(const gp_history *h) {
-        json_auto_t *o = json_object(), *bounds = json_array();
+        json_auto_t *o = json_object();
 
-        if (!o || !bounds || gp_json_set_new(o, "bounds_us", json_incref(bounds)) < 0)
+        if (!o ||
+            gp_json_set_new(o, "bounds_us", gp_histogram_bounds_to_json(gp_duration_bounds, GP_DURATION_BUCKETS)) < 0)
                 return NULL;
-        for (size_t b = 0; b < GP_DURATION_BUCKETS; b++)
-                if (json_array_append_new(bounds, json_integer((json_int_t) gp_duration_bounds[b])) < 0)
-                        return NULL;
         for (gp_verdict v = GP_VERDICT_PASS; v <= GP_VERDICT_FAIL; v++)
-                if (gp_json_set_new(o, verdict_keys[v], histogram_to_json(&h->durations[v])) < 0)
+                if (gp_json_set_new(o, verdict_keys[v], gp_histogram_to_json(h->durations[v].buckets,
+                                                                             GP_DURATION_BUCKETS,
+                                                                             h->durations[v].sum)) < 0)
                         return NULL;
         return TAKE_PTR(o);
 }
@@ -216,41 +200,6 @@ static int codes_from_json(gp_history *h, json_t *state, gp_verdict v, const cha
         return 0;
 }
 
-static bool bounds_match(json_t *a) {
-        if (json_array_size(a) != GP_DURATION_BUCKETS)
-                return false;
-        for (size_t b = 0; b < GP_DURATION_BUCKETS; b++)
-                if (!json_is_integer(json_array_get(a, b)) ||
-                    json_integer_value(json_array_get(a, b)) != (json_int_t) gp_duration_bounds[b])
-                        return false;
-        return true;
-}
-
-static int histogram_from_json(json_t *o, const char *key, gp_duration_histogram *ret, char *error,
-                               size_t size) {
-        gp_duration_histogram d = {0};
-        json_t *a, *sum;
-
-        if (!json_is_object(o))
-                return fail(error, size, "durations.%s: expected an object", key);
-        a = json_object_get(o, "buckets");
-        if (!json_is_array(a) || json_array_size(a) != GP_DURATION_BUCKETS + 1)
-                return fail(error, size, "durations.%s.buckets: expected an array of %d counts", key,
-                            GP_DURATION_BUCKETS + 1);
-        for (size_t b = 0; b <= GP_DURATION_BUCKETS; b++) {
-                if (!is_count(json_array_get(a, b), INT64_MAX))
-                        return fail(error, size,
-                                    "durations.%s.buckets[%zu]: expected a non-negative integer", key, b);
-                d.buckets[b] = (uint64_t) json_integer_value(json_array_get(a, b));
-        }
-        sum = json_object_get(o, "sum_us");
-        if (!is_count(sum, INT64_MAX))
-                return fail(error, size, "durations.%s.sum_us: expected a non-negative integer", key);
-        d.sum = (usec_t) json_integer_value(sum);
-        *ret = d;
-        return 0;
-}
-
 static int durations_from_json(gp_history *h, json_t *state, char *error, size_t size) {
         gp_duration_histogram d[GP_VERDICT_FAIL + 1];
         json_t *o = json_object_get(state, "durations"), *bounds;
@@ -264,11 +213,14 @@ static int durations_from_json(gp_history *h, json_t *state, char *error, size_t
         if (!json_is_array(bounds))
                 return fail(error, size, "durations.bounds_us: expected an array");
         /* Other buckets (another version): the histograms start again, as after a counter reset. */
-        if (!bounds_match(bounds))
+        if (!gp_histogram_bounds_match(bounds, gp_duration_bounds, GP_DURATION_BUCKETS))
                 return 0;
         for (gp_verdict v = GP_VERDICT_PASS; v <= GP_VERDICT_FAIL; v++) {
-                r = histogram_from_json(json_object_get(o, verdict_keys[v]), verdict_keys[v], &d[v], error,
-                                        size);
+                char what[32];
+
+                snprintf(what, sizeof(what), "durations.%s", verdict_keys[v]);
+                r = gp_histogram_from_json(json_object_get(o, verdict_keys[v]), what, GP_DURATION_BUCKETS,
+                                           d[v].buckets, &d[v].sum, error, size);
                 if (r < 0)
                         return r;
         }

@@ -6,6 +6,7 @@
 
 #include "json-util.h"
 #include "metrics.h"
+#include "histogram.h"
 #include "stream-totals.h"
 
 const usec_t gp_stream_bounds[GP_STREAM_BUCKETS] = {
@@ -25,13 +26,7 @@ const char *gp_stream_hist_to_string(gp_stream_hist k) {
 }
 
 static void observe(gp_stream_histogram *h, usec_t u) {
-        size_t b = 0;
-
-        while (b < GP_STREAM_BUCKETS && u > gp_stream_bounds[b])
-                b++;
-        if (h->buckets[b] < INT64_MAX)
-                h->buckets[b]++;
-        h->sum = u > INT64_MAX - h->sum ? INT64_MAX : h->sum + u;
+        gp_histogram_observe(h->buckets, &h->sum, gp_stream_bounds, GP_STREAM_BUCKETS, u);
 }
 
 void gp_stream_totals_count(gp_stream_totals *t, const gp_result *r) {
@@ -58,28 +53,14 @@ void gp_stream_totals_count(gp_stream_totals *t, const gp_result *r) {
 
 /* ---- StateFile= ---------------------------------------------------------------------------- */
 
-static json_t *histogram_to_json(const gp_stream_histogram *h) {
-        json_auto_t *o = json_object(), *a = json_array();
-
-        if (!o || !a || gp_json_set_new(o, "buckets", json_incref(a)) < 0 ||
-            gp_json_set_new(o, "sum_us", json_integer((json_int_t) h->sum)) < 0)
-                return NULL;
-        for (size_t b = 0; b <= GP_STREAM_BUCKETS; b++)
-                if (json_array_append_new(a, json_integer((json_int_t) h->buckets[b])) < 0)
-                        return NULL;
-        return TAKE_PTR(o);
-}
-
 json_t *gp_stream_totals_to_json(const gp_stream_totals *t) {
-        json_auto_t *o = json_object(), *bounds = json_array();
+        json_auto_t *o = json_object();
 
-        if (!o || !bounds || gp_json_set_new(o, "bounds_us", json_incref(bounds)) < 0)
+        if (!o || gp_json_set_new(o, "bounds_us", gp_histogram_bounds_to_json(gp_stream_bounds, GP_STREAM_BUCKETS)) < 0)
                 return NULL;
-        for (size_t b = 0; b < GP_STREAM_BUCKETS; b++)
-                if (json_array_append_new(bounds, json_integer((json_int_t) gp_stream_bounds[b])) < 0)
-                        return NULL;
         for (gp_stream_hist k = 0; k < _GP_STREAM_HIST_MAX; k++)
-                if (gp_json_set_new(o, hist_table[k], histogram_to_json(&t->h[k])) < 0)
+                if (gp_json_set_new(o, hist_table[k],
+                                    gp_histogram_to_json(t->h[k].buckets, GP_STREAM_BUCKETS, t->h[k].sum)) < 0)
                         return NULL;
         return TAKE_PTR(o);
 }
@@ -96,41 +77,6 @@ static int fail(char *error, size_t size, const char *fmt, ...) {
         return -EINVAL;
 }
 
-static bool is_count(json_t *v) {
-        return json_is_integer(v) && json_integer_value(v) >= 0;
-}
-
-static bool bounds_match(json_t *a) {
-        if (json_array_size(a) != GP_STREAM_BUCKETS)
-                return false;
-        for (size_t b = 0; b < GP_STREAM_BUCKETS; b++)
-                if (!json_is_integer(json_array_get(a, b)) ||
-                    json_integer_value(json_array_get(a, b)) != (json_int_t) gp_stream_bounds[b])
-                        return false;
-        return true;
-}
-
-static int histogram_from_json(json_t *o, const char *key, gp_stream_histogram *ret, char *error, size_t size) {
-        gp_stream_histogram h = {0};
-        json_t *a;
-
-        if (!json_is_object(o))
-                return fail(error, size, "%s: expected an object", key);
-        a = json_object_get(o, "buckets");
-        if (!json_is_array(a) || json_array_size(a) != GP_STREAM_BUCKETS + 1)
-                return fail(error, size, "%s.buckets: expected an array of %d counts", key, GP_STREAM_BUCKETS + 1);
-        for (size_t b = 0; b <= GP_STREAM_BUCKETS; b++) {
-                if (!is_count(json_array_get(a, b)))
-                        return fail(error, size, "%s.buckets[%zu]: expected a non-negative integer", key, b);
-                h.buckets[b] = (uint64_t) json_integer_value(json_array_get(a, b));
-        }
-        if (!is_count(json_object_get(o, "sum_us")))
-                return fail(error, size, "%s.sum_us: expected a non-negative integer", key);
-        h.sum = (usec_t) json_integer_value(json_object_get(o, "sum_us"));
-        *ret = h;
-        return 0;
-}
-
 int gp_stream_totals_from_json(gp_stream_totals *t, json_t *o, char *error, size_t size) {
         gp_stream_totals n = {0};
         json_t *bounds;
@@ -144,10 +90,14 @@ int gp_stream_totals_from_json(gp_stream_totals *t, json_t *o, char *error, size
         if (!json_is_array(bounds))
                 return fail(error, size, "%s", "bounds_us: expected an array");
         /* Other buckets (another version): the histograms start again, as after a counter reset. */
-        if (!bounds_match(bounds))
+        if (!gp_histogram_bounds_match(bounds, gp_stream_bounds, GP_STREAM_BUCKETS))
                 return 0;
         for (gp_stream_hist k = 0; k < _GP_STREAM_HIST_MAX; k++) {
-                r = histogram_from_json(json_object_get(o, hist_table[k]), hist_table[k], &n.h[k], error, size);
+                char what[32];
+
+                snprintf(what, sizeof(what), "stream.%s", hist_table[k]);
+                r = gp_histogram_from_json(json_object_get(o, hist_table[k]), what, GP_STREAM_BUCKETS, n.h[k].buckets,
+                                           &n.h[k].sum, error, size);
                 if (r < 0)
                         return r;
         }
