@@ -522,12 +522,17 @@ def test_unwritable_transcript_exits_74_after_printing_the_verdict(sim, probe, t
     assert "cannot write the transcript" in res.stderr
 
 
-def test_transcript_keeps_each_session_apart(sim, probe, tmp_path):
+def once_with_transcript(sim, probe, tmp_path, users):
+    """A passing --once run of `users` sessions (a user each) with --transcript: (result, transcript, file)."""
     out = tmp_path / "t.json"
-    res = probe(base_config(sim, Probe={"Users": "3"}, Login={"User": "probe${index}@example.com"}),
+    res = probe(base_config(sim, Probe={"Users": str(users)}, Login={"User": "probe${index}@example.com"}),
                 "--once", "--json", "--transcript", str(out))
     assert res.rc == 0, res
-    doc = json.loads(out.read_text())
+    return res, json.loads(out.read_text()), out
+
+
+def test_transcript_keeps_each_session_apart(sim, probe, tmp_path):
+    res, doc, _ = once_with_transcript(sim, probe, tmp_path, 3)
     assert [s["index"] for s in doc["sessions"]] == [1, 2, 3]
     for s, r in zip(doc["sessions"], res.json["sessions"]):
         kinds = [e["kind"] for e in s["entries"]]
@@ -537,11 +542,7 @@ def test_transcript_keeps_each_session_apart(sim, probe, tmp_path):
 
 
 def test_transcript_names_the_runs_trace_and_each_sessions_span(sim, probe, tmp_path):
-    out = tmp_path / "t.json"
-    res = probe(base_config(sim, Probe={"Users": "2"}, Login={"User": "probe${index}@example.com"}),
-                "--once", "--json", "--transcript", str(out))
-    assert res.rc == 0, res
-    doc = json.loads(out.read_text())
+    res, doc, out = once_with_transcript(sim, probe, tmp_path, 2)
     assert len(doc["trace_id"]) == 32 and doc["trace_id"] == res.json["trace_id"], doc["trace_id"]
     spans = [s["span_id"] for s in doc["sessions"]]
     assert spans == [s["span_id"] for s in res.json["sessions"]] and len(set(spans)) == 2, spans

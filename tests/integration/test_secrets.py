@@ -377,6 +377,19 @@ def http_get(url):
         return f"({e})"
 
 
+def stopped_daemon_outputs(d, journal, metrics_file):
+    """Everything a stopped daemon left that a secret must never be in: journal, stdout, stderr,
+    and its status, state and metrics files."""
+    return {
+        "journal": json.dumps(journal.entries(), ensure_ascii=False),
+        "stderr": d.stderr(),
+        "stdout": d.stdout_path.read_text(errors="replace"),
+        "status file": d.status_path.read_text(),
+        "state file": d.state_path.read_text() if d.state_path.exists() else "",
+        "metrics file": metrics_file.read_text() if metrics_file.exists() else "",
+    }
+
+
 def test_daemon_outputs_and_proc_show_no_secret(tsim, login_server, daemon, journal, tmp_path):
     port = free_port()
     metrics_file = tmp_path / "metrics.prom"
@@ -411,12 +424,7 @@ def test_daemon_outputs_and_proc_show_no_secret(tsim, login_server, daemon, jour
     outputs["GET /metrics"] = http_get(f"http://127.0.0.1:{port}/metrics")
     outputs["GET /status"] = http_get(f"http://127.0.0.1:{port}/status")
     d.stop()
-    outputs["journal"] = json.dumps(journal.entries(), ensure_ascii=False)
-    outputs["stderr"] = d.stderr()
-    outputs["stdout"] = d.stdout_path.read_text(errors="replace")
-    outputs["status file"] = d.status_path.read_text()
-    outputs["state file"] = d.state_path.read_text() if d.state_path.exists() else ""
-    outputs["metrics file"] = metrics_file.read_text() if metrics_file.exists() else ""
+    outputs.update(stopped_daemon_outputs(d, journal, metrics_file))
     print("  searched: " + ", ".join(f"{k} ({len(v)} bytes)" for k, v in outputs.items()))
     assert "(redacted)" in outputs["journal"]
     for what, text in outputs.items():
@@ -477,12 +485,7 @@ def test_api_tokens_never_show_in_any_output(tsim, login_server, daemon, journal
             outputs[f"/proc/PID/{what}"] = f.read().decode(errors="replace")
     assert "CREDENTIALS_DIRECTORY" in outputs["/proc/PID/environ"]  # really read
     d.stop()
-    outputs["journal"] = json.dumps(journal.entries(), ensure_ascii=False)
-    outputs["stderr"] = d.stderr()
-    outputs["stdout"] = d.stdout_path.read_text(errors="replace")
-    outputs["status file"] = d.status_path.read_text()
-    outputs["state file"] = d.state_path.read_text() if d.state_path.exists() else ""
-    outputs["metrics file"] = metrics_file.read_text() if metrics_file.exists() else ""
+    outputs.update(stopped_daemon_outputs(d, journal, metrics_file))
     assert "API authentication failed" in outputs["journal"], "the wrong token was not logged"
     for what, text in outputs.items():
         for secret in (API_TOKEN, API_WRONG, API_TOKEN[:16], API_WRONG[:16]):
