@@ -378,6 +378,7 @@ def measure(argv, env=None, timeout=600, stop_when=None, poll=0.05):
     m = Measured(rc, out.read().decode(), err.read().decode(), (utime + stime) / 1e6, maxrss,
                  wall_us / 1e6, anon or None, threads, pss or None, uss or None)
     m.dirty_kib, m.mappings = dirty or None, mappings
+    m.utime, m.stime = utime / 1e6, stime / 1e6
     return m
 
 

@@ -259,18 +259,9 @@ static void transcript_save(gp_manager *m, gp_result *res) {
 /* GET /runs/ID: the run's result as the status document's "last" says it. */
 static void api_run_finished(gp_manager *m, const char *run_id, const gp_report *rep) {
         gp_api *api = gp_metrics_exporter_api(m->metrics);
-        json_t *doc = NULL;
-        char *last = NULL;
 
-        if (!api)
-                return;
-        if (rep)
-                doc = json_loadb(gp_blob_data(rep->status), gp_blob_size(rep->status), 0, NULL);
-        if (doc)
-                last = json_dumps(json_object_get(doc, "last"), JSON_COMPACT | JSON_REAL_PRECISION(15));
-        gp_api_run_finished(api, run_id, last);
-        free(last);
-        json_decref(doc);
+        if (api)
+                gp_api_run_finished(api, run_id, rep ? rep->last_json : NULL);
 }
 
 static void finish_run(gp_manager *m, gp_result *res) {

@@ -26,6 +26,7 @@ typedef struct gp_report {
         unsigned consecutive_passes;
         bool alerting;
         gp_blob *status;               /* the status document: one line of JSON and "\n" */
+        char *last_json;               /* "last" as it stands in status; NULL before the first run */
 } gp_report;
 
 /* -EINVAL (cfg, d or h missing), -ENOMEM. */

@@ -54,13 +54,15 @@ static int transcripts_to_json(json_t *o, const gp_config *cfg) {
         return dir ? gp_json_set_new(o, "transcripts", json_string(dir)) : 0;
 }
 
-/* What gp_status_render puts in place of the "history" array, then replaces: a string no
- * document holds ("\u0001" escaped in it). */
+/* What gp_status_render puts in place of the "history" array and the "last" object, then
+ * replaces: strings no document holds ("\u0001" escaped in them). */
 #define HISTORY_SPLICE "\001gpprobe-history\001"
 #define HISTORY_SPLICE_DUMPED "\"history\":\"\\u0001gpprobe-history\\u0001\""
+#define LAST_SPLICE "\001gpprobe-last\001"
+#define LAST_SPLICE_DUMPED "\"last\":\"\\u0001gpprobe-last\\u0001\""
 
 static json_t *status_build(const gp_config *cfg, const gp_daemon_info *d, const gp_history *h,
-                            const gp_result *last, usec_t updated_at, bool history) {
+                            const gp_result *last, usec_t updated_at, bool whole) {
         json_auto_t *o = NULL;
         char buf[32];
 
@@ -74,14 +76,14 @@ static json_t *status_build(const gp_config *cfg, const gp_daemon_info *d, const
             gp_json_set_new(o, "name", json_string(strempty(cfg->name))) < 0 ||
             gp_json_set_new(o, "updated_at", json_string(format_rfc3339(buf, sizeof(buf), updated_at))) < 0 ||
             gp_json_set_new(o, "daemon", daemon_to_json(d)) < 0 ||
-            gp_json_set_new(o, "last", last ? gp_result_to_json(last) : json_null()) < 0 ||
+            gp_json_set_new(o, "last", !last ? json_null() : whole ? gp_result_to_json(last) : json_string(LAST_SPLICE)) < 0 ||
             gp_json_set_new(o, "consecutive_failures", json_integer(gp_history_consecutive_failures(h))) < 0 ||
             gp_json_set_new(o, "consecutive_passes", json_integer(gp_history_consecutive_passes(h))) < 0 ||
             gp_json_set_new(o, "alerting", json_boolean(gp_history_alerting(h))) < 0 ||
             gp_json_set_new(o, "last_pass_at", time_or_null(gp_history_last_pass_at(h))) < 0 ||
             gp_json_set_new(o, "last_failure_at", time_or_null(gp_history_last_failure_at(h))) < 0 ||
             gp_json_set_new(o, "window", gp_window_to_json(h)) < 0 ||
-            gp_json_set_new(o, "history", history ? gp_history_to_json(h) : json_string(HISTORY_SPLICE)) < 0 ||
+            gp_json_set_new(o, "history", whole ? gp_history_to_json(h) : json_string(HISTORY_SPLICE)) < 0 ||
             gp_json_set_new(o, "silence", d->silence ? gp_silence_to_json(d->silence) : json_null()) < 0 ||
             transcripts_to_json(o, cfg) < 0) {
                 errno = ENOMEM;
@@ -95,38 +97,84 @@ json_t *gp_status_build(const gp_config *cfg, const gp_daemon_info *d, const gp_
         return status_build(cfg, d, h, last, updated_at, true);
 }
 
-char *gp_status_render(const gp_config *cfg, const gp_daemon_info *d, const gp_history *h,
-                       const gp_result *last, usec_t updated_at, size_t *ret_len) {
-        json_auto_t *doc = NULL;
-        _cleanup_free_ char *skeleton = NULL;
+/* Where the member dumped as `marker` ("key":"...") starts in text, after its key; NULL when it is
+ * not there exactly once (cannot happen: each marker is written once, escaped as above). */
+static const char *splice_at(const char *text, const char *marker) {
+        const char *at = strstr(text, marker);
+
+        if (!at || strstr(at + 1, marker))
+                return NULL;
+        return at + (strchr(marker, ':') - marker) + 1;
+}
+
+char *gp_status_render_last(const gp_config *cfg, const gp_daemon_info *d, const gp_history *h,
+                            const gp_result *last, usec_t updated_at, size_t *ret_len, char **ret_last) {
+        json_auto_t *doc = NULL, *lo = NULL;
+        _cleanup_free_ char *skeleton = NULL, *last_text = NULL;
+        const char *hist, *lat = NULL, *marks[2], *rest;
+        size_t len = 0, mark_len[2];
         gp_buf b = {0};
-        const char *at;
-        size_t len = 0, key = strlen("\"history\":");
+        int n = 0;
 
         if (!cfg || !d || !h) {
                 errno = EINVAL;
                 return NULL;
         }
+        if (last) {
+                /* "last" is dumped on its own, once: the run's own text for POST /run's
+                 * GET /runs/ID, and the same bytes as part of the whole document */
+                lo = gp_result_to_json(last);
+                last_text = lo ? json_dumps(lo, STATUS_DUMP_FLAGS) : NULL;
+                if (!last_text) {
+                        errno = ENOMEM;
+                        return NULL;
+                }
+        }
         doc = status_build(cfg, d, h, last, updated_at, false);
         skeleton = doc ? gp_status_serialize(doc, &len) : NULL;
         if (!skeleton)
                 return NULL;
-        at = strstr(skeleton, HISTORY_SPLICE_DUMPED);
-        if (!at || strstr(at + 1, HISTORY_SPLICE_DUMPED)) {
-                errno = EINVAL;  /* cannot happen: the marker is written once, escaped as above */
+        hist = splice_at(skeleton, HISTORY_SPLICE_DUMPED);
+        if (last)
+                lat = splice_at(skeleton, LAST_SPLICE_DUMPED);
+        if (!hist || (last && !lat)) {
+                errno = EINVAL;
                 return NULL;
         }
-        at += key;
-        if (gp_buf_append(&b, skeleton, (size_t) (at - skeleton)) < 0 || gp_history_status_array(h, &b) < 0 ||
-            gp_buf_append(&b, at + strlen(HISTORY_SPLICE_DUMPED) - key,
-                          len - (size_t) (at - skeleton) - (strlen(HISTORY_SPLICE_DUMPED) - key)) < 0) {
+        /* "last" comes before "history" in the document (status_build's order) */
+        if (lat) {
+                marks[n] = lat;
+                mark_len[n++] = strlen(LAST_SPLICE_DUMPED) - strlen("\"last\":");
+        }
+        marks[n] = hist;
+        mark_len[n++] = strlen(HISTORY_SPLICE_DUMPED) - strlen("\"history\":");
+        rest = skeleton;
+        for (int i = 0; i < n; i++) {
+                bool is_last = lat && i == 0;
+
+                if (marks[i] < rest || gp_buf_append(&b, rest, (size_t) (marks[i] - rest)) < 0 ||
+                    (is_last ? gp_buf_append(&b, last_text, strlen(last_text)) : gp_history_status_array(h, &b)) < 0) {
+                        gp_buf_free(&b);
+                        errno = marks[i] < rest ? EINVAL : ENOMEM;
+                        return NULL;
+                }
+                rest = marks[i] + mark_len[i];
+        }
+        if (gp_buf_append(&b, rest, len - (size_t) (rest - skeleton)) < 0) {
                 gp_buf_free(&b);
                 errno = ENOMEM;
                 return NULL;
         }
         if (ret_len)
                 *ret_len = b.len;
+        if (ret_last)
+                *ret_last = TAKE_PTR(last_text);
         return b.data;
+}
+
+char *gp_status_render(const gp_config *cfg, const gp_daemon_info *d, const gp_history *h,
+                       const gp_result *last, usec_t updated_at, size_t *ret_len) {
+        return gp_status_render_last(cfg, d, h, last, updated_at, ret_len, NULL);
 }
 
 static int write_all(int fd, const void *data, size_t len) {

@@ -69,6 +69,24 @@ static void test_the_status_document_is_serialised_once_as_of_the_report_time(vo
         assert_non_null(strstr(gp_blob_data(r->status), "\"duration_ms\":1210.4,"));
 }
 
+/* GET /runs/ID answers with the run's "last" as the status file has it, without parsing it back. */
+static void test_the_last_run_s_text_is_the_document_s_last_member(void **state) {
+        fixture *f = *state;
+        _cleanup_report_ gp_report *r = NULL, *none = NULL;
+        json_auto_t *doc = gp_status_build(&f->cfg, &f->daemon, f->h, f->last, T0);
+        _cleanup_free_ char *want = json_dumps(json_object_get(doc, "last"), GP_STATUS_DUMP_FLAGS);
+        _cleanup_free_ char *member = NULL;
+
+        assert_int_equal(gp_report_new(&f->cfg, &f->daemon, f->h, f->last, T0, &r), 0);
+        assert_non_null(want);
+        assert_non_null(r->last_json);
+        assert_string_equal(r->last_json, want);
+        member = strdup_printf("\"last\":%s,", want);
+        assert_non_null(strstr(gp_blob_data(r->status), member));
+        assert_int_equal(gp_report_new(&f->cfg, &f->daemon, f->h, NULL, T0, &none), 0);
+        assert_null(none->last_json);
+}
+
 static void test_the_figures_are_the_history_s_at_the_time(void **state) {
         fixture *f = *state;
         _cleanup_report_ gp_report *r = NULL;
@@ -174,6 +192,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_the_status_document_is_serialised_once_as_of_the_report_time,
                                                 setup, teardown),
+                cmocka_unit_test_setup_teardown(test_the_last_run_s_text_is_the_document_s_last_member, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_the_figures_are_the_history_s_at_the_time, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_the_status_file_holds_the_report_s_bytes, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_the_rendered_document_is_the_built_one_byte_for_byte,
