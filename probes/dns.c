@@ -5,12 +5,32 @@
 #include <limits.h>
 #include <stdatomic.h>
 #include <sys/eventfd.h>
+#include <sys/stat.h>
 
 #include "dns.h"
 #include "util.h"
 
+/* The files c-ares 1.18 reads when a channel starts (resolv.conf; where it has no "lookup"
+ * line, the order of files and DNS from the others). /etc/hosts is read by every lookup. */
+static const char *const CONFIG_FILES[] = { "/etc/resolv.conf", "/etc/nsswitch.conf", "/etc/host.conf", "/etc/svc.conf" };
+#define N_CONFIG ELEMENTSOF(CONFIG_FILES)
+
+/* What says a file changed: its identity, size and times, or the error that stat gave. */
+typedef struct file_id {
+        int error;
+        dev_t dev;
+        ino_t ino;
+        off_t size;
+        struct timespec mtime, ctime;
+} file_id;
+
 struct gp_dns {
-        ares_channel channel;   /* this round's; NULL between rounds */
+        ares_channel channel;   /* kept from round to round while the configuration stays */
+        file_id config[N_CONFIG];  /* the configuration files as the channel read them */
+        char *resolv_conf;      /* tests: instead of /etc/resolv.conf */
+        bool servers_changed;   /* gp_dns_set_servers since the channel started */
+        unsigned channels;      /* how many were started: tests */
+        bool in_round;
         char *servers;          /* tests: instead of resolv.conf's */
         struct pollfd *socks;   /* what c-ares waits on (its socket state callback) */
         size_t n_socks, n_alloc;
@@ -60,11 +80,14 @@ gp_dns *gp_dns_free(gp_dns *d) {
         if (!d)
                 return NULL;
         gp_dns_end_round(d);
+        if (d->channel)
+                ares_destroy(d->channel);
         if (d->library)
                 ares_library_cleanup();
         close(d->wake_fd);
         free(d->socks);
         free(d->servers);
+        free(d->resolv_conf);
         free(d);
         return NULL;
 }
@@ -79,7 +102,26 @@ int gp_dns_set_servers(gp_dns *d, const char *servers) {
         }
         free(d->servers);
         d->servers = copy;
+        d->servers_changed = true;
         return 0;
+}
+
+int gp_dns_set_resolv_conf(gp_dns *d, const char *path) {
+        char *copy = NULL;
+
+        if (path) {
+                copy = strdup(path);
+                if (!copy)
+                        return -ENOMEM;
+        }
+        free(d->resolv_conf);
+        d->resolv_conf = copy;
+        d->servers_changed = true;
+        return 0;
+}
+
+unsigned gp_dns_channels_started(const gp_dns *d) {
+        return d->channels;
 }
 
 static void on_sock_state(void *data, ares_socket_t fd, int readable, int writable) {
@@ -111,20 +153,65 @@ static void on_sock_state(void *data, ares_socket_t fd, int readable, int writab
         d->socks[i] = (struct pollfd) { .fd = fd, .events = events };
 }
 
-/* The round's channel, made when its first lookup starts. 0, -ENOMEM, or -EIO with a reason. */
+static const char *config_path(const gp_dns *d, size_t i) {
+        return i == 0 && d->resolv_conf ? d->resolv_conf : CONFIG_FILES[i];
+}
+
+static void config_now(const gp_dns *d, file_id ret[N_CONFIG]) {
+        for (size_t i = 0; i < N_CONFIG; i++) {
+                struct stat st;
+
+                if (stat(config_path(d, i), &st) < 0)
+                        ret[i] = (file_id) { .error = errno };
+                else
+                        ret[i] = (file_id) { .dev = st.st_dev, .ino = st.st_ino, .size = st.st_size,
+                                             .mtime = st.st_mtim, .ctime = st.st_ctim };
+        }
+}
+
+static bool same_file(const file_id *a, const file_id *b) {
+        return a->error == b->error && a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+               a->mtime.tv_sec == b->mtime.tv_sec && a->mtime.tv_nsec == b->mtime.tv_nsec &&
+               a->ctime.tv_sec == b->ctime.tv_sec && a->ctime.tv_nsec == b->ctime.tv_nsec;
+}
+
+/* The round's channel, when its first lookup starts: the one kept from the rounds before while
+ * the resolver's configuration files are as it read them (four stat calls, where starting a
+ * channel reads them all and more); else a new one. 0, -ENOMEM, or -EIO with a reason. */
 static int begin_round(gp_dns *d, char **ret_reason) {
         struct ares_options o = { .sock_state_cb = on_sock_state, .sock_state_cb_data = d };
-        int s;
+        int mask = ARES_OPT_SOCK_STATE_CB, s;
+        file_id now[N_CONFIG];
+        bool same = !d->servers_changed;
 
-        if (d->channel)
+        if (d->in_round)
                 return 0;
+        config_now(d, now);
+        for (size_t i = 0; same && i < N_CONFIG; i++)
+                same = same_file(&now[i], &d->config[i]);
+        if (d->channel && same) {
+                d->in_round = true;
+                return 0;
+        }
+        if (d->channel)
+                ares_destroy(d->channel);
+        d->channel = NULL;
         d->n_socks = 0;
         d->lost_socket = false;
-        s = ares_init_options(&d->channel, &o, ARES_OPT_SOCK_STATE_CB);
+        if (d->resolv_conf) {
+                o.resolvconf_path = d->resolv_conf;
+                mask |= ARES_OPT_RESOLVCONF;
+        }
+        s = ares_init_options(&d->channel, &o, mask);
         if (s == ARES_SUCCESS && d->servers)
                 s = ares_set_servers_ports_csv(d->channel, d->servers);
-        if (s == ARES_SUCCESS)
+        if (s == ARES_SUCCESS) {
+                memcpy(d->config, now, sizeof(now));
+                d->servers_changed = false;
+                d->channels++;
+                d->in_round = true;
                 return 0;
+        }
         if (d->channel)
                 ares_destroy(d->channel);
         d->channel = NULL;
@@ -240,13 +327,13 @@ const struct pollfd *gp_dns_fds(gp_dns *d, size_t *ret_n) {
 usec_t gp_dns_timeout(gp_dns *d) {
         struct timeval tv;
 
-        if (!d->channel || d->pending == 0 || !ares_timeout(d->channel, NULL, &tv))
+        if (!d->in_round || d->pending == 0 || !ares_timeout(d->channel, NULL, &tv))
                 return USEC_INFINITY;
         return (usec_t) tv.tv_sec * USEC_PER_SEC + (usec_t) tv.tv_usec;
 }
 
 int gp_dns_process(gp_dns *d, const struct pollfd *fds, size_t n) {
-        if (!d->channel)
+        if (!d->in_round)
                 return 0;
         for (size_t i = 0; i < n; i++)
                 if (fds[i].revents)
@@ -258,10 +345,12 @@ int gp_dns_process(gp_dns *d, const struct pollfd *fds, size_t n) {
 }
 
 void gp_dns_end_round(gp_dns *d) {
-        if (!d->channel)
+        if (!d->in_round)
                 return;
-        ares_destroy(d->channel);  /* calls on_answer for every lookup still waiting */
-        d->channel = NULL;
+        /* Calls on_answer for every lookup still waiting; with none left, c-ares closes the
+         * channel's sockets (no ARES_FLAG_STAYOPEN). The channel stays for the next round. */
+        ares_cancel(d->channel);
+        d->in_round = false;
         d->n_socks = 0;
         d->pending = 0;
 }

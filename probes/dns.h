@@ -5,9 +5,11 @@
  * deadline and ended at once by gp_dns_cancel, so that Timeout=, ConnectTimeout= and SIGTERM
  * hold whatever the DNS servers do. The only file that includes ares.h.
  *
- * A round is the lookups made between the first gp_dns_start and gp_dns_end_round: it reads
- * /etc/resolv.conf and /etc/hosts when it starts, so a changed resolver counts from the next
- * round, and it closes its sockets when it ends. */
+ * A round is the lookups made between the first gp_dns_start and gp_dns_end_round; it closes
+ * its sockets when it ends. Its channel is the previous round's unless /etc/resolv.conf,
+ * /etc/nsswitch.conf, /etc/host.conf or /etc/svc.conf changed since that one read them (stat:
+ * identity, size, times), so a changed resolver counts from the next round, as before, without
+ * re-reading four files every run. /etc/hosts is read by every lookup. */
 
 #include <poll.h>
 #include <stdbool.h>
@@ -37,6 +39,13 @@ gp_dns *gp_dns_free(gp_dns *d);  /* NULL-safe; ends a round in progress */
 /* Tests only: the servers ("127.0.0.1:5353,...") instead of /etc/resolv.conf's, from the next
  * round on; NULL restores them. -ENOMEM. */
 int gp_dns_set_servers(gp_dns *d, const char *servers);
+
+/* Tests only: the resolv.conf read instead of /etc/resolv.conf (and watched for changes), from
+ * the next round on; NULL restores it. -ENOMEM. */
+int gp_dns_set_resolv_conf(gp_dns *d, const char *path);
+
+/* Tests only: how many channels were started (one, while the configuration stays). */
+unsigned gp_dns_channels_started(const gp_dns *d);
 
 /* Starts looking up host (a name, or a numeric address without brackets, answered at once).
  * The answer may be done on return (/etc/hosts). 0, or -ENOMEM. */

@@ -278,6 +278,63 @@ static void test_ending_the_round_abandons_what_waits(void **state) {
         server_stop(&s);
 }
 
+static void write_file(const char *path, const char *text) {
+        FILE *f = fopen(path, "we");
+
+        assert_non_null(f);
+        assert_int_equal(fputs(text, f) >= 0, 1);
+        assert_int_equal(fclose(f), 0);
+}
+
+static void resolve_a(gp_dns *d) {
+        gp_dns_answer a;
+
+        assert_int_equal(gp_dns_resolve(d, "a.gp.test", now_usec(CLOCK_MONOTONIC) + MS(2000), &a), 0);
+        assert_true(a.done);
+        assert_int_equal(a.error, 0);
+        assert_string_equal(a.addresses[0], "127.0.0.1");
+        gp_dns_answer_done(&a);
+}
+
+/* One channel from run to run while the resolver's files stay as they were; a changed file (or
+ * server list) gives the next round a new one; no round leaves a socket open. */
+static void test_the_channel_is_kept_until_the_resolver_configuration_changes(void **state) {
+        char dir[] = "/tmp/test-dns.XXXXXX";
+        _cleanup_free_ char *conf = NULL;
+        server s;
+        gp_dns *d;
+        size_t fds;
+
+        assert_non_null(mkdtemp(dir));
+        conf = strdup_printf("%s/resolv.conf", dir);
+        write_file(conf, "nameserver 127.0.0.1\n");
+        server_start(&s, false);
+        d = new_dns(&s);
+        assert_int_equal(gp_dns_set_resolv_conf(d, conf), 0);
+        fds = open_fds();
+        resolve_a(d);
+        assert_int_equal(gp_dns_channels_started(d), 1);
+        resolve_a(d);
+        resolve_a(d);
+        assert_int_equal(gp_dns_channels_started(d), 1);
+        assert_int_equal(open_fds(), fds);
+        write_file(conf, "nameserver 127.0.0.1\noptions ndots:2\n");
+        resolve_a(d);
+        assert_int_equal(gp_dns_channels_started(d), 2);
+        resolve_a(d);
+        assert_int_equal(gp_dns_channels_started(d), 2);
+        assert_int_equal(unlink(conf), 0);  /* gone: c-ares's defaults, and our server list */
+        resolve_a(d);
+        assert_int_equal(gp_dns_channels_started(d), 3);
+        assert_int_equal(gp_dns_set_servers(d, s.address), 0);
+        resolve_a(d);
+        assert_int_equal(gp_dns_channels_started(d), 4);
+        assert_int_equal(open_fds(), fds);
+        gp_dns_free(d);
+        server_stop(&s);
+        assert_int_equal(rmdir(dir), 0);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_numeric_address_needs_no_server),
@@ -287,6 +344,7 @@ int main(void) {
                 cmocka_unit_test(test_cancel_from_another_thread_ends_the_wait_until_reset),
                 cmocka_unit_test(test_round_of_lookups_from_the_callers_loop),
                 cmocka_unit_test(test_ending_the_round_abandons_what_waits),
+                cmocka_unit_test(test_the_channel_is_kept_until_the_resolver_configuration_changes),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
