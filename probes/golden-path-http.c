@@ -198,7 +198,7 @@ static int run_round(run *r, const http_round *h) {
                 reqs[n] = (gp_http_request) {
                         .url = urls[n], .method = h->method, .headers = headers[n], .body = bodies[n],
                         .max_reply = LOGIN_MAX_REPLY, .tls = &tls,
-                        /* one login's certificates speak for the endpoint's (CERTINFO costs CPU) */
+                        /* one login's certificates speak for the endpoint's */
                         .want_certs = h->want_certs && n == 0,
                 };
                 who[n++] = s;

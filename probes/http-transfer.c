@@ -3,10 +3,12 @@
  * became of it as a SPEC section 2 code. */
 #include <errno.h>
 #include <openssl/ssl.h>
+#include <pthread.h>
 
 #include "codes.h"
 #include "gp-build.h"
 #include "http-internal.h"
+#include "tls-openssl.h"
 
 static size_t on_write(char *data, size_t size, size_t nmemb, void *userdata) {
         gp_transfer *t = userdata;
@@ -36,14 +38,45 @@ static void on_tls_message(int write_p, int version, int content_type, const voi
                 t->cert_requested = true;
 }
 
+/* libcurl 7.88 makes an SSL_CTX for each connection: the transfer it is for, for on_verify. */
+static int ctx_transfer = -1;
+static pthread_once_t ctx_transfer_once = PTHREAD_ONCE_INIT;
+
+static void make_ctx_transfer(void) {
+        ctx_transfer = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+}
+
+/* Once per depth of the server's chain, as the WebSocket side does (probes/ws.c): the expiry of
+ * the leaf and of the chain the server sent, where CURLOPT_CERTINFO would print every
+ * certificate as text (its PEM, extensions and key) to be parsed back for one date. OpenSSL's
+ * verdict stands. */
+static int on_verify(int ok, X509_STORE_CTX *store) {
+        SSL *ssl = X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx());
+        gp_transfer *t = ssl && ctx_transfer >= 0 ? SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), ctx_transfer) : NULL;
+
+        if (t)
+                gp_cert_expiry_from_store(&t->reply->certs, store);
+        return ok;
+}
+
 /* A TLS connection idles while it waits for the server: without this each one holds a read and a
  * write buffer of ~16 KiB, 33 MB at Users=1000. libcurl here is built on OpenSSL (the probes
  * link it for the WebSocket side too). */
 static CURLcode on_ssl_ctx(CURL *easy, void *ssl_ctx, void *userdata) {
-        SSL_CTX_set_mode((SSL_CTX *) ssl_ctx, SSL_MODE_RELEASE_BUFFERS);
+        SSL_CTX *ctx = ssl_ctx;
+        gp_transfer *t = userdata;
+
+        SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
         /* See classify(): whether the server asked for a client certificate. */
-        SSL_CTX_set_msg_callback((SSL_CTX *) ssl_ctx, on_tls_message);
-        SSL_CTX_set_msg_callback_arg((SSL_CTX *) ssl_ctx, userdata);
+        SSL_CTX_set_msg_callback(ctx, on_tls_message);
+        SSL_CTX_set_msg_callback_arg(ctx, userdata);
+        if (t->req->want_certs) {
+                (void) pthread_once(&ctx_transfer_once, make_ctx_transfer);
+                if (ctx_transfer < 0 || !SSL_CTX_set_ex_data(ctx, ctx_transfer, t))
+                        return CURLE_OUT_OF_MEMORY;
+                /* libcurl set the mode (peer or none) just before: keep it */
+                SSL_CTX_set_verify(ctx, SSL_CTX_get_verify_mode(ctx), on_verify);
+        }
         return CURLE_OK;
 }
 
@@ -225,8 +258,6 @@ int gp_transfer_setup(gp_transfer *t, usec_t timeout, char **ret_error) {
          * reads and writes. 16 KiB is the smallest send buffer curl takes. */
         easy_set(t, CURLOPT_BUFFERSIZE, 4096L);
         easy_set(t, CURLOPT_UPLOAD_BUFFERSIZE, 16384L);
-        if (req->want_certs)
-                easy_set(t, CURLOPT_CERTINFO, 1L);
         easy_set(t, CURLOPT_SSL_CTX_FUNCTION, on_ssl_ctx);
         easy_set(t, CURLOPT_SSL_CTX_DATA, t);
         if (tls) {
@@ -257,23 +288,6 @@ int gp_transfer_setup(gp_transfer *t, usec_t timeout, char **ret_error) {
         return 0;
 }
 
-/* The certificates the server sent, from libcurl's CERTINFO text ("Expire date:"): the first
- * is the leaf. */
-static void collect_certs(gp_transfer *t) {
-        struct curl_certinfo *ci = NULL;
-
-        if (!t->req->want_certs || curl_easy_getinfo(t->easy, CURLINFO_CERTINFO, &ci) != CURLE_OK || !ci)
-                return;
-        for (int i = 0; i < ci->num_of_certs; i++)
-                for (struct curl_slist *l = ci->certinfo[i]; l; l = l->next) {
-                        int64_t when;
-
-                        if (startswith(l->data, "Expire date:") &&
-                            gp_cert_date_parse(l->data + strlen("Expire date:"), &when) == 0)
-                                gp_cert_expiry_note(&t->reply->certs, when, i == 0);
-                }
-}
-
 void gp_transfer_finish(gp_transfer *t, CURLcode rc) {
         gp_http_reply *r = t->reply;
         const char *ct = NULL;
@@ -284,7 +298,6 @@ void gp_transfer_finish(gp_transfer *t, CURLcode rc) {
         if (curl_easy_getinfo(t->easy, CURLINFO_CONTENT_TYPE, &ct) == CURLE_OK && ct)
                 r->content_type = strdup(ct);
         collect_timing(t);
-        collect_certs(t);
         if (rc == CURLE_FILESIZE_EXCEEDED) {
                 t->too_large = true;
                 rc = CURLE_WRITE_ERROR;

@@ -27,7 +27,7 @@ typedef struct gp_http_request {
         const char *body;             /* may be NULL; may hold a secret: wiped by the caller */
         size_t max_reply;             /* bytes; a longer reply fails the request */
         const gp_tls_opts *tls;
-        bool want_certs;              /* fill gp_http_reply.certs (CURLOPT_CERTINFO: costs CPU) */
+        bool want_certs;              /* fill gp_http_reply.certs (a verify callback) */
 } gp_http_request;
 
 typedef struct gp_http_reply {
