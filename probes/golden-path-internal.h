@@ -88,6 +88,9 @@ struct run {
         unsigned fail_seq;
         size_t open_conns;      /* WebSocket connections not yet destroyed */
         size_t max_conns;       /* what RLIMIT_NOFILE leaves for them */
+        struct tx_entry *tx;    /* the transcript's entries as recorded, until gp_tx_settle */
+        size_t n_tx, n_tx_alloc, tx_bytes;
+        bool tx_settled;
 };
 
 void gp_trace(run *r, const char *fmt, ...) _printf_(2, 3);
@@ -135,8 +138,10 @@ int gp_step_websocket(run *r);
 int gp_collect_events(session *s);
 
 /* golden-path-transcript.c: the run's failure transcript (daemon/model/transcript.h), recorded
- * as it happens when the run keeps one, else no-ops. Every text is redacted here: the password,
- * the tokens and CaptureSecret= values in all their forms, and the TranscriptRedact= paths. */
+ * as it happens when the run keeps one, else no-ops. What is recorded is kept as it came until
+ * gp_tx_settle, which makes the entries only when the verdict keeps the transcript. Every text
+ * is redacted then: the password, the tokens and CaptureSecret= values in all their forms (the
+ * run's, all known by then), and the TranscriptRedact= paths. */
 /* The run's recording when it keeps one (the engine's setting, else Transcripts= and a
  * StateFile=), else NULL (also on ENOMEM). */
 struct gp_transcript *gp_tx_new(const gp_engine *e, const gp_config *cfg, usec_t start);
@@ -153,6 +158,10 @@ void gp_tx_mark(session *s, const char *kind, const char *text);
 void gp_tx_fail(session *s, const char *code, const char *stage, const char *reason);
 /* The session's deadline passed: what its state was waiting for ("await"). */
 void gp_tx_await(session *s);
+/* Once the run's verdict is known: the transcript's entries made and kept (a failed or degraded
+ * run, or the engine's GP_ENGINE_TRANSCRIPTS_ALWAYS), or the transcript dropped; what was recorded
+ * is zeroed and freed. Later entries are made at once. Also what run_free calls, to free. */
+void gp_tx_settle(run *r);
 
 /* golden-path-ws.c: what a session sends. QUEUED → CONNECTING: the upgrade request (headers,
  * Query=, the token) goes out; a session that cannot connect fails and is GONE (one whose

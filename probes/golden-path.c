@@ -409,6 +409,8 @@ static int fold(run *r) {
 }
 
 static void run_free(run *r) {
+        if (!r->tx_settled && r->result)
+                gp_tx_settle(r);  /* ENOMEM on the way: nothing is kept */
         for (size_t i = 0; i < r->n; i++) {
                 session *s = &r->sessions[i];
 
@@ -561,6 +563,7 @@ int gp_engine_run(gp_engine *e, gp_config *cfg, gp_trace_fn trace_fn, void *ud, 
                 gp_trace(&r, "result: %s%s%s in %s", gp_verdict_to_string(res->verdict),
                          res->code ? " " : "", strempty(res->code), gp_fmt_dur(d, res->duration));
         }
+        gp_tx_settle(&r);
         run_free(&r);
         /* A run of many sessions leaves a heap of freed TLS state behind: give it back rather
          * than keep the peak until the next run. Not worth the page faults for a few. */
