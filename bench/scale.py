@@ -184,8 +184,9 @@ def main(argv):
                 for c, exe in gpprobed.items():
                     d, last, start, (late50, late99, simcpu) = daemon(sim, n, exe)
                     passed = sum(1 for s in B.sessions_of(last) if s["result"] == "pass")
+                    idle = sum(v["Private_Clean"] + v["Private_Dirty"] for v in d.mappings.values())
                     drows.append([n, c, f"{passed}/{n}", mib(d.maxrss_kib), mib(d.pss_kib),
-                                  mib(d.uss_kib), B.f1(d.cpu * 1000), B.f3(B.pct(start, 50)),
+                                  mib(d.uss_kib), mib(idle), B.f1(d.cpu * 1000), B.f3(B.pct(start, 50)),
                                   B.f3(B.pct(start, 99)),
                                   B.f3(max(start) if start else float("nan")),
                                   B.f3(late99), fmt_cpu(simcpu)])
@@ -199,14 +200,15 @@ def main(argv):
     if drows:
         print("## gpprobed as a daemon, two runs at each size (fidelity: the second run)")
         B.table(["Users", "client", "passed", "peak RSS MiB", "peak PSS MiB", "peak USS MiB",
-                 "CPU ms (start + 2 runs)", "error p50 ms", "p99", "max", "sim late p99 ms",
+                 "USS MiB after the runs", "CPU ms (start + 2 runs)", "error p50 ms", "p99", "max", "sim late p99 ms",
                  "sim CPU/s per worker"], drows)
     print("marginal = (CPU at N - CPU at Users=1) / (N - 1): a session's cost without the "
           "process's start-up, which CPU ms/session spreads over the sessions. "
           "wall = the client process from start to exit; error = the client's time of each "
           "event - the sim's write start (bench/fidelity.py explains), over every event of "
           "every session. PSS and USS: peaks of /proc/PID/smaps_rollup sampled every 50 ms "
-          "(USS = private clean + dirty). sim late = the sim's write start - the event's due "
+          "(USS = private clean + dirty); USS after the runs: /proc/PID/smaps once the status file "
+          "says the second run is done, before the stop. sim late = the sim's write start - the event's due "
           "time; sim CPU/s = each worker's CPU seconds per wall second from the first event's "
           f"due time to the last event's write (1.0 = a whole CPU; {os.cpu_count()} CPUs, shared "
           "with the client).")

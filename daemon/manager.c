@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <sys/random.h>
 #include <syslog.h>
@@ -295,6 +296,13 @@ static void finish_run(gp_manager *m, gp_result *res) {
         status = gp_status_line(rep);
         if (status)
                 sd_notifyf(false, "STATUS=%s", status);
+        /* The report of a run of many sessions (its status document, journal entries and
+         * metrics) is megabytes freed by now: give them back, as the engine does with its TLS
+         * state, rather than keep the peak in the main heap until the next run. */
+        if (m->cfg->users > 16) {
+                gp_report_free(TAKE_PTR(rep));
+                malloc_trim(0);
+        }
 }
 
 static int on_runner(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
