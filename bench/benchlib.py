@@ -12,6 +12,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from urllib.parse import urlsplit
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SIM = ROOT / "tests" / "sim" / "gpsim.py"
@@ -207,6 +208,15 @@ def floor_tls_argv(sim, runs=1, interval=0.0):
     port = sim.base.rsplit(":", 1)[1]
     return [_build_c("floor-tls", ["-lssl", "-lcrypto"]), "--ca", str(sim.ca), "--host", "localhost",
             "--port", port, "--runs", str(runs), "--interval", str(interval)]
+
+
+def floor_path_argv(sim, runs=1, interval=0.0):
+    """bench/floor-path.c: the two handshakes plus the exchange a run needs, blocking, no checks."""
+    login = urlsplit(f"{sim.base}/auth/login")
+    ws = urlsplit(sim.ws)
+    return [_build_c("floor-path", ["-lssl", "-lcrypto"]), "--ca", str(sim.ca), "--host", "localhost",
+            "--port", str(login.port), "--login-path", login.path, "--ws-path", ws.path or "/",
+            "--password", PASSWORD, "--runs", str(runs), "--interval", str(interval)]
 
 
 def empty_linked_memory():

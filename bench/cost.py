@@ -21,6 +21,8 @@ import benchlib as B  # noqa: E402
 
 
 FLOOR = "floor (2 TLS handshakes)"
+PATH_FLOOR = "path floor (handshakes + exchange)"
+FLOORS = (FLOOR, PATH_FLOOR)
 
 
 def once(sim, reps):
@@ -28,20 +30,20 @@ def once(sim, reps):
     cfg = B.gpprobe_config(sim)
     argv = {"gpprobed": [gp, "--config", str(cfg), "--once", "--json"],
             "python": B.peer_argv("python", sim), "node": B.peer_argv("node", sim),
-            FLOOR: B.floor_tls_argv(sim)}
+            FLOOR: B.floor_tls_argv(sim), PATH_FLOOR: B.floor_path_argv(sim)}
     got = {c: [] for c in argv}
     for _ in range(reps):
         for c in argv:
             m = B.measure(argv[c])
-            res = m.results() if c != FLOOR else [{"result": "pass"}]
+            res = m.results() if c not in FLOORS else [{"result": "pass"}]
             if m.rc != 0 or not res or res[0]["result"] != "pass":
                 sys.exit(f"{c} failed: rc={m.rc} {m.out[-500:]} {m.err[-1500:]}")
             got[c].append(m)
     return got
 
 
-def looped_floor(sim, runs, interval):
-    m = B.measure(B.floor_tls_argv(sim, runs, interval), timeout=runs * 10 + 60)
+def looped_floor(sim, argv, runs):
+    m = B.measure(argv, timeout=runs * 10 + 60)
     if m.rc != 0:
         sys.exit(f"floor failed: {m.err[-1500:]}")
     return m, runs
@@ -94,17 +96,19 @@ def main(argv):
         got = once(sim, reps)
         base = B.median([m.cpu for m in got["gpprobed"]])
         floor = B.median([m.cpu for m in got[FLOOR]])
+        pfloor = B.median([m.cpu for m in got[PATH_FLOOR]])
         rows = []
         for c in got:
             cpu = B.median([m.cpu for m in got[c]]) * 1000
             rows.append([c, B.f1(cpu), B.f1(cpu / (base * 1000)), B.f2(cpu / (floor * 1000)),
+                         B.f2(cpu / (pfloor * 1000)),
                          mib(B.median([m.maxrss_kib for m in got[c]])),
                          mib(B.median([m.pss_kib or 0 for m in got[c]])),
                          mib(B.median([m.uss_kib or 0 for m in got[c]])),
                          mib(B.median([m.dirty_kib or 0 for m in got[c]])),
                          B.f1(B.median([m.wall for m in got[c]]) * 1000)])
         print(f"## A. one run per fresh process (median of {reps})")
-        B.table(["client", "CPU ms", "x gpprobed", "x floor", "peak RSS MiB", "PSS MiB (sampled)",
+        B.table(["client", "CPU ms", "x gpprobed", "x floor", "x path floor", "peak RSS MiB", "PSS MiB (sampled)",
                  "USS MiB (sampled)", "private dirty MiB (sampled)", "wall ms"], rows)
 
         # Each client's M-run process, and the median CPU of 3 one-run processes of the same
@@ -115,7 +119,8 @@ def main(argv):
             "gpprobed (daemon)": lambda n: daemon(sim, n, a.interval, where),
             "python (loop)": lambda n: looped(sim, "python", n, a.interval),
             "node (loop)": lambda n: looped(sim, "node", n, a.interval),
-            f"{FLOOR} (loop)": lambda n: looped_floor(sim, n, a.interval),
+            f"{FLOOR} (loop)": lambda n: looped_floor(sim, B.floor_tls_argv(sim, n, a.interval), n),
+            f"{PATH_FLOOR} (loop)": lambda n: looped_floor(sim, B.floor_path_argv(sim, n, a.interval), n),
         }
         got = {}
         for c, run in runners.items():
@@ -124,12 +129,14 @@ def main(argv):
             got[c] = (mm, n, mm.cpu / max(n, 1) * 1000, (mm.cpu - one) / max(n - 1, 1) * 1000)
         m, done, _, per = got["gpprobed (daemon)"]
         fper = got[f"{FLOOR} (loop)"][3]
+        pper = got[f"{PATH_FLOOR} (loop)"][3]
         rows = [[c, n, B.f1(mm.cpu * 1000), B.f3(amortized), B.f3(steady), B.f2(steady / per),
-                 B.f2(steady / fper), mib(mm.maxrss_kib), mib(mm.pss_kib), mib(mm.uss_kib), mib(mm.dirty_kib)]
+                 B.f2(steady / fper), B.f2(steady / pper), mib(mm.maxrss_kib), mib(mm.pss_kib), mib(mm.uss_kib),
+                 mib(mm.dirty_kib)]
                 for c, (mm, n, amortized, steady) in got.items()]
         print(f"## B. {runs} runs in one long-running process, one every {a.interval}s")
         B.table(["client", "runs", "CPU ms total", "CPU ms per run (start-up amortized)",
-                 "steady CPU ms per run", "x gpprobed", "x floor",
+                 "steady CPU ms per run", "x gpprobed", "x floor", "x path floor",
                  "peak RSS MiB", "peak PSS MiB (sampled)", "peak USS MiB (sampled)",
                  "peak private dirty MiB (sampled)"], rows)
         rss, pss, uss, dirty = B.empty_linked_memory()
@@ -155,7 +162,9 @@ def main(argv):
               "/proc/PID/smaps_rollup, sampled every 50-100 ms (private dirty: heap, stacks and the libraries' "
               "relocated data, the process's own whatever else runs; private clean: library pages no other "
               "process maps at that moment); the floor is bench/floor-tls.c, "
-              "the two verified TLS handshakes of a run with one reused SSL_CTX.")
+              "the two verified TLS handshakes of a run with one reused SSL_CTX; the path floor is "
+              "bench/floor-path.c, those handshakes plus the bytes a run exchanges over them (login "
+              "request and reply, upgrade, frames, close), blocking, one thread, no checks.")
         print(f"\nload average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     finally:
         sim.stop()
