@@ -211,12 +211,12 @@ def floor_tls_argv(sim, runs=1, interval=0.0):
 
 
 def floor_path_argv(sim, runs=1, interval=0.0):
-    """bench/floor-path.c: the two handshakes plus the exchange a run needs, blocking, no checks."""
+    """bench/floor-tls.c --path: the two handshakes plus the exchange a run needs, blocking, no
+    checks (the path floor)."""
     login = urlsplit(f"{sim.base}/auth/login")
     ws = urlsplit(sim.ws)
-    return [_build_c("floor-path", ["-lssl", "-lcrypto"]), "--ca", str(sim.ca), "--host", "localhost",
-            "--port", str(login.port), "--login-path", login.path, "--ws-path", ws.path or "/",
-            "--password", PASSWORD, "--runs", str(runs), "--interval", str(interval)]
+    return floor_tls_argv(sim, runs, interval) + ["--path", "--login-path", login.path,
+                                                   "--ws-path", ws.path or "/", "--password", PASSWORD]
 
 
 def empty_linked_memory():

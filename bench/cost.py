@@ -163,7 +163,7 @@ def main(argv):
               "relocated data, the process's own whatever else runs; private clean: library pages no other "
               "process maps at that moment); the floor is bench/floor-tls.c, "
               "the two verified TLS handshakes of a run with one reused SSL_CTX; the path floor is "
-              "bench/floor-path.c, those handshakes plus the bytes a run exchanges over them (login "
+              "bench/floor-tls.c --path, those handshakes plus the bytes a run exchanges over them (login "
               "request and reply, upgrade, frames, close), blocking, one thread, no checks.")
         print(f"\nload average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     finally:

@@ -28,7 +28,7 @@ struct gp_dns {
         ares_channel channel;   /* kept from round to round while the configuration stays */
         file_id config[N_CONFIG];  /* the configuration files as the channel read them */
         char *resolv_conf;      /* tests: instead of /etc/resolv.conf */
-        bool servers_changed;   /* gp_dns_set_servers since the channel started */
+        bool servers_changed;   /* gp_dns_set_servers or _set_resolv_conf since the channel started */
         unsigned channels;      /* how many were started: tests */
         bool in_round;
         char *servers;          /* tests: instead of resolv.conf's */
@@ -92,32 +92,27 @@ gp_dns *gp_dns_free(gp_dns *d) {
         return NULL;
 }
 
-int gp_dns_set_servers(gp_dns *d, const char *servers) {
+/* *field = a copy of value (NULL: none); the next round starts a new channel. -ENOMEM. */
+static int set_setting(gp_dns *d, char **field, const char *value) {
         char *copy = NULL;
 
-        if (servers) {
-                copy = strdup(servers);
+        if (value) {
+                copy = strdup(value);
                 if (!copy)
                         return -ENOMEM;
         }
-        free(d->servers);
-        d->servers = copy;
+        free(*field);
+        *field = copy;
         d->servers_changed = true;
         return 0;
 }
 
-int gp_dns_set_resolv_conf(gp_dns *d, const char *path) {
-        char *copy = NULL;
+int gp_dns_set_servers(gp_dns *d, const char *servers) {
+        return set_setting(d, &d->servers, servers);
+}
 
-        if (path) {
-                copy = strdup(path);
-                if (!copy)
-                        return -ENOMEM;
-        }
-        free(d->resolv_conf);
-        d->resolv_conf = copy;
-        d->servers_changed = true;
-        return 0;
+int gp_dns_set_resolv_conf(gp_dns *d, const char *path) {
+        return set_setting(d, &d->resolv_conf, path);
 }
 
 unsigned gp_dns_channels_started(const gp_dns *d) {
