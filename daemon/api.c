@@ -32,6 +32,7 @@ struct gp_api {
         char running[GP_UUID_STRING_MAX];  /* empty: no run in progress */
         kept_run runs[GP_API_RUNS_KEPT];   /* a ring; next is the oldest */
         size_t next_run;
+        size_t kept_bytes;             /* of the results in runs[], at most GP_API_RUNS_KEPT_BYTES */
 
         char request[GP_UUID_STRING_MAX];  /* POST /run's, waiting for the loop; empty: none */
         bool request_taken;
@@ -216,21 +217,39 @@ void gp_api_run_started(gp_api *a, const char *run_id) {
 }
 
 void gp_api_run_finished(gp_api *a, const char *run_id, const char *result_json) {
-        char *copy = result_json ? strdup(result_json) : NULL;
-        char *old = NULL;
+        size_t len = result_json ? strlen(result_json) : 0;
+        char *copy = result_json && len <= GP_API_RUNS_KEPT_BYTES ? strdup(result_json) : NULL;
+        char *old[GP_API_RUNS_KEPT];
+        size_t n_old = 0;
 
         pthread_mutex_lock(&a->lock);
         if (streq(a->running, run_id))
                 a->running[0] = '\0';
         if (copy) {
                 kept_run *k = &a->runs[a->next_run];
-                old = k->result;
+
+                /* The oldest go first, so that the results kept stay within the bound (a run of
+                 * 1000 sessions is a megabyte): fewer than GP_API_RUNS_KEPT runs then answer. */
+                for (size_t i = 0; i < GP_API_RUNS_KEPT && a->kept_bytes + len > GP_API_RUNS_KEPT_BYTES; i++) {
+                        kept_run *o = &a->runs[(a->next_run + i) % GP_API_RUNS_KEPT];
+
+                        if (o->result) {
+                                a->kept_bytes -= strlen(o->result);
+                                old[n_old++] = TAKE_PTR(o->result);
+                        }
+                }
+                if (k->result) {
+                        a->kept_bytes -= strlen(k->result);
+                        old[n_old++] = TAKE_PTR(k->result);
+                }
                 snprintf(k->id, sizeof(k->id), "%s", run_id);
                 k->result = copy;
+                a->kept_bytes += len;
                 a->next_run = (a->next_run + 1) % GP_API_RUNS_KEPT;
         }
         pthread_mutex_unlock(&a->lock);
-        free(old);
+        for (size_t i = 0; i < n_old; i++)
+                free(old[i]);
 }
 
 int gp_api_take_run_request(gp_api *a, char ret_run_id[GP_UUID_STRING_MAX]) {

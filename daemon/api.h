@@ -19,6 +19,7 @@
 #include "uuid.h"
 
 #define GP_API_RUNS_KEPT 100
+#define GP_API_RUNS_KEPT_BYTES (4u * 1024 * 1024)  /* the kept results' text, at most */
 #define GP_API_RUN_WAIT_MSEC 1000
 #define GP_API_MAX_TOKENS 256
 #define GP_API_AUTH_LOG_BURST 10      /* failures logged per GP_API_AUTH_LOG_PERIOD; the rest counted */
@@ -61,7 +62,8 @@ int gp_api_fd(const gp_api *a);
 int gp_api_set_tokens(gp_api *a, char * const *tokens);
 void gp_api_run_started(gp_api *a, const char *run_id);
 /* result_json: the run's result object as in the status document's "last"; NULL when the run
- * was cancelled (then it is forgotten). */
+ * was cancelled, or no API is served (then it is forgotten). The results of the last
+ * GP_API_RUNS_KEPT runs are kept, the oldest dropped first past GP_API_RUNS_KEPT_BYTES. */
 void gp_api_run_finished(gp_api *a, const char *run_id, const char *result_json);
 /* The run id POST /run asked for; -EAGAIN when none waits. Clears the eventfd. */
 int gp_api_take_run_request(gp_api *a, char ret_run_id[GP_UUID_STRING_MAX]);

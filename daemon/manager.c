@@ -261,8 +261,9 @@ static void transcript_save(gp_manager *m, gp_result *res) {
 static void api_run_finished(gp_manager *m, const char *run_id, const gp_report *rep) {
         gp_api *api = gp_metrics_exporter_api(m->metrics);
 
+        /* Without MetricsListen= no GET /runs/ID can come: nothing to keep. */
         if (api)
-                gp_api_run_finished(api, run_id, rep ? rep->last_json : NULL);
+                gp_api_run_finished(api, run_id, rep && gp_metrics_exporter_listening(m->metrics) ? rep->last_json : NULL);
 }
 
 static void finish_run(gp_manager *m, gp_result *res) {

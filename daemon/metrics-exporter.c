@@ -198,6 +198,10 @@ void gp_metrics_exporter_configure_api(gp_metrics_exporter *x, const gp_config *
                 gp_log(NULL, LOG_ERR, LOG_FIELDS(x), "%s: [API]: out of memory", cfg->name);
 }
 
+bool gp_metrics_exporter_listening(const gp_metrics_exporter *x) {
+        return x && x->listen;
+}
+
 gp_api *gp_metrics_exporter_api(gp_metrics_exporter *x) {
         return x ? gp_metrics_server_api(x->server) : NULL;
 }

@@ -34,3 +34,5 @@ void gp_metrics_exporter_update(gp_metrics_exporter *x, const gp_config *cfg, co
 void gp_metrics_exporter_configure_api(gp_metrics_exporter *x, const gp_config *cfg);
 /* The HTTP API's state (api.h), for the manager's run requests; NULL when x is. */
 gp_api *gp_metrics_exporter_api(gp_metrics_exporter *x);
+/* Whether MetricsListen= is served (the API's requests can come). */
+bool gp_metrics_exporter_listening(const gp_metrics_exporter *x);

@@ -90,6 +90,58 @@ static void test_runs_are_running_then_done_and_the_oldest_is_forgotten(void **s
         gp_api_free(a);
 }
 
+static int run_status(gp_api *a, const char *id) {
+        gp_api_response r = {0};
+        int status;
+
+        assert_int_equal(gp_api_run_get(a, id, &r), 0);
+        status = r.status;
+        gp_api_response_done(&r);
+        return status;
+}
+
+/* Runs of many sessions have results of megabytes: the oldest go first, so that the kept text
+ * stays within GP_API_RUNS_KEPT_BYTES; a result larger than the bound is not kept at all. */
+static void test_the_kept_results_are_bounded_in_bytes(void **state) {
+        size_t big = GP_API_RUNS_KEPT_BYTES / 3;
+        char *text = malloc(big + 1), id[64];
+        gp_api *a = NULL;
+
+        assert_non_null(text);
+        memset(text, ' ', big);
+        text[0] = '{';
+        text[big - 1] = '}';
+        text[big] = '\0';
+        assert_int_equal(gp_api_new(&a), 0);
+        for (unsigned i = 1; i <= 4; i++) {
+                snprintf(id, sizeof(id), "%08x-0000-4000-8000-000000000000", i);
+                gp_api_run_finished(a, id, text);
+        }
+        /* three fit; the fourth pushed the first out */
+        assert_int_equal(run_status(a, "00000001-0000-4000-8000-000000000000"), 404);
+        for (unsigned i = 2; i <= 4; i++) {
+                snprintf(id, sizeof(id), "%08x-0000-4000-8000-000000000000", i);
+                assert_int_equal(run_status(a, id), 200);
+        }
+        /* the three fill the bound to a byte: a small result pushes out the oldest alone */
+        gp_api_run_finished(a, "00000005-0000-4000-8000-000000000000", "{}");
+        assert_int_equal(run_status(a, "00000005-0000-4000-8000-000000000000"), 200);
+        assert_int_equal(run_status(a, "00000002-0000-4000-8000-000000000000"), 404);
+        assert_int_equal(run_status(a, "00000003-0000-4000-8000-000000000000"), 200);
+        free(text);
+        text = malloc(GP_API_RUNS_KEPT_BYTES + 2);
+        assert_non_null(text);
+        memset(text, ' ', GP_API_RUNS_KEPT_BYTES + 1);
+        text[0] = '{';
+        text[GP_API_RUNS_KEPT_BYTES] = '}';
+        text[GP_API_RUNS_KEPT_BYTES + 1] = '\0';
+        gp_api_run_finished(a, "00000006-0000-4000-8000-000000000000", text);
+        assert_int_equal(run_status(a, "00000006-0000-4000-8000-000000000000"), 404);
+        assert_int_equal(run_status(a, "00000005-0000-4000-8000-000000000000"), 200);
+        free(text);
+        gp_api_free(a);
+}
+
 typedef struct post {
         gp_api *a;
         gp_api_response r;
@@ -242,6 +294,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_tokens_match_exactly_and_are_replaced_as_a_whole),
                 cmocka_unit_test(test_runs_are_running_then_done_and_the_oldest_is_forgotten),
+                cmocka_unit_test(test_the_kept_results_are_bounded_in_bytes),
                 cmocka_unit_test(test_post_run_is_started_by_the_loop_with_the_id_it_answers),
                 cmocka_unit_test(test_post_run_while_the_loop_started_another_is_409_and_unanswered_is_503),
                 cmocka_unit_test(test_authentication_failures_are_queued_at_most_ten_per_period),
