@@ -109,8 +109,16 @@ def daemon(sim, n, exe, runs=2):
                                    "StateFile": str(work / "state"), "Journal": "no"})
     sim.reset()
 
+    seen = {"mtime": None}
+
     def done():
+        # parsed only when rewritten (once a run): at Users=1000 the document is a megabyte,
+        # and parsing it every poll would load the CPUs the clients and the simulator share
         try:
+            mtime = status.stat().st_mtime_ns
+            if mtime == seen["mtime"]:
+                return False
+            seen["mtime"] = mtime
             st = json.loads(status.read_text())
         except (OSError, ValueError):
             return False
