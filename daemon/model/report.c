@@ -25,7 +25,7 @@ int gp_report_new(const gp_config *cfg, const gp_daemon_info *d, const gp_histor
                 .consecutive_passes = gp_history_consecutive_passes(h),
                 .alerting = gp_history_alerting(h),
         };
-        line = gp_status_render_last(cfg, d, h, last, updated_at, &len, &r->last_json);
+        line = gp_status_render(cfg, d, h, last, updated_at, &len, &r->last_json);
         r->status = line ? gp_blob_new(line, len) : NULL;
         if (!r->status)
                 return -ENOMEM;

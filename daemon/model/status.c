@@ -107,22 +107,32 @@ static const char *splice_at(const char *text, const char *marker) {
         return at + (strchr(marker, ':') - marker) + 1;
 }
 
-char *gp_status_render_last(const gp_config *cfg, const gp_daemon_info *d, const gp_history *h,
-                            const gp_result *last, usec_t updated_at, size_t *ret_len, char **ret_last) {
+/* Appends the text from *rest up to `at` (where a marker's value starts), then `with` in its
+ * place (NULL: the history's array), and moves *rest past the marker's value. -ENOMEM. */
+static int splice_member(gp_buf *b, const char **rest, const char *at, const char *marker, const char *with,
+                         const gp_history *h) {
+        if (gp_buf_append(b, *rest, (size_t) (at - *rest)) < 0 ||
+            (with ? gp_buf_append(b, with, strlen(with)) : gp_history_status_array(h, b)) < 0)
+                return -ENOMEM;
+        *rest = at + strlen(marker) - (size_t) (strchr(marker, ':') + 1 - marker);
+        return 0;
+}
+
+char *gp_status_render(const gp_config *cfg, const gp_daemon_info *d, const gp_history *h,
+                       const gp_result *last, usec_t updated_at, size_t *ret_len, char **ret_last) {
         json_auto_t *doc = NULL, *lo = NULL;
         _cleanup_free_ char *skeleton = NULL, *last_text = NULL;
-        const char *hist, *lat = NULL, *marks[2], *rest;
-        size_t len = 0, mark_len[2];
+        const char *hist, *lat = NULL, *rest;
+        size_t len = 0;
         gp_buf b = {0};
-        int n = 0;
 
         if (!cfg || !d || !h) {
                 errno = EINVAL;
                 return NULL;
         }
         if (last) {
-                /* "last" is dumped on its own, once: the run's own text for POST /run's
-                 * GET /runs/ID, and the same bytes as part of the whole document */
+                /* "last" is dumped on its own, once: the run's own text for GET /runs/ID, and
+                 * the same bytes as part of the whole document */
                 lo = gp_result_to_json(last);
                 last_text = lo ? json_dumps(lo, STATUS_DUMP_FLAGS) : NULL;
                 if (!last_text) {
@@ -137,30 +147,15 @@ char *gp_status_render_last(const gp_config *cfg, const gp_daemon_info *d, const
         hist = splice_at(skeleton, HISTORY_SPLICE_DUMPED);
         if (last)
                 lat = splice_at(skeleton, LAST_SPLICE_DUMPED);
-        if (!hist || (last && !lat)) {
+        /* cannot happen: "last" comes before "history" (status_build's order) */
+        if (!hist || (last && (!lat || lat > hist))) {
                 errno = EINVAL;
                 return NULL;
         }
-        /* "last" comes before "history" in the document (status_build's order) */
-        if (lat) {
-                marks[n] = lat;
-                mark_len[n++] = strlen(LAST_SPLICE_DUMPED) - strlen("\"last\":");
-        }
-        marks[n] = hist;
-        mark_len[n++] = strlen(HISTORY_SPLICE_DUMPED) - strlen("\"history\":");
         rest = skeleton;
-        for (int i = 0; i < n; i++) {
-                bool is_last = lat && i == 0;
-
-                if (marks[i] < rest || gp_buf_append(&b, rest, (size_t) (marks[i] - rest)) < 0 ||
-                    (is_last ? gp_buf_append(&b, last_text, strlen(last_text)) : gp_history_status_array(h, &b)) < 0) {
-                        gp_buf_free(&b);
-                        errno = marks[i] < rest ? EINVAL : ENOMEM;
-                        return NULL;
-                }
-                rest = marks[i] + mark_len[i];
-        }
-        if (gp_buf_append(&b, rest, len - (size_t) (rest - skeleton)) < 0) {
+        if ((lat && splice_member(&b, &rest, lat, LAST_SPLICE_DUMPED, last_text, h) < 0) ||
+            splice_member(&b, &rest, hist, HISTORY_SPLICE_DUMPED, NULL, h) < 0 ||
+            gp_buf_append(&b, rest, len - (size_t) (rest - skeleton)) < 0) {
                 gp_buf_free(&b);
                 errno = ENOMEM;
                 return NULL;
@@ -170,11 +165,6 @@ char *gp_status_render_last(const gp_config *cfg, const gp_daemon_info *d, const
         if (ret_last)
                 *ret_last = TAKE_PTR(last_text);
         return b.data;
-}
-
-char *gp_status_render(const gp_config *cfg, const gp_daemon_info *d, const gp_history *h,
-                       const gp_result *last, usec_t updated_at, size_t *ret_len) {
-        return gp_status_render_last(cfg, d, h, last, updated_at, ret_len, NULL);
 }
 
 static int write_all(int fd, const void *data, size_t len) {

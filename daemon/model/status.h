@@ -32,13 +32,10 @@ json_t *gp_status_build(const gp_config *cfg, const gp_daemon_info *d, const gp_
 
 /* gp_status_serialize(gp_status_build(...)), byte for byte, but the "history" array made of the
  * entries' serialisations kept in the history (history.h) rather than re-serialised: what the
- * daemon writes after every run. NULL with errno (ENOMEM, EINVAL). */
+ * daemon writes after every run. With ret_last, *ret_last is the text of "last" as it stands in
+ * the document (NULL when last is NULL; the caller frees it). NULL with errno (ENOMEM, EINVAL). */
 char *gp_status_render(const gp_config *cfg, const gp_daemon_info *d, const gp_history *h,
-                       const gp_result *last, usec_t updated_at, size_t *ret_len);
-/* gp_status_render, and the text of "last" as it stands in the document in *ret_last (NULL when
- * last is NULL; the caller frees it). */
-char *gp_status_render_last(const gp_config *cfg, const gp_daemon_info *d, const gp_history *h,
-                            const gp_result *last, usec_t updated_at, size_t *ret_len, char **ret_last);
+                       const gp_result *last, usec_t updated_at, size_t *ret_len, char **ret_last);
 
 /* The document as the status file and /status carry it: compact, one line and "\n" (*ret_len
  * without the NUL). NULL on ENOMEM or when doc is NULL. */

@@ -127,7 +127,7 @@ static void assert_render_equals_build(fixture *f, const gp_history *h, const gp
         json_auto_t *doc = gp_status_build(&f->cfg, &f->daemon, h, last, at);
         size_t len = 0, rlen = 0;
         _cleanup_free_ char *built = gp_status_serialize(doc, &len);
-        _cleanup_free_ char *rendered = gp_status_render(&f->cfg, &f->daemon, h, last, at, &rlen);
+        _cleanup_free_ char *rendered = gp_status_render(&f->cfg, &f->daemon, h, last, at, &rlen, NULL);
 
         assert_non_null(built);
         assert_non_null(rendered);
