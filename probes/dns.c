@@ -28,7 +28,7 @@ struct gp_dns {
         ares_channel channel;   /* kept from round to round while the configuration stays */
         file_id config[N_CONFIG];  /* the configuration files as the channel read them */
         char *resolv_conf;      /* tests: instead of /etc/resolv.conf */
-        bool servers_changed;   /* gp_dns_set_servers or _set_resolv_conf since the channel started */
+        bool settings_changed;  /* gp_dns_set_servers or _set_resolv_conf since the channel started */
         unsigned channels;      /* how many were started: tests */
         bool in_round;
         char *servers;          /* tests: instead of resolv.conf's */
@@ -103,7 +103,7 @@ static int set_setting(gp_dns *d, char **field, const char *value) {
         }
         free(*field);
         *field = copy;
-        d->servers_changed = true;
+        d->settings_changed = true;
         return 0;
 }
 
@@ -177,7 +177,7 @@ static int begin_round(gp_dns *d, char **ret_reason) {
         struct ares_options o = { .sock_state_cb = on_sock_state, .sock_state_cb_data = d };
         int mask = ARES_OPT_SOCK_STATE_CB, s;
         file_id now[N_CONFIG];
-        bool same = !d->servers_changed;
+        bool same = !d->settings_changed;
 
         if (d->in_round)
                 return 0;
@@ -202,7 +202,7 @@ static int begin_round(gp_dns *d, char **ret_reason) {
                 s = ares_set_servers_ports_csv(d->channel, d->servers);
         if (s == ARES_SUCCESS) {
                 memcpy(d->config, now, sizeof(now));
-                d->servers_changed = false;
+                d->settings_changed = false;
                 d->channels++;
                 d->in_round = true;
                 return 0;

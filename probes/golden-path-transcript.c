@@ -105,7 +105,8 @@ typedef struct tx_entry {
         char *url;              /* http, upgrade: without its query */
         char *text;             /* http: the error; upgrade: the subprotocol; close: the reason;
                                  * mark: its text */
-        char *extra;            /* upgrade: the reply's headers (its error is in `method`) */
+        char *extra;            /* upgrade: the reply's headers */
+        char *error;            /* upgrade: why it failed */
         char *data;             /* http: the reply's body; frame: its data (len bytes) */
         size_t len;
         bool login;             /* http: the login's reply, whose TokenPath= is redacted too */
@@ -123,7 +124,7 @@ static char *cleaned(const session *s, const char *text) {
 static void make_entry(const tx_entry *e) {
         session *s = e->s;
         _cleanup_free_ char *data = NULL, *text = NULL, *extra = NULL, *error = NULL;
-        const char *d = e->data, *t = e->text, *x = e->extra, *m = e->method;
+        const char *d = e->data, *t = e->text, *x = e->extra, *why = e->error;
         size_t len = e->len;
 
         if (!e->clean) {
@@ -134,8 +135,7 @@ static void make_entry(const tx_entry *e) {
                 }
                 t = text = cleaned(s, e->text);
                 x = extra = cleaned(s, e->extra);
-                if (e->kind == TX_UPGRADE)
-                        m = error = cleaned(s, e->method);
+                why = error = cleaned(s, e->error);
         }
         switch (e->kind) {
         case TX_HTTP:
@@ -143,7 +143,7 @@ static void make_entry(const tx_entry *e) {
                                    e->has_timing ? &e->timing : NULL, t, d, d ? len : 0, e->size);
                 break;
         case TX_UPGRADE:
-                gp_transcript_upgrade(tx(s), s->res->index, e->at, e->url, e->status, t, x, m);
+                gp_transcript_upgrade(tx(s), s->res->index, e->at, e->url, e->status, t, x, why);
                 break;
         case TX_FRAME:
                 gp_transcript_frame(tx(s), s->res->index, e->at, e->incoming, e->binary ? "binary" : "text", e->size,
@@ -164,6 +164,7 @@ static void entry_done(tx_entry *e) {
         free(e->url);
         secret_free(e->text);
         secret_free(e->extra);
+        secret_free(e->error);
         if (e->data)
                 explicit_bzero(e->data, e->len);
         free(e->data);
@@ -191,7 +192,7 @@ static int dup_into(char **to, const char *from) {
  * out of memory: then the entry is made now, as it would have been). */
 static bool defer(session *s, const tx_entry *e) {
         run *r = s->run;
-        size_t bytes = e->len + strlen(strempty(e->text)) + strlen(strempty(e->extra));
+        size_t bytes = e->len + strlen(strempty(e->text)) + strlen(strempty(e->extra)) + strlen(strempty(e->error));
         tx_entry c;
 
         if (r->tx_settled || bytes > TX_DEFER_ONE || r->tx_bytes + bytes > TX_DEFER_BYTES)
@@ -206,9 +207,9 @@ static bool defer(session *s, const tx_entry *e) {
                 r->n_tx_alloc = n;
         }
         c = *e;
-        c.name = c.method = c.url = c.text = c.extra = c.data = NULL;
+        c.name = c.method = c.url = c.text = c.extra = c.error = c.data = NULL;
         if (dup_into(&c.name, e->name) < 0 || dup_into(&c.method, e->method) < 0 || dup_into(&c.url, e->url) < 0 ||
-            dup_into(&c.text, e->text) < 0 || dup_into(&c.extra, e->extra) < 0 ||
+            dup_into(&c.text, e->text) < 0 || dup_into(&c.extra, e->extra) < 0 || dup_into(&c.error, e->error) < 0 ||
             (e->data && !(c.data = copy_bytes(e->data, e->len)))) {
                 entry_done(&c);
                 return false;
@@ -267,7 +268,7 @@ void gp_tx_upgrade(session *s, const char *selected, const char *error) {
         record(s, &(tx_entry) {
                 .kind = TX_UPGRADE, .s = s, .at = now_usec(CLOCK_MONOTONIC), .url = bare,
                 .status = !error && status <= 0 ? 101 : status, .text = isempty(selected) ? NULL : (char *) selected,
-                .extra = (char *) gp_ws_conn_response_headers(s->conn), .method = (char *) error,
+                .extra = (char *) gp_ws_conn_response_headers(s->conn), .error = (char *) error,
         });
 }
 
